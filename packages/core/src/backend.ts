@@ -1,0 +1,153 @@
+/**
+ * Backend selection for entry points (CLI, a notebook's first cell, a benchmark, a test runner).
+ *
+ * RNNLAB_BACKEND = auto | tensorflow | wasm | cpu   (default auto)
+ *   auto       @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node, then wasm, then cpu
+ *   tensorflow the native TensorFlow backend (GPU build first, then CPU build); an error if neither loads
+ *   wasm       @tensorflow/tfjs-backend-wasm (with rnnlab's corrected kernels installed)
+ *   cpu        the pure-JS reference backend (slow: for numerical checks only)
+ *
+ * Libraries never call this; they take `tf` from ./tf and run on whatever was selected.
+ */
+import { tf } from "./tf";
+import { installWasmKernelFixes } from "./wasm-kernels";
+
+export type BackendName = "tensorflow" | "wasm" | "cpu";
+export type BackendRequest = "auto" | BackendName;
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ["auto", "tensorflow", "wasm", "cpu"];
+
+export interface BackendChoice {
+  /** The backend now active in the TF.js engine. */
+  backend: BackendName;
+  /** What was asked for (argument or RNNLAB_BACKEND). */
+  requested: BackendRequest;
+  /** The npm package that provides it. */
+  packageName: string;
+  /** Each candidate that was skipped, and why. */
+  skipped: { candidate: string; reason: string }[];
+  /** Kernel fixes registered for this backend (wasm only). */
+  kernelFixes: string[];
+  tfjsVersion: string;
+}
+
+export class BackendUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BackendUnavailableError";
+  }
+}
+
+let current: Promise<BackendChoice> | undefined;
+let currentRequest: BackendRequest | undefined;
+
+function firstLine(e: unknown): string {
+  return String(e instanceof Error ? e.message : e).split("\n")[0];
+}
+
+export function parseBackendRequest(value: string | undefined): BackendRequest {
+  const v = (value ?? "auto").trim().toLowerCase() || "auto";
+  if ((BACKEND_REQUESTS as readonly string[]).includes(v)) return v as BackendRequest;
+  throw new BackendUnavailableError(
+    `RNNLAB_BACKEND="${value}" is not a backend. Use one of: ${BACKEND_REQUESTS.join(", ")}.`,
+  );
+}
+
+async function tryNative(skipped: BackendChoice["skipped"]): Promise<string | undefined> {
+  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require(pkg);
+      if (await tf.setBackend("tensorflow")) {
+        await tf.ready();
+        return pkg;
+      }
+      skipped.push({ candidate: pkg, reason: "loaded, but the 'tensorflow' backend did not initialise" });
+    } catch (e) {
+      skipped.push({ candidate: pkg, reason: firstLine(e) });
+    }
+  }
+  return undefined;
+}
+
+async function tryWasm(skipped: BackendChoice["skipped"]): Promise<boolean> {
+  try {
+    require("@tensorflow/tfjs-backend-wasm");
+    if (await tf.setBackend("wasm")) {
+      await tf.ready();
+      return true;
+    }
+    skipped.push({ candidate: "@tensorflow/tfjs-backend-wasm", reason: "setBackend('wasm') returned false" });
+  } catch (e) {
+    skipped.push({ candidate: "@tensorflow/tfjs-backend-wasm", reason: firstLine(e) });
+  }
+  return false;
+}
+
+async function choose(requested: BackendRequest): Promise<BackendChoice> {
+  const skipped: BackendChoice["skipped"] = [];
+  const done = (backend: BackendName, packageName: string): BackendChoice => ({
+    backend,
+    requested,
+    packageName,
+    skipped,
+    kernelFixes: backend === "wasm" ? installWasmKernelFixes() : [],
+    tfjsVersion: tf.version.tfjs,
+  });
+  if (requested === "auto" || requested === "tensorflow") {
+    const pkg = await tryNative(skipped);
+    if (pkg) return done("tensorflow", pkg);
+    if (requested === "tensorflow") {
+      throw new BackendUnavailableError(
+        `RNNLAB_BACKEND=tensorflow, but no native TensorFlow backend could be loaded:\n` +
+          skipped.map((s) => `  - ${s.candidate}: ${s.reason}`).join("\n") +
+          `\nInstall one: \`npm install @tensorflow/tfjs-node@4.22.0\` (CPU, needs network access to download ` +
+          `libtensorflow) or \`npm install @tensorflow/tfjs-node-gpu@4.22.0\` (CUDA GPU), ` +
+          `or choose another backend: RNNLAB_BACKEND=wasm.`,
+      );
+    }
+  }
+  if (requested === "auto" || requested === "wasm") {
+    if (await tryWasm(skipped)) return done("wasm", "@tensorflow/tfjs-backend-wasm");
+    if (requested === "wasm") {
+      throw new BackendUnavailableError(
+        `RNNLAB_BACKEND=wasm, but the wasm backend could not be loaded: ${skipped.at(-1)?.reason}\n` +
+          `Install it: \`npm install @tensorflow/tfjs-backend-wasm@4.22.0\`, or use RNNLAB_BACKEND=cpu.`,
+      );
+    }
+  }
+  await tf.setBackend("cpu");
+  await tf.ready();
+  return done("cpu", "@tensorflow/tfjs (cpu)");
+}
+
+/**
+ * Select the TF.js backend once per process. Repeated calls with the same request return the same
+ * choice; a different request in the same process is an error (the engine is global).
+ */
+export function selectBackend(request?: string): Promise<BackendChoice> {
+  const requested = parseBackendRequest(request ?? process.env.RNNLAB_BACKEND);
+  if (current) {
+    if (currentRequest !== requested) {
+      return Promise.reject(
+        new BackendUnavailableError(
+          `The backend was already selected with "${currentRequest}" in this process; ` +
+            `it cannot be switched to "${requested}". Restart the process (or the notebook kernel).`,
+        ),
+      );
+    }
+    return current;
+  }
+  currentRequest = requested;
+  current = choose(requested);
+  current.catch(() => {
+    current = undefined;
+    currentRequest = undefined;
+  });
+  return current;
+}
+
+/** One line for logs and notebook headers. */
+export function describeBackend(c: BackendChoice): string {
+  const skipped = c.skipped.length ? `; skipped ${c.skipped.map((s) => `${s.candidate} (${s.reason})`).join(", ")}` : "";
+  return `backend=${c.backend} via ${c.packageName}, tfjs ${c.tfjsVersion}${skipped}`;
+}

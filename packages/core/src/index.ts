@@ -1,0 +1,6 @@
+export { tf } from "./tf";
+export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Scalar, Variable } from "./tf";
+export * from "./backend";
+export * from "./rng";
+export * from "./atomic";
+export { installWasmKernelFixes } from "./wasm-kernels";

@@ -1,0 +1,3 @@
+export * from "./render";
+export * from "./table";
+export * from "./display";
