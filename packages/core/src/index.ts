@@ -4,4 +4,6 @@ export * from "./backend";
 export * from "./rng";
 export * from "./atomic";
 export { installWasmKernelFixes } from "./wasm-kernels";
+export * from "./environment";
+export * from "./selfcheck";
 export * from "./histogram";

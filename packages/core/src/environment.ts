@@ -1,0 +1,82 @@
+/**
+ * Facts about the running environment, for notebook headers and result files.
+ */
+import * as os from "node:os";
+import * as path from "node:path";
+import * as fs from "node:fs";
+import { execFileSync } from "node:child_process";
+import { tf } from "./tf";
+import type { BackendChoice } from "./backend";
+import { repoRoot } from "./atomic";
+
+export interface EnvironmentInfo {
+  backend: string;
+  backendPackage: string;
+  skippedBackends: { candidate: string; reason: string }[];
+  kernelFixes: string[];
+  tfjs: string;
+  node: string;
+  platform: string;
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  gitCommit: string | null;
+  gitDirty: boolean | null;
+}
+
+export function gitInfo(cwd: string = repoRoot()): { commit: string | null; dirty: boolean | null } {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const status = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], {
+      cwd,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    return { commit, dirty: status.trim().length > 0 };
+  } catch {
+    return { commit: null, dirty: null };
+  }
+}
+
+export function environmentInfo(choice: BackendChoice): EnvironmentInfo {
+  const cpus = os.cpus();
+  const git = gitInfo();
+  return {
+    backend: choice.backend,
+    backendPackage: choice.packageName,
+    skippedBackends: choice.skipped,
+    kernelFixes: choice.kernelFixes,
+    tfjs: tf.version.tfjs,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    cpu: cpus[0]?.model.trim() ?? "unknown",
+    cores: cpus.length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    gitCommit: git.commit,
+    gitDirty: git.dirty,
+  };
+}
+
+/** A markdown table of the environment (for a notebook's first cell). */
+export function environmentMarkdown(info: EnvironmentInfo): string {
+  const rows: [string, string][] = [
+    ["TF.js backend", `**${info.backend}** (${info.backendPackage})`],
+    ["skipped backends", info.skippedBackends.map((s) => `${s.candidate}: ${s.reason}`).join("<br>") || "none"],
+    ["wasm kernel fixes", info.kernelFixes.join(", ") || "none"],
+    ["TF.js", info.tfjs],
+    ["Node.js", info.node],
+    ["platform", info.platform],
+    ["CPU", `${info.cpu} × ${info.cores}`],
+    ["memory", `${info.memoryGiB} GiB`],
+    ["git", info.gitCommit ? `${info.gitCommit.slice(0, 12)}${info.gitDirty ? " (uncommitted changes)" : ""}` : "not a git checkout"],
+  ];
+  return ["| | |", "|---|---|", ...rows.map(([k, v]) => `| ${k} | ${v.replace(/\|/g, "\\|")} |`)].join("\n");
+}
+
+/** Where results go: RNNLAB_RESULTS_DIR, or <repo>/results. */
+export function resultsDir(): string {
+  const env = process.env.RNNLAB_RESULTS_DIR;
+  const dir = env ? path.resolve(env) : path.join(repoRoot(), "results");
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}

@@ -1,0 +1,66 @@
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import { closeRenderer, lineFigure, renderFigure, tableFromRows, tableHtml, tableMarkdown, writeTableCsv, progressHtml, liveProgress } from "../src";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rnnlab-plots-"));
+after(async () => {
+  await closeRenderer();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const fig = lineFigure({
+  title: "test",
+  xTitle: "x",
+  yTitle: "y",
+  series: [{ name: "a", x: [1, 2, 3], y: [3, 1, 2], band: [0.1, 0.2, 0.1] }],
+  references: [{ name: "baseline", y: 2.5 }],
+});
+
+test("renderFigure writes a PNG of the requested size, an SVG and a self-contained HTML file", async () => {
+  const r = await renderFigure(fig, { outDir: tmp, name: "f", width: 400, height: 300, scale: 1 });
+  const png = fs.readFileSync(r.pngPath!);
+  assert.deepEqual([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(""), "PNG");
+  assert.equal(png.readUInt32BE(16), 400);
+  assert.equal(png.readUInt32BE(20), 300);
+  assert.match(fs.readFileSync(r.svgPath!, "utf8"), /^<svg[\s\S]*baseline[\s\S]*<\/svg>$/);
+  const html = fs.readFileSync(r.htmlPath!, "utf8");
+  assert.match(html, /Plotly\.newPlot/);
+  assert.ok(html.length > 1_000_000, "plotly.js is inlined");
+  // The browser is reused: a second figure renders and gives identical bytes for identical input.
+  const r2 = await renderFigure(fig, { outDir: tmp, name: "g", width: 400, height: 300, scale: 1, formats: ["png"] });
+  assert.deepEqual(fs.readFileSync(r2.pngPath!), png);
+});
+
+test("a missing Chromium is a clear error naming the fix", () => {
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", `require("./packages/plots/src").renderFigure({data:[]},{outDir:"${tmp}",name:"x"}).catch(e=>{console.error(e.message);process.exit(3)})`], {
+    cwd: path.resolve(__dirname, "../../.."),
+    env: { ...process.env, RNNLAB_CHROMIUM: "/nonexistent/chrome" },
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 3);
+  assert.match(r.stderr, /No Chromium found[\s\S]*npm run setup[\s\S]*RNNLAB_CHROMIUM/);
+});
+
+test("tables: HTML, markdown and CSV from rows", () => {
+  const df = tableFromRows([{ arm: "lstm", ppl: 100.123456 }, { arm: "g2 <x>", ppl: 98.5 }]);
+  assert.match(tableHtml(df, { digits: 2 }), /<td>100\.12<\/td>[\s\S]*g2 &lt;x&gt;/);
+  assert.equal(tableMarkdown(df, { digits: 1 }).split("\n")[2], "| lstm | 100.1 |");
+  const file = writeTableCsv(df, path.join(tmp, "t.csv"));
+  assert.equal(fs.readFileSync(file, "utf8").trim().split("\n")[0], "arm,ppl");
+  assert.throws(() => tableFromRows([]), /no rows/);
+});
+
+test("live progress throttles redraws but always shows the final state", () => {
+  const shown: string[] = [];
+  const p = liveProgress({ html: (s) => shown.push(s) }, { maxPerSecond: 1 });
+  for (let i = 1; i <= 50; i++) p.update({ done: i, total: 100, metrics: { loss: 1 / i } });
+  assert.equal(shown.length, 1, "one redraw within the throttle window");
+  p.finish();
+  assert.match(shown.at(-1)!, /50\/100/);
+  assert.match(shown.at(-1)!, /<polyline/);
+  assert.match(progressHtml({ done: 3, total: 3 }), /3\/3/);
+});

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs what notebook execution and figure rendering need beyond `npm ci`, idempotently:
+#   - Jupyter's execution parts (nbconvert, nbclient, jupyter_client, the classic notebook server)
+#   - a Chromium for rendering Plotly figures to PNG/SVG
+#   - the tslab kernel in tools/tslab (its own lockfile, outside the npm workspaces)
+# On Debian/Ubuntu as root it uses apt-get; elsewhere it prints the exact commands and stops.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+t0=$(date +%s)
+
+have_jupyter() { "$PY" -c "import nbconvert, nbclient, jupyter_client, nbformat" >/dev/null 2>&1; }
+have_notebook() { "$PY" -c "import notebook" >/dev/null 2>&1; }
+chromium_path() {
+  if [ -n "${RNNLAB_CHROMIUM:-}" ] && [ -x "$RNNLAB_CHROMIUM" ]; then echo "$RNNLAB_CHROMIUM"; return 0; fi
+  for c in /usr/bin/chromium /usr/bin/chromium-browser /usr/bin/google-chrome /usr/bin/google-chrome-stable; do
+    [ -x "$c" ] && { echo "$c"; return 0; }
+  done
+  return 1
+}
+
+missing=()
+have_jupyter || missing+=(jupyter)
+have_notebook || missing+=(notebook)
+chromium_path >/dev/null || missing+=(chromium)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "rnnlab setup: installing ${missing[*]} with apt-get" >&2
+    pkgs=()
+    for m in "${missing[@]}"; do
+      case $m in
+        jupyter) pkgs+=(jupyter-nbconvert python3-nbclient jupyter-client python3-nbformat jupyter-core) ;;
+        notebook) pkgs+=(jupyter-notebook) ;;
+        chromium) pkgs+=(chromium) ;;
+      esac
+    done
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/tmp/rnnlab-apt.log 2>&1 || {
+      echo "rnnlab setup: apt-get install ${pkgs[*]} failed; see /tmp/rnnlab-apt.log" >&2; tail -5 /tmp/rnnlab-apt.log >&2; exit 1; }
+    PY=/usr/bin/python3
+  else
+    cat >&2 <<MSG
+rnnlab setup: missing ${missing[*]}, and this is not a Debian/Ubuntu machine where I may run apt-get as root.
+Install them yourself, then run \`npm run setup\` again:
+  python3 -m pip install jupyterlab nbconvert nbclient jupyter_client   # Jupyter (JupyterLab to open the notebooks)
+  # a Chromium for figures: your OS package (e.g. \`sudo apt-get install chromium\`, \`brew install --cask chromium\`),
+  # or point RNNLAB_CHROMIUM at any Chrome/Chromium binary.
+Set RNNLAB_PYTHON to the python that has Jupyter if it is not /usr/bin/python3 (now: $PY).
+MSG
+    exit 1
+  fi
+fi
+have_jupyter || { echo "rnnlab setup: $PY still cannot import nbconvert/nbclient/jupyter_client; set RNNLAB_PYTHON" >&2; exit 1; }
+chromium_path >/dev/null || { echo "rnnlab setup: still no Chromium; set RNNLAB_CHROMIUM" >&2; exit 1; }
+
+# The tslab kernel: reinstall when its lockfile changed since the last install.
+stamp=tools/tslab/node_modules/.rnnlab-lock
+if [ ! -f "$stamp" ] || ! cmp -s tools/tslab/package-lock.json "$stamp"; then
+  echo "rnnlab setup: installing the tslab kernel (tools/tslab)" >&2
+  (cd tools/tslab && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  cp tools/tslab/package-lock.json "$stamp"
+fi
+# The kernelspec is committed (jupyter/kernels/tslab) and found through JUPYTER_PATH.
+"$PY" -c "
+import sys
+from jupyter_client.kernelspec import KernelSpecManager
+spec = KernelSpecManager().get_kernel_spec('tslab')
+sys.stderr.write('rnnlab setup: kernel tslab at ' + spec.resource_dir + '\n')
+" || { echo "rnnlab setup: Jupyter cannot find the tslab kernelspec (JUPYTER_PATH=$JUPYTER_PATH)" >&2; exit 1; }
+echo "rnnlab setup: ready in $(( $(date +%s) - t0 )) s (python: $PY, chromium: $(chromium_path))" >&2
