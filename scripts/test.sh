@@ -4,6 +4,11 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
+# Fail fast when the requested backend cannot load (e.g. RNNLAB_BACKEND=tensorflow without tfjs-node).
+node --import tsx -e '
+require("@rnnlab/core").selectBackend().then(
+  (c) => console.error("rnnlab test: " + require("@rnnlab/core").describeBackend(c)),
+  (e) => { console.error("rnnlab test: " + e.message); process.exit(1); })'
 bash scripts/setup.sh
 npx turbo run typecheck --log-prefix=none --output-logs=errors-only
 shopt -s nullglob
