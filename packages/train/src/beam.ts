@@ -1,0 +1,235 @@
+/**
+ * Greedy decoding and beam search over any autoregressive step function.
+ *
+ * A decoder exposes one step: given the recurrent state of k hypotheses and the token each emitted last,
+ * it returns log p(next token | prefix) for each hypothesis, [k, vocabulary], and the new state. Search
+ * is model-agnostic; `seq2seq.ts` builds the step for the attentional translator.
+ *
+ * Scores. The raw score of a hypothesis y_1..y_n (y_n = EOS unless it was cut at maxLength) is
+ * log P(y) = Σ_t log p(y_t | y_<t, x). Finished hypotheses are ranked by a length-normalised score:
+ *   - "none":    log P(y)
+ *   - "average": log P(y) / n                                   (simple length division)
+ *   - "gnmt":    log P(y) / lp(n),  lp(n) = ((5 + n) / 6)^α      (Wu et al. 2016, GNMT, eq. 14; α = 0 → none)
+ * n counts the emitted tokens including EOS (BOS is not emitted). Candidates inside the beam are always
+ * ranked by their raw prefix score (as in GNMT and OpenNMT); normalisation only chooses among finished ones.
+ *
+ * Beam bookkeeping: the beam keeps exactly k live hypotheses. At each step the top 2k of the k·V
+ * extensions are scanned in order; an EOS extension ranked within the top k finishes a hypothesis, the
+ * first k non-EOS extensions stay live (2k candidates always hold at least k non-EOS ones, because each
+ * live hypothesis contributes at most one EOS). Search stops when k hypotheses have finished, when no live
+ * hypothesis can still beat the best finished one (exact only for "none": raw scores never increase), or
+ * at maxLength, where the live hypotheses are finished as they are. With k = 1 this is exactly greedy search.
+ */
+import { tf } from "@rnnlab/core";
+
+/** Named decoder state; every entry has the hypotheses on axis 0. */
+export type DecoderState = { [name: string]: tf.Tensor };
+
+/** One decoder step for k hypotheses: previous tokens [k] (int32) -> log-probabilities [k, V] and the new state. */
+export type DecodeStep = (state: DecoderState, previousTokens: tf.Tensor1D) => {
+  logProbabilities: tf.Tensor2D;
+  state: DecoderState;
+};
+
+export type LengthPenalty = { kind: "none" } | { kind: "average" } | { kind: "gnmt"; alpha: number };
+
+export interface SearchOptions {
+  beginToken: number;
+  endToken: number;
+  /** Longest output, in emitted tokens (EOS included). */
+  maxLength: number;
+}
+
+export interface BeamSearchOptions extends SearchOptions {
+  beamSize: number;
+  /** Default {kind: "none"}: raw log-probabilities, directly comparable with greedy's. */
+  lengthPenalty?: LengthPenalty;
+  /** How many finished hypotheses to return, best first (default 1, at most beamSize). */
+  returnCount?: number;
+}
+
+export interface Hypothesis {
+  /** Emitted tokens without BOS and without the final EOS. */
+  tokens: number[];
+  /** Σ log p over the emitted tokens, EOS included when emitted. */
+  logProbability: number;
+  /** The length-normalised score used for ranking. */
+  score: number;
+  /** Whether the hypothesis ended with EOS (false: cut at maxLength). */
+  finished: boolean;
+}
+
+export function lengthNormalizedScore(logProbability: number, emittedLength: number, penalty: LengthPenalty): number {
+  switch (penalty.kind) {
+    case "none":
+      return logProbability;
+    case "average":
+      return logProbability / Math.max(1, emittedLength);
+    case "gnmt":
+      return logProbability / Math.pow((5 + emittedLength) / 6, penalty.alpha);
+    default:
+      throw new Error(`lengthPenalty.kind must be "none", "average" or "gnmt", got ${JSON.stringify(penalty)}`);
+  }
+}
+
+function validateSearch(options: SearchOptions): void {
+  if (!Number.isInteger(options.maxLength) || options.maxLength < 1) {
+    throw new Error(`maxLength must be an integer >= 1, got ${options.maxLength}`);
+  }
+  for (const key of ["beginToken", "endToken"] as const) {
+    if (!Number.isInteger(options[key]) || options[key] < 0) throw new Error(`${key} must be a token id >= 0, got ${options[key]}`);
+  }
+}
+
+function disposeState(state: DecoderState): void {
+  for (const t of Object.values(state)) t.dispose();
+}
+
+/**
+ * Greedy (argmax) decoding of a batch. `initialState` entries have the batch on axis 0; they are not
+ * disposed. Returns per sentence the tokens (EOS excluded) and the raw log-probability (EOS included).
+ */
+export function greedyDecode(
+  step: DecodeStep,
+  initialState: DecoderState,
+  batchSize: number,
+  options: SearchOptions,
+): Hypothesis[] {
+  validateSearch(options);
+  const tokens: number[][] = Array.from({ length: batchSize }, () => []);
+  const logProbability = new Float64Array(batchSize);
+  const done = new Array<boolean>(batchSize).fill(false);
+  let previous = new Int32Array(batchSize).fill(options.beginToken);
+  let state = initialState;
+  for (let t = 0; t < options.maxLength && done.some((d) => !d); t++) {
+    const out = tf.tidy(() => {
+      const r = step(state, tf.tensor1d(previous, "int32"));
+      const best = r.logProbabilities.argMax(1); // [batch]
+      const bestLogProbability = r.logProbabilities.max(1); // [batch]
+      return { best, bestLogProbability, state: r.state };
+    });
+    const best = out.best.dataSync() as Int32Array;
+    const bestLogProbability = out.bestLogProbability.dataSync();
+    out.best.dispose();
+    out.bestLogProbability.dispose();
+    if (state !== initialState) disposeState(state);
+    state = out.state;
+    previous = new Int32Array(best);
+    for (let b = 0; b < batchSize; b++) {
+      if (done[b]) continue;
+      logProbability[b] += bestLogProbability[b];
+      if (best[b] === options.endToken) done[b] = true;
+      else tokens[b].push(best[b]);
+    }
+  }
+  if (state !== initialState) disposeState(state);
+  return tokens.map((tk, b) => ({ tokens: tk, logProbability: logProbability[b], score: logProbability[b], finished: done[b] }));
+}
+
+/**
+ * Beam search for ONE source sentence. `initialState` entries have a leading axis of 1 (one sentence);
+ * they are tiled to the beam and not disposed. `step` is called with k = beamSize hypotheses.
+ */
+export function beamSearch(step: DecodeStep, initialState: DecoderState, options: BeamSearchOptions): Hypothesis[] {
+  validateSearch(options);
+  const k = options.beamSize;
+  if (!Number.isInteger(k) || k < 1) throw new Error(`beamSize must be an integer >= 1, got ${k}`);
+  const penalty = options.lengthPenalty ?? { kind: "none" };
+  lengthNormalizedScore(0, 1, penalty); // validates the penalty kind
+  const returnCount = options.returnCount ?? 1;
+  if (!Number.isInteger(returnCount) || returnCount < 1 || returnCount > k) {
+    throw new Error(`returnCount must be an integer in [1, beamSize=${k}], got ${returnCount}`);
+  }
+  for (const [name, t] of Object.entries(initialState)) {
+    if (t.shape[0] !== 1) throw new Error(`beamSearch: initialState.${name} must have 1 on axis 0 (one sentence), got shape [${t.shape}]`);
+  }
+  let state: DecoderState = tf.tidy(() => {
+    const tiled: DecoderState = {};
+    for (const [name, t] of Object.entries(initialState)) tiled[name] = tf.tile(t, [k, ...t.shape.slice(1).map(() => 1)]);
+    return tiled;
+  });
+  // All k slots start as the same empty prefix; only slot 0 may expand at the first step, else the
+  // beam would fill with k copies of the same hypothesis.
+  let prefixes: number[][] = Array.from({ length: k }, () => []);
+  let scores = Array.from({ length: k }, (_, i) => (i === 0 ? 0 : -Infinity));
+  let previous = new Int32Array(k).fill(options.beginToken);
+  const finished: Hypothesis[] = [];
+  const bestFinishedScore = () => finished.reduce((m, h) => Math.max(m, h.score), -Infinity);
+
+  for (let t = 0; t < options.maxLength; t++) {
+    const out = tf.tidy(() => step(state, tf.tensor1d(previous, "int32")));
+    const logProbabilities = out.logProbabilities.dataSync();
+    out.logProbabilities.dispose();
+    const vocabulary = logProbabilities.length / k;
+    // Top 2k extensions by raw prefix score (a partial selection over k·V entries).
+    const candidateCount = Math.min(2 * k, k * vocabulary);
+    const top: { score: number; source: number; token: number }[] = [];
+    for (let source = 0; source < k; source++) {
+      if (scores[source] === -Infinity) continue;
+      for (let token = 0; token < vocabulary; token++) {
+        const score = scores[source] + logProbabilities[source * vocabulary + token];
+        let i: number;
+        if (top.length < candidateCount) i = top.push({ score, source, token }) - 1;
+        else if (score > top[top.length - 1].score) top[(i = top.length - 1)] = { score, source, token };
+        else continue;
+        // Keep `top` sorted, best first; on ties the earlier (lower source, lower token) candidate stays ahead.
+        while (i > 0 && top[i - 1].score < top[i].score) {
+          [top[i - 1], top[i]] = [top[i], top[i - 1]];
+          i--;
+        }
+      }
+    }
+    const keepSources: number[] = [];
+    const nextPrefixes: number[][] = [];
+    const nextScores: number[] = [];
+    const nextTokens: number[] = [];
+    top.forEach((c, rank) => {
+      if (c.token === options.endToken) {
+        if (rank < k) {
+          const tokens = prefixes[c.source];
+          finished.push({ tokens, logProbability: c.score, score: lengthNormalizedScore(c.score, tokens.length + 1, penalty), finished: true });
+        }
+      } else if (keepSources.length < k) {
+        keepSources.push(c.source);
+        nextPrefixes.push([...prefixes[c.source], c.token]);
+        nextScores.push(c.score);
+        nextTokens.push(c.token);
+      }
+    });
+    while (keepSources.length < k) {
+      // Only possible when V is tiny: pad with dead slots.
+      keepSources.push(0);
+      nextPrefixes.push([]);
+      nextScores.push(-Infinity);
+      nextTokens.push(options.endToken);
+    }
+    const reordered = tf.tidy(() => {
+      const index = tf.tensor1d(keepSources, "int32");
+      const r: DecoderState = {};
+      for (const [name, tensor] of Object.entries(out.state)) r[name] = tf.gather(tensor, index);
+      return r;
+    });
+    disposeState(out.state);
+    disposeState(state);
+    state = reordered;
+    prefixes = nextPrefixes;
+    scores = nextScores;
+    previous = new Int32Array(nextTokens);
+    if (finished.length >= k) break;
+    // Raw scores only fall as a prefix grows, so with no normalisation nothing live can overtake.
+    if (penalty.kind === "none" && finished.length > 0 && bestFinishedScore() >= Math.max(...scores)) break;
+    if (t === options.maxLength - 1) {
+      for (let i = 0; i < k; i++) {
+        if (scores[i] === -Infinity) continue;
+        finished.push({ tokens: prefixes[i], logProbability: scores[i], score: lengthNormalizedScore(scores[i], prefixes[i].length, penalty), finished: false });
+      }
+    }
+  }
+  disposeState(state);
+  // Stable sort: among equal scores the earlier-finished hypothesis wins (what greedy would return).
+  return finished
+    .map((h, order) => ({ h, order }))
+    .sort((a, b) => b.h.score - a.h.score || a.order - b.order)
+    .slice(0, returnCount)
+    .map((x) => x.h);
+}
