@@ -1,0 +1,3 @@
+/** The fast training path: whole-sequence LSTM with hand-written BPTT, softmax cross-entropy, structured dropout. */
+export * from "./lstm-sequence";
+export * from "./softmax-cross-entropy";

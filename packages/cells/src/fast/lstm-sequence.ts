@@ -1,0 +1,178 @@
+/**
+ * Fast LSTM layer over a whole sequence: one tf.customGrad with hand-written backpropagation through time.
+ *
+ * LSTM (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000; PyTorch's gate order i, f, g, o):
+ *   z_t = x_t·W_ih + h_{t-1}·W_hh + b                      // [batch, 4*hidden]
+ *   i = σ(z_i)   f = σ(z_f)   g = tanh(z_g)   o = σ(z_o)
+ *   c_t = f ⊙ c_{t-1} + i ⊙ g
+ *   h_t = o ⊙ tanh(c_t)
+ * Backward, with dh_t = dy_t + (dz_{t+1}·W_hhᵀ) and dc_t carried from step t+1:
+ *   do = dh ⊙ tanh(c)        dĉ = dc + dh ⊙ o ⊙ (1 − tanh²(c))
+ *   di = dĉ ⊙ g   df = dĉ ⊙ c_{t-1}   dg = dĉ ⊙ i   dc_{t-1} = dĉ ⊙ f
+ *   dz = [di, df, dg, do] ⊙ σ'(·)  (tanh' for the g block)
+ *   dW_hh = Σ_t h_{t-1}ᵀ·dz_t   dW_ih = Σ_t x_tᵀ·dz_t   db = Σ_t Σ_batch dz_t   dx_t = dz_t·W_ihᵀ
+ *
+ * Why it is shaped this way (see /work/shared/docs/PERF.md §1-3, measured on tfjs-backend-wasm 4.22):
+ * - The input projection of all T steps is one [T·B, I]x[I, 4H] matMul; one fused gate matMul per step.
+ * - tanh is computed as 2σ(2x) − 1: wasm's tanh is scalar (~20x slower than its XNNPACK sigmoid). The factor 2 of
+ *   the g gate is folded into the weights' g columns once per sequence (`GATE_SCALE`), so one sigmoid over
+ *   [B, 4H] gives all four gates, and g = 2·σ − 1.
+ * - W_hhᵀ is transposed once per sequence (XNNPACK packs a right-hand matrix once per tensor).
+ * - dW_hh and dW_ih are each one [·, T·B]x[T·B, 4H] matMul instead of T small ones plus T accumulating adds.
+ * - tf.split (one kernel) rather than four slices.
+ * Backend-agnostic: only public tf ops; checked against autodiff of the readable formulation in
+ * test/fast-lstm.test.ts.
+ */
+import { tf } from "@rnnlab/core";
+
+/** LSTM layer parameters (shared convention, gate order i, f, g, o in column blocks). */
+export interface LstmParams {
+  inputKernel: tf.Tensor2D; // [inputSize, 4*hidden]
+  recurrentKernel: tf.Tensor2D; // [hidden, 4*hidden]
+  bias: tf.Tensor1D; // [4*hidden]
+}
+
+export interface LstmState {
+  h: tf.Tensor2D; // [batch, hidden]
+  c: tf.Tensor2D; // [batch, hidden]
+}
+
+export interface LstmSequenceResult {
+  ys: tf.Tensor3D; // [time, batch, hidden]
+  state: LstmState;
+}
+
+/** Column scale that turns the g block's pre-activation z into 2z (so tanh(z) = 2σ(2z) − 1). */
+function gateScale(hidden: number): tf.Tensor1D {
+  return tf.concat([tf.ones([2 * hidden]), tf.fill([hidden], 2), tf.ones([hidden])]) as tf.Tensor1D; // [4*hidden]
+}
+
+function checkShapes(params: LstmParams, xs: tf.Tensor, initial: LstmState): void {
+  const [inputSize, fourH] = params.inputKernel.shape;
+  const hidden = fourH / 4;
+  const problems: string[] = [];
+  if (xs.rank !== 3) problems.push(`xs must be [time, batch, features], got [${xs.shape}]`);
+  if (!Number.isInteger(hidden)) problems.push(`inputKernel's second dimension ${fourH} is not 4*hidden`);
+  if (xs.rank === 3 && xs.shape[2] !== inputSize)
+    problems.push(`xs has ${xs.shape[2]} features but inputKernel expects ${inputSize}`);
+  if (params.recurrentKernel.shape[0] !== hidden || params.recurrentKernel.shape[1] !== fourH)
+    problems.push(`recurrentKernel must be [${hidden}, ${fourH}], got [${params.recurrentKernel.shape}]`);
+  if (params.bias.rank !== 1 || params.bias.shape[0] !== fourH) problems.push(`bias must be [${fourH}], got [${params.bias.shape}]`);
+  for (const k of ["h", "c"] as const) {
+    const s = initial[k].shape;
+    if (s.length !== 2 || s[0] !== xs.shape[1] || s[1] !== hidden)
+      problems.push(`state.${k} must be [${xs.shape[1]}, ${hidden}], got [${s}]`);
+  }
+  if (problems.length) throw new Error(`lstmSequence: ${problems.join("; ")}.`);
+}
+
+/**
+ * The packed customGrad: output [T+1, B, H] = the T hidden outputs followed by the final cell state
+ * (tf.customGrad supports a single output tensor). The final h is ys[T-1].
+ */
+const lstmPacked = tf.customGrad(
+  (
+    xsIn: tf.Tensor,
+    h0In: tf.Tensor,
+    c0In: tf.Tensor,
+    wihIn: tf.Tensor,
+    whhIn: tf.Tensor,
+    biasIn: tf.Tensor,
+    saveIn: tf.Tensor | tf.GradSaveFunc,
+  ) => {
+    const xs = xsIn as tf.Tensor3D;
+    const h0 = h0In as tf.Tensor2D;
+    const c0 = c0In as tf.Tensor2D;
+    const save = saveIn as tf.GradSaveFunc;
+    const [T, B, I] = xs.shape;
+    const H = h0.shape[1];
+    const scale = gateScale(H);
+    const wih = tf.mul(wihIn, scale) as tf.Tensor2D; // [I, 4H], g columns doubled
+    const whh = tf.mul(whhIn, scale) as tf.Tensor2D; // [H, 4H]
+    const bias = tf.mul(biasIn, scale); // [4H]
+    const x2 = tf.reshape(xs, [T * B, I]); // [T*B, I]
+    const projected = tf.add(tf.matMul(x2, wih), bias); // [T*B, 4H]
+    const zx = tf.split(projected, T, 0) as tf.Tensor2D[]; // T x [B, 4H]
+
+    let h = h0;
+    let c = c0;
+    const hs: tf.Tensor2D[] = [];
+    const gates: tf.Tensor2D[] = []; // σ of the scaled pre-activation, [B, 4H] per step
+    const cells: tf.Tensor2D[] = []; // c_t
+    const tanhCells: tf.Tensor2D[] = []; // tanh(c_t)
+    for (let t = 0; t < T; t++) {
+      const a = tf.sigmoid(tf.add(zx[t], tf.matMul(h, whh))) as tf.Tensor2D; // [B, 4H]
+      const [i, f, sg, o] = tf.split(a, 4, 1) as tf.Tensor2D[]; // 4 x [B, H]
+      const g = tf.sub(tf.mul(sg, 2), 1); // tanh(z_g)
+      c = tf.add(tf.mul(f, c), tf.mul(i, g)) as tf.Tensor2D;
+      const tc = tf.sub(tf.mul(tf.sigmoid(tf.mul(c, 2)), 2), 1) as tf.Tensor2D; // tanh(c)
+      h = tf.mul(o, tc) as tf.Tensor2D;
+      hs.push(h);
+      gates.push(a);
+      cells.push(c);
+      tanhCells.push(tc);
+    }
+    const ys = tf.stack(hs); // [T, B, H]
+    const value = tf.concat([ys, tf.expandDims(c, 0)], 0); // [T+1, B, H]
+    save([xs, h0, c0, wih, whh, ys, ...gates, ...cells, ...tanhCells]);
+
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [sxs, sh0, sc0, swih, swhh, sys] = saved as tf.Tensor2D[];
+      const sa = saved.slice(6, 6 + T) as tf.Tensor2D[];
+      const sc = saved.slice(6 + T, 6 + 2 * T) as tf.Tensor2D[];
+      const stc = saved.slice(6 + 2 * T, 6 + 3 * T) as tf.Tensor2D[];
+      const dyParts = tf.split(tf.reshape(dy, [(T + 1) * B, H]), T + 1, 0) as tf.Tensor2D[]; // T+1 x [B, H]
+      const whhT = tf.transpose(swhh); // [4H, H], once per sequence
+      let dh: tf.Tensor2D | undefined;
+      let dc = dyParts[T];
+      const dzs: tf.Tensor2D[] = new Array(T);
+      for (let t = T - 1; t >= 0; t--) {
+        const a = sa[t];
+        const [i, f, sg, o] = tf.split(a, 4, 1) as tf.Tensor2D[];
+        const g = tf.sub(tf.mul(sg, 2), 1);
+        const tc = stc[t];
+        const cPrev = t > 0 ? sc[t - 1] : (sc0 as tf.Tensor2D);
+        const dht = dh ? tf.add(dyParts[t], dh) : dyParts[t]; // [B, H]
+        const dOut = tf.mul(dht, tc);
+        const dcTotal = tf.add(dc, tf.mul(tf.mul(dht, o), tf.sub(1, tf.square(tc)))); // [B, H]
+        const di = tf.mul(dcTotal, g);
+        const df = tf.mul(dcTotal, cPrev);
+        const dsg = tf.mul(tf.mul(dcTotal, i), 2); // d/dσ of g = 2σ − 1
+        dc = tf.mul(dcTotal, f) as tf.Tensor2D;
+        const dA = tf.concat([di, df, dsg, dOut], 1); // [B, 4H]
+        const dz = tf.mul(dA, tf.mul(a, tf.sub(1, a))) as tf.Tensor2D; // w.r.t. the scaled pre-activation
+        dzs[t] = dz;
+        dh = tf.matMul(dz, whhT) as tf.Tensor2D; // [B, H]
+      }
+      const dZ = tf.concat(dzs, 0); // [T*B, 4H]
+      const scale2 = gateScale(H);
+      const hPrev = tf.concat([sh0, tf.reshape(sys, [T * B, H]).slice([0, 0], [(T - 1) * B, H])], 0); // [T*B, H]
+      const dWhh = tf.mul(tf.matMul(hPrev, dZ, true, false), scale2); // [H, 4H]
+      const x2b = tf.reshape(sxs, [T * B, I]);
+      const dWih = tf.mul(tf.matMul(x2b, dZ, true, false), scale2); // [I, 4H]
+      const dBias = tf.mul(tf.sum(dZ, 0), scale2); // [4H]
+      const dxs = tf.reshape(tf.matMul(dZ, swih, false, true), [T, B, I]); // [T, B, I]
+      return [dxs, dh as tf.Tensor2D, dc, dWih, dWhh, dBias];
+    };
+    return { value, gradFunc };
+  },
+);
+
+/**
+ * Run one LSTM layer over a whole time-major sequence. Differentiable w.r.t. the parameters, xs and the
+ * initial state (so truncated BPTT with carried state works: detach the returned state between batches
+ * by keeping it outside the gradient scope).
+ */
+export function lstmSequence(params: LstmParams, xs: tf.Tensor3D, initial: LstmState): LstmSequenceResult {
+  checkShapes(params, xs, initial);
+  const [T, B] = xs.shape;
+  const H = initial.h.shape[1];
+  return tf.tidy(() => {
+    const packed = lstmPacked(xs, initial.h, initial.c, params.inputKernel, params.recurrentKernel, params.bias); // [T+1, B, H]
+    const [ys, cLast] = tf.split(packed, [T, 1], 0);
+    const ys3 = ys as tf.Tensor3D; // [T, B, H]
+    const h = tf.reshape(tf.slice(ys3, [T - 1, 0, 0], [1, B, H]), [B, H]) as tf.Tensor2D;
+    const c = tf.reshape(cLast, [B, H]) as tf.Tensor2D;
+    return { ys: ys3, state: { h, c } };
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * Mean softmax cross-entropy over integer labels, as one tf.customGrad built on tf.softmax.
+ *
+ *   p = softmax(z)                    loss = −(1/N) Σ_n log p[n, y_n]
+ *   ∂loss/∂z = (p − onehot(y)) / N
+ *
+ * Why not tf.losses.softmaxCrossEntropy: it uses logSumExp, whose exp is scalar on wasm (60-95 ms on
+ * [700, 10000] against ~10 ms for the XNNPACK softmax; /work/shared/docs/PERF.md §3). And the "onehot" is
+ * built with scatterND of float updates, never a float32 tf.oneHot (wrong on stock wasm, pitfall 5).
+ *
+ * Stability: log p[n, y] would be −∞ when p underflows. We use log p[n,y] = z[n,y] − z[n,m] + log p[n,m]
+ * with m = argmax (p[n,m] ≥ 1/V never underflows), which is exact for any logits.
+ */
+import { tf } from "@rnnlab/core";
+
+function flatIndices(labels: tf.Tensor1D, vocab: number): tf.Tensor1D {
+  const n = labels.shape[0];
+  return tf.add(tf.mul(tf.range(0, n, 1, "int32"), tf.scalar(vocab, "int32")), labels) as tf.Tensor1D; // [N] positions in the flat [N*V]
+}
+
+const crossEntropy = tf.customGrad((logitsIn: tf.Tensor, labelsIn: tf.Tensor, saveIn: tf.Tensor | tf.GradSaveFunc) => {
+  const logits = logitsIn as tf.Tensor2D;
+  const labels = labelsIn as tf.Tensor1D;
+  const save = saveIn as tf.GradSaveFunc;
+  const [n, vocab] = logits.shape;
+  const p = tf.softmax(logits); // [N, V]
+  const flatLogits = tf.reshape(logits, [n * vocab]);
+  const zLabel = tf.gather(flatLogits, flatIndices(labels, vocab)); // [N]
+  const zMax = tf.max(logits, 1); // [N]
+  const logPMax = tf.log(tf.max(p, 1)); // [N]
+  const logPLabel = tf.add(tf.sub(zLabel, zMax), logPMax); // [N]
+  const value = tf.neg(tf.mean(logPLabel));
+  save([p, labels]);
+  const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+    const [sp, sl] = saved as [tf.Tensor2D, tf.Tensor1D];
+    const k = tf.div(dy, n); // scalar
+    const rows = tf.range(0, n, 1, "int32");
+    const at = tf.stack([rows, sl], 1); // [N, 2]
+    const hot = tf.scatterND(at, tf.broadcastTo(tf.reshape(k, [1]), [n]), [n, vocab]); // [N, V]
+    return [tf.sub(tf.mul(sp, k), hot), tf.zerosLike(sl)];
+  };
+  return { value, gradFunc };
+});
+
+/**
+ * Mean softmax cross-entropy. `logits` [N, V] float32, `labels` [N] int32 class indices in [0, V).
+ * Returns a scalar. Differentiable w.r.t. the logits (labels get a zero gradient).
+ */
+export function softmaxCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  if (logits.rank !== 2 || labels.rank !== 1 || labels.shape[0] !== logits.shape[0])
+    throw new Error(
+      `softmaxCrossEntropy: logits must be [N, V] and labels [N]; got logits [${logits.shape}] and labels [${labels.shape}].`,
+    );
+  if (labels.dtype !== "int32") throw new Error(`softmaxCrossEntropy: labels must be int32 (got ${labels.dtype}); use tf.cast(labels, "int32").`);
+  return crossEntropy(logits, labels) as tf.Scalar;
+}
