@@ -71,19 +71,9 @@ function checkShapes(params: LstmParams, xs: tf.Tensor, initial: LstmState): voi
  * (tf.customGrad supports a single output tensor). The final h is ys[T-1].
  */
 const lstmPacked = tf.customGrad(
-  (
-    xsIn: tf.Tensor,
-    h0In: tf.Tensor,
-    c0In: tf.Tensor,
-    wihIn: tf.Tensor,
-    whhIn: tf.Tensor,
-    biasIn: tf.Tensor,
-    saveIn: tf.Tensor | tf.GradSaveFunc,
-  ) => {
-    const xs = xsIn as tf.Tensor3D;
-    const h0 = h0In as tf.Tensor2D;
-    const c0 = c0In as tf.Tensor2D;
-    const save = saveIn as tf.GradSaveFunc;
+  (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xs, h0, c0, wihIn, whhIn, biasIn] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+    const save = args[6] as tf.GradSaveFunc;
     const [T, B, I] = xs.shape;
     const H = h0.shape[1];
     const scale = gateScale(H);

@@ -18,10 +18,9 @@ function flatIndices(labels: tf.Tensor1D, vocab: number): tf.Tensor1D {
   return tf.add(tf.mul(tf.range(0, n, 1, "int32"), tf.scalar(vocab, "int32")), labels) as tf.Tensor1D; // [N] positions in the flat [N*V]
 }
 
-const crossEntropy = tf.customGrad((logitsIn: tf.Tensor, labelsIn: tf.Tensor, saveIn: tf.Tensor | tf.GradSaveFunc) => {
-  const logits = logitsIn as tf.Tensor2D;
-  const labels = labelsIn as tf.Tensor1D;
-  const save = saveIn as tf.GradSaveFunc;
+const crossEntropy = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [logits, labels] = args as [tf.Tensor2D, tf.Tensor1D];
+  const save = args[2] as tf.GradSaveFunc;
   const [n, vocab] = logits.shape;
   const p = tf.softmax(logits); // [N, V]
   const flatLogits = tf.reshape(logits, [n * vocab]);
