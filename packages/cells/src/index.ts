@@ -1,2 +1,14 @@
 export * from "./types";
 export * from "./tracing";
+export * from "./gates";
+export * from "./dropout";
+export * from "./norms";
+export * from "./recurrence";
+export * from "./orthogonal";
+export * from "./lstm";
+export * from "./gru";
+export * from "./ncgru";
+export * from "./scan";
+export * from "./stack";
+export * from "./state";
+export { uniformTensor, identityBlocks } from "./init";

@@ -1,0 +1,120 @@
+/**
+ * NC-GRU (Mucllari, Zadorozhnyy, Pospisil, Nguyen & Ye 2022, PAPERS §5): a GRU with a modReLU
+ * candidate whose candidate recurrent matrix U_c is Cayley-orthogonal. Row-vector convention:
+ *   r = σ(x_t W_r + h U_r + b_r)
+ *   z = σ(x_t W_z + h U_z + b_z)
+ *   ĉ = x_t W_c + (r ⊙ h) U_c                 (the TF code's form W_c x + U_c (r ⊙ h))
+ *   c = sign(ĉ) ⊙ ReLU(|ĉ| + b_c)             (modReLU; b_c: modReluBias ~ U(−0.1, 0.1), the TF init)
+ *   h_t = z ⊙ h + (1 − z) ⊙ c
+ * Params: inputKernel [I,3H] (column blocks r, z, c), recurrentKernel [H,2H] (r, z), bias [2H] (r, z),
+ * candidateRecurrentKernel [H,H] = U_c, modReluBias [H].
+ * U_c is maintained by an OrthogonalRecurrence (./orthogonal.ts): make it a tf.Variable, exclude it
+ * from the main optimiser, and turn its autodiff gradient into a gradient on A with gradientA().
+ * DEVIATION: only U_c is orthogonal (the paper's NC-GRU(U_c)); the NC-GRU(U_c, U_r) variant is not built.
+ */
+import { tf, type Rng } from "@rnnlab/core";
+import type { Cell, CellContext, State } from "./types";
+import { resolveDropoutConfig, prepareInputDropout, projectInput, type DropoutConfig, type InputDropoutPrepared } from "./dropout";
+import { uniformTensor } from "./init";
+import { OrthogonalRecurrence } from "./orthogonal";
+import { checkInteger, checkOptions } from "./validate";
+import type { GateTracer } from "./tracing";
+
+export interface NcGruOptions {
+  inputSize: number;
+  hiddenSize: number;
+  /** ρ: number of −1 entries of D; default floor(0.4·hiddenSize) (PAPERS §5 CPU plan: ≈ 40 %). */
+  negativeOnes?: number;
+  inputDropout?: DropoutConfig;
+}
+
+export type NcGruParams = {
+  inputKernel: tf.Tensor2D;
+  recurrentKernel: tf.Tensor2D;
+  bias: tf.Tensor1D;
+  candidateRecurrentKernel: tf.Tensor2D;
+  modReluBias: tf.Tensor1D;
+};
+
+export type NcGruState = State & { h: tf.Tensor2D };
+
+export interface NcGruPrepared {
+  input: InputDropoutPrepared;
+  tracer?: GateTracer;
+  layerName: string;
+}
+
+export interface NcGruCell extends Cell<NcGruParams, NcGruState, NcGruPrepared> {
+  readonly options: Readonly<{ inputSize: number; hiddenSize: number; negativeOnes: number; inputDropout: DropoutConfig }>;
+  /** Parameters plus the OrthogonalRecurrence that produced candidateRecurrentKernel. */
+  initWithOrthogonal(rng: Rng): { params: NcGruParams; orthogonal: OrthogonalRecurrence };
+}
+
+export function createNcGru(options: NcGruOptions): NcGruCell {
+  const where = "createNcGru";
+  checkOptions(where, options as unknown as Record<string, unknown>, ["inputSize", "hiddenSize", "negativeOnes", "inputDropout"]);
+  checkInteger(where, "inputSize", options.inputSize, 1);
+  checkInteger(where, "hiddenSize", options.hiddenSize, 1);
+  const H = options.hiddenSize;
+  const I = options.inputSize;
+  const negativeOnes = options.negativeOnes ?? Math.floor(0.4 * H);
+  checkInteger(where, "negativeOnes", negativeOnes, 0);
+  if (negativeOnes > H) throw new Error(`${where}: option "negativeOnes" must be in [0, hiddenSize=${H}], got ${negativeOnes}.`);
+  const resolved = Object.freeze({ inputSize: I, hiddenSize: H, negativeOnes, inputDropout: resolveDropoutConfig(where, "inputDropout", options.inputDropout) });
+
+  const initWithOrthogonal = (rng: Rng) => {
+    const limit = 1 / Math.sqrt(H);
+    const orthogonal = OrthogonalRecurrence.create(H, negativeOnes, rng.fork("orthogonal"));
+    const params: NcGruParams = {
+      inputKernel: uniformTensor([I, 3 * H], limit, rng) as tf.Tensor2D,
+      recurrentKernel: uniformTensor([H, 2 * H], limit, rng) as tf.Tensor2D,
+      bias: tf.zeros([2 * H]),
+      candidateRecurrentKernel: orthogonal.toTensor(),
+      modReluBias: uniformTensor([H], 0.1, rng) as tf.Tensor1D,
+    };
+    return { params, orthogonal };
+  };
+
+  return {
+    kind: "nc-gru",
+    inputSize: I,
+    hiddenSize: H,
+    outputSize: H,
+    options: resolved,
+    initWithOrthogonal,
+    init: (rng: Rng) => initWithOrthogonal(rng).params,
+
+    initialState(batchSize: number): NcGruState {
+      checkInteger("NC-GRU initialState", "batchSize", batchSize, 1);
+      return { h: tf.zeros([batchSize, H]) };
+    },
+
+    prepare(_params: NcGruParams, context: CellContext): NcGruPrepared {
+      return {
+        input: prepareInputDropout(resolved.inputDropout, context.training, context.rng, context.steps, context.batchSize, I, "NC-GRU inputDropout"),
+        tracer: context.tracer,
+        layerName: context.layerName,
+      };
+    },
+
+    project(params: NcGruParams, xs: tf.Tensor3D, prepared: NcGruPrepared): tf.Tensor3D {
+      // The candidate block has no additive bias (modReLU's b_c plays that role).
+      const bias = tf.concat([params.bias, tf.zeros([H])]) as tf.Tensor1D; // [3H]
+      return projectInput(xs, params.inputKernel, bias, prepared.input); // [T, B, 3H]
+    },
+
+    step(params: NcGruParams, state: NcGruState, x: tf.Tensor2D, prepared: NcGruPrepared) {
+      const [xrz, xc] = tf.split(x, [2 * H, H], 1) as tf.Tensor2D[]; // [B, 2H], [B, H]
+      const rz = tf.sigmoid(tf.add(xrz, tf.matMul(state.h, params.recurrentKernel))); // [B, 2H]
+      const [r, z] = tf.split(rz, 2, 1) as tf.Tensor2D[];
+      const candidatePre = tf.add(xc, tf.matMul(tf.mul(r, state.h) as tf.Tensor2D, params.candidateRecurrentKernel)); // [B, H]
+      const c = tf.mul(tf.sign(candidatePre), tf.relu(tf.add(tf.abs(candidatePre), params.modReluBias)));
+      const h = tf.add(c, tf.mul(z, tf.sub(state.h, c))) as tf.Tensor2D; // z⊙h + (1−z)⊙c
+      if (prepared.tracer) {
+        prepared.tracer.record(prepared.layerName, "r", r);
+        prepared.tracer.record(prepared.layerName, "z", z);
+      }
+      return { state: { h } as NcGruState, y: h };
+    },
+  };
+}
