@@ -1,3 +1,4 @@
 /** The fast training path: whole-sequence LSTM with hand-written BPTT, softmax cross-entropy, structured dropout. */
 export * from "./lstm-sequence";
 export * from "./softmax-cross-entropy";
+export * from "./structured-dropout";

@@ -18,7 +18,9 @@
  *   the g gate is folded into the weights' g columns once per sequence (`GATE_SCALE`), so one sigmoid over
  *   [B, 4H] gives all four gates, and g = 2·σ − 1.
  * - W_hhᵀ is transposed once per sequence (XNNPACK packs a right-hand matrix once per tensor).
- * - dW_hh and dW_ih are each one [·, T·B]x[T·B, 4H] matMul instead of T small ones plus T accumulating adds.
+ * - dW_hh is one [H, T·B]x[T·B, 4H] matMul instead of T small ones plus T accumulating adds; the input
+ *   projection (and so dW_ih, dx) is outside the customGrad, one big matMul, so other projections
+ *   (structured dropout) can feed `lstmRecurrence`.
  * - tf.split (one kernel) rather than four slices.
  * Backend-agnostic: only public tf ops; checked against autodiff of the readable formulation in
  * test/fast-lstm.test.ts.
@@ -51,7 +53,7 @@ function checkShapes(params: LstmParams, xs: tf.Tensor, initial: LstmState): voi
   const [inputSize, fourH] = params.inputKernel.shape;
   const hidden = fourH / 4;
   const problems: string[] = [];
-  if (xs.rank !== 3) problems.push(`xs must be [time, batch, features], got [${xs.shape}]`);
+  if (xs.rank !== 3 || xs.shape[0] < 1) problems.push(`xs must be [time >= 1, batch, features], got [${xs.shape}]`);
   if (!Number.isInteger(hidden)) problems.push(`inputKernel's second dimension ${fourH} is not 4*hidden`);
   if (xs.rank === 3 && xs.shape[2] !== inputSize)
     problems.push(`xs has ${xs.shape[2]} features but inputKernel expects ${inputSize}`);
@@ -67,86 +69,110 @@ function checkShapes(params: LstmParams, xs: tf.Tensor, initial: LstmState): voi
 }
 
 /**
- * The packed customGrad: output [T+1, B, H] = the T hidden outputs followed by the final cell state
- * (tf.customGrad supports a single output tensor). The final h is ys[T-1].
+ * The recurrence as one customGrad, given the input projection of every step (x_t·W_ih + b, unscaled).
+ * Output [T+1, B, H] = the T hidden outputs followed by the final cell state (tf.customGrad supports a
+ * single output tensor). The final h is ys[T-1].
  */
-const lstmPacked = tf.customGrad(
-  (...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xs, h0, c0, wihIn, whhIn, biasIn] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
-    const save = args[6] as tf.GradSaveFunc;
-    const [T, B, I] = xs.shape;
-    const H = h0.shape[1];
-    const scale = gateScale(H);
-    const wih = tf.mul(wihIn, scale) as tf.Tensor2D; // [I, 4H], g columns doubled
-    const whh = tf.mul(whhIn, scale) as tf.Tensor2D; // [H, 4H]
-    const bias = tf.mul(biasIn, scale); // [4H]
-    const x2 = tf.reshape(xs, [T * B, I]); // [T*B, I]
-    const projected = tf.add(tf.matMul(x2, wih), bias); // [T*B, 4H]
-    const zx = tf.split(projected, T, 0) as tf.Tensor2D[]; // T x [B, 4H]
+const recurrencePacked = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [projectedIn, h0, c0, whhIn] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+  const save = args[4] as tf.GradSaveFunc;
+  const [T, B, fourH] = projectedIn.shape;
+  const H = fourH / 4;
+  const scale = gateScale(H);
+  const whh = tf.mul(whhIn, scale) as tf.Tensor2D; // [H, 4H], g columns doubled
+  const projected = tf.mul(tf.reshape(projectedIn, [T * B, fourH]), scale); // [T*B, 4H]
+  const zx = tf.split(projected, T, 0) as tf.Tensor2D[]; // T x [B, 4H]
 
-    let h = h0;
-    let c = c0;
-    const hs: tf.Tensor2D[] = [];
-    const gates: tf.Tensor2D[] = []; // σ of the scaled pre-activation, [B, 4H] per step
-    const cells: tf.Tensor2D[] = []; // c_t
-    const tanhCells: tf.Tensor2D[] = []; // tanh(c_t)
-    for (let t = 0; t < T; t++) {
-      const a = tf.sigmoid(tf.add(zx[t], tf.matMul(h, whh))) as tf.Tensor2D; // [B, 4H]
-      const [i, f, sg, o] = tf.split(a, 4, 1) as tf.Tensor2D[]; // 4 x [B, H]
-      const g = tf.sub(tf.mul(sg, 2), 1); // tanh(z_g)
-      c = tf.add(tf.mul(f, c), tf.mul(i, g)) as tf.Tensor2D;
-      const tc = tf.sub(tf.mul(tf.sigmoid(tf.mul(c, 2)), 2), 1) as tf.Tensor2D; // tanh(c)
-      h = tf.mul(o, tc) as tf.Tensor2D;
-      hs.push(h);
-      gates.push(a);
-      cells.push(c);
-      tanhCells.push(tc);
+  let h = h0;
+  let c = c0;
+  const hs: tf.Tensor2D[] = [];
+  const gates: tf.Tensor2D[] = []; // σ of the scaled pre-activation, [B, 4H] per step
+  const cells: tf.Tensor2D[] = []; // c_t
+  const tanhCells: tf.Tensor2D[] = []; // tanh(c_t)
+  for (let t = 0; t < T; t++) {
+    const a = tf.sigmoid(tf.add(zx[t], tf.matMul(h, whh))) as tf.Tensor2D; // [B, 4H]
+    const [i, f, sg, o] = tf.split(a, 4, 1) as tf.Tensor2D[]; // 4 x [B, H]
+    const g = tf.sub(tf.mul(sg, 2), 1); // tanh(z_g)
+    c = tf.add(tf.mul(f, c), tf.mul(i, g)) as tf.Tensor2D;
+    const tc = tf.sub(tf.mul(tf.sigmoid(tf.mul(c, 2)), 2), 1) as tf.Tensor2D; // tanh(c)
+    h = tf.mul(o, tc) as tf.Tensor2D;
+    hs.push(h);
+    gates.push(a);
+    cells.push(c);
+    tanhCells.push(tc);
+  }
+  const ys = tf.stack(hs); // [T, B, H]
+  const value = tf.concat([ys, tf.expandDims(c, 0)], 0); // [T+1, B, H]
+  save([h0, c0, whh, ys, ...gates, ...cells, ...tanhCells]);
+
+  const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+    const [sh0, sc0, swhh, sys] = saved as tf.Tensor2D[];
+    const sa = saved.slice(4, 4 + T) as tf.Tensor2D[];
+    const sc = saved.slice(4 + T, 4 + 2 * T) as tf.Tensor2D[];
+    const stc = saved.slice(4 + 2 * T, 4 + 3 * T) as tf.Tensor2D[];
+    const dyParts = tf.split(tf.reshape(dy, [(T + 1) * B, H]), T + 1, 0) as tf.Tensor2D[]; // T+1 x [B, H]
+    const whhT = tf.transpose(swhh); // [4H, H], once per sequence
+    let dh: tf.Tensor2D | undefined;
+    let dc = dyParts[T];
+    const dzs: tf.Tensor2D[] = new Array(T);
+    for (let t = T - 1; t >= 0; t--) {
+      const a = sa[t];
+      const [i, f, sg, o] = tf.split(a, 4, 1) as tf.Tensor2D[];
+      const g = tf.sub(tf.mul(sg, 2), 1);
+      const tc = stc[t];
+      const cPrev = t > 0 ? sc[t - 1] : sc0;
+      const dht = dh ? tf.add(dyParts[t], dh) : dyParts[t]; // [B, H]
+      const dOut = tf.mul(dht, tc);
+      const dcTotal = tf.add(dc, tf.mul(tf.mul(dht, o), tf.sub(1, tf.square(tc)))); // [B, H]
+      const di = tf.mul(dcTotal, g);
+      const df = tf.mul(dcTotal, cPrev);
+      const dsg = tf.mul(tf.mul(dcTotal, i), 2); // d/dσ of g = 2σ − 1
+      dc = tf.mul(dcTotal, f) as tf.Tensor2D;
+      const dA = tf.concat([di, df, dsg, dOut], 1); // [B, 4H]
+      const dz = tf.mul(dA, tf.mul(a, tf.sub(1, a))) as tf.Tensor2D; // w.r.t. the scaled pre-activation
+      dzs[t] = dz;
+      dh = tf.matMul(dz, whhT) as tf.Tensor2D; // [B, H]
     }
-    const ys = tf.stack(hs); // [T, B, H]
-    const value = tf.concat([ys, tf.expandDims(c, 0)], 0); // [T+1, B, H]
-    save([xs, h0, c0, wih, whh, ys, ...gates, ...cells, ...tanhCells]);
+    const dZ = tf.concat(dzs, 0); // [T*B, 4H], w.r.t. the scaled pre-activations
+    const scale2 = gateScale(H);
+    const hPrev = T > 1 ? tf.concat([sh0, tf.slice(tf.reshape(sys, [T * B, H]), [0, 0], [(T - 1) * B, H])], 0) : sh0; // [T*B, H]
+    const dWhh = tf.mul(tf.matMul(hPrev, dZ, true, false), scale2); // [H, 4H]
+    const dProjected = tf.reshape(tf.mul(dZ, scale2), [T, B, fourH]); // [T, B, 4H]
+    return [dProjected, dh as tf.Tensor2D, dc, dWhh];
+  };
+  return { value, gradFunc };
+});
 
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const [sxs, sh0, sc0, swih, swhh, sys] = saved as tf.Tensor2D[];
-      const sa = saved.slice(6, 6 + T) as tf.Tensor2D[];
-      const sc = saved.slice(6 + T, 6 + 2 * T) as tf.Tensor2D[];
-      const stc = saved.slice(6 + 2 * T, 6 + 3 * T) as tf.Tensor2D[];
-      const dyParts = tf.split(tf.reshape(dy, [(T + 1) * B, H]), T + 1, 0) as tf.Tensor2D[]; // T+1 x [B, H]
-      const whhT = tf.transpose(swhh); // [4H, H], once per sequence
-      let dh: tf.Tensor2D | undefined;
-      let dc = dyParts[T];
-      const dzs: tf.Tensor2D[] = new Array(T);
-      for (let t = T - 1; t >= 0; t--) {
-        const a = sa[t];
-        const [i, f, sg, o] = tf.split(a, 4, 1) as tf.Tensor2D[];
-        const g = tf.sub(tf.mul(sg, 2), 1);
-        const tc = stc[t];
-        const cPrev = t > 0 ? sc[t - 1] : (sc0 as tf.Tensor2D);
-        const dht = dh ? tf.add(dyParts[t], dh) : dyParts[t]; // [B, H]
-        const dOut = tf.mul(dht, tc);
-        const dcTotal = tf.add(dc, tf.mul(tf.mul(dht, o), tf.sub(1, tf.square(tc)))); // [B, H]
-        const di = tf.mul(dcTotal, g);
-        const df = tf.mul(dcTotal, cPrev);
-        const dsg = tf.mul(tf.mul(dcTotal, i), 2); // d/dσ of g = 2σ − 1
-        dc = tf.mul(dcTotal, f) as tf.Tensor2D;
-        const dA = tf.concat([di, df, dsg, dOut], 1); // [B, 4H]
-        const dz = tf.mul(dA, tf.mul(a, tf.sub(1, a))) as tf.Tensor2D; // w.r.t. the scaled pre-activation
-        dzs[t] = dz;
-        dh = tf.matMul(dz, whhT) as tf.Tensor2D; // [B, H]
-      }
-      const dZ = tf.concat(dzs, 0); // [T*B, 4H]
-      const scale2 = gateScale(H);
-      const hPrev = tf.concat([sh0, tf.reshape(sys, [T * B, H]).slice([0, 0], [(T - 1) * B, H])], 0); // [T*B, H]
-      const dWhh = tf.mul(tf.matMul(hPrev, dZ, true, false), scale2); // [H, 4H]
-      const x2b = tf.reshape(sxs, [T * B, I]);
-      const dWih = tf.mul(tf.matMul(x2b, dZ, true, false), scale2); // [I, 4H]
-      const dBias = tf.mul(tf.sum(dZ, 0), scale2); // [4H]
-      const dxs = tf.reshape(tf.matMul(dZ, swih, false, true), [T, B, I]); // [T, B, I]
-      return [dxs, dh as tf.Tensor2D, dc, dWih, dWhh, dBias];
-    };
-    return { value, gradFunc };
-  },
-);
+/** xs [T, B, I] · W [I, N] + bias as one [T·B, I] matMul: the input projection of every step at once. */
+export function sequenceProjection(xs: tf.Tensor3D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor3D {
+  const [T, B, I] = xs.shape;
+  return tf.tidy(() => {
+    let out = tf.matMul(tf.reshape(xs, [T * B, I]), kernel) as tf.Tensor2D; // [T*B, N]
+    if (bias) out = tf.add(out, bias);
+    return tf.reshape(out, [T, B, kernel.shape[1]]) as tf.Tensor3D; // [T, B, N]
+  });
+}
+
+/**
+ * The LSTM recurrence over a whole sequence, given every step's input projection x_t·W_ih + b
+ * (`projected` [T, B, 4H]). Use it when the input projection is computed another way (structured
+ * dropout); `lstmSequence` is projection + this.
+ */
+export function lstmRecurrence(recurrentKernel: tf.Tensor2D, projected: tf.Tensor3D, initial: LstmState): LstmSequenceResult {
+  const [T, B, fourH] = projected.shape;
+  const H = fourH / 4;
+  if (projected.rank !== 3 || T < 1) throw new Error(`lstmRecurrence: projected must be [time >= 1, batch, 4*hidden], got [${projected.shape}].`);
+  if (recurrentKernel.shape[0] !== H || recurrentKernel.shape[1] !== fourH)
+    throw new Error(`lstmRecurrence: recurrentKernel must be [${H}, ${fourH}], got [${recurrentKernel.shape}].`);
+  return tf.tidy(() => {
+    const packed = recurrencePacked(projected, initial.h, initial.c, recurrentKernel); // [T+1, B, H]
+    const [ys, cLast] = tf.split(packed, [T, 1], 0);
+    const ys3 = ys as tf.Tensor3D; // [T, B, H]
+    const h = tf.reshape(tf.slice(ys3, [T - 1, 0, 0], [1, B, H]), [B, H]) as tf.Tensor2D;
+    const c = tf.reshape(cLast, [B, H]) as tf.Tensor2D;
+    return { ys: ys3, state: { h, c } };
+  });
+}
 
 /**
  * Run one LSTM layer over a whole time-major sequence. Differentiable w.r.t. the parameters, xs and the
@@ -155,14 +181,8 @@ const lstmPacked = tf.customGrad(
  */
 export function lstmSequence(params: LstmParams, xs: tf.Tensor3D, initial: LstmState): LstmSequenceResult {
   checkShapes(params, xs, initial);
-  const [T, B] = xs.shape;
-  const H = initial.h.shape[1];
-  return tf.tidy(() => {
-    const packed = lstmPacked(xs, initial.h, initial.c, params.inputKernel, params.recurrentKernel, params.bias); // [T+1, B, H]
-    const [ys, cLast] = tf.split(packed, [T, 1], 0);
-    const ys3 = ys as tf.Tensor3D; // [T, B, H]
-    const h = tf.reshape(tf.slice(ys3, [T - 1, 0, 0], [1, B, H]), [B, H]) as tf.Tensor2D;
-    const c = tf.reshape(cLast, [B, H]) as tf.Tensor2D;
-    return { ys: ys3, state: { h, c } };
-  });
+  const projected = sequenceProjection(xs, params.inputKernel, params.bias); // [T, B, 4H]
+  const result = lstmRecurrence(params.recurrentKernel, projected, initial);
+  projected.dispose(); // the tape keeps what backprop needs
+  return result;
 }

@@ -1,0 +1,112 @@
+/**
+ * Structured dropout on a non-recurrent connection, fast path (Sarma et al., NeurIPS 2021, "Structured in
+ * Space, Randomized in Time"; /work/shared/docs/PAPERS.md §3). Rows of x are time-major (row = t·B + b).
+ * With keep set K_g for row group g (a contiguous block of time steps) and inverted dropout:
+ *   Y_g = X_g[:, K_g] · W[K_g, :] / (1−p)                 // contraction length |K_g| ≈ (1−p)·I
+ *   dX_g[:, K_g] = dY_g · W[K_g, :]ᵀ / (1−p), other columns 0
+ *   dW[K_g, :] += X_g[:, K_g]ᵀ · dY_g / (1−p)
+ * One keep set per time step is `groups = T` (the paper). DEVIATION (wasm speed): with fewer groups,
+ * consecutive steps share a keep set. On tfjs-wasm a per-step GEMM has only 20 rows and must re-pack the
+ * freshly gathered W[K_t] every step (XNNPACK packs the right-hand matrix), which costs more than the
+ * halved contraction saves (measured in packages/cells/bench: per-step is slower than one dense [T·B, I]
+ * GEMM). Grouping keeps the GEMMs large; `groups = 1` shares one keep set over the whole BPTT segment
+ * (a new set every segment).
+ * The forward and both gradients are one tf.customGrad: W[K_g] is gathered once per group and dW is one
+ * scatter-add of all groups' rows.
+ */
+import { tf } from "@rnnlab/core";
+
+function checkKeep(where: string, keepIndices: Int32Array[], inputSize: number, rows: number, rate: number): void {
+  if (!(rate >= 0 && rate < 1)) throw new Error(`${where}: rate must be in [0, 1), got ${rate}.`);
+  const groups = keepIndices.length;
+  if (groups < 1 || rows % groups !== 0)
+    throw new Error(`${where}: ${rows} rows cannot be split into ${groups} equal row groups (one keep set per group); pass a group count that divides the number of time steps.`);
+  const kept = keepIndices[0].length;
+  for (let g = 0; g < groups; g++) {
+    const k = keepIndices[g];
+    if (k.length !== kept) throw new Error(`${where}: keep sets must all have ${kept} entries (group ${g} has ${k.length}).`);
+    for (let j = 0; j < k.length; j++)
+      if (!(k[j] >= 0 && k[j] < inputSize)) throw new Error(`${where}: keep index ${k[j]} in group ${g} is outside [0, ${inputSize}).`);
+  }
+}
+
+/**
+ * x [R, I] (R = groups·rowsPerGroup, time-major) · W [I, N] with structured dropout; keepIndices[g] are the
+ * kept input features of row group g (all the same size, e.g. from structuredKeepIndices). Returns [R, N].
+ */
+export function structuredDropoutGroupedMatMul(x: tf.Tensor2D, kernel: tf.Tensor2D, keepIndices: Int32Array[], rate: number): tf.Tensor2D {
+  const [rows, inputSize] = x.shape;
+  const outputSize = kernel.shape[1];
+  checkKeep("structuredDropoutGroupedMatMul", keepIndices, inputSize, rows, rate);
+  if (kernel.shape[0] !== inputSize)
+    throw new Error(`structuredDropoutGroupedMatMul: kernel must have ${inputSize} rows (x has ${inputSize} features), got [${kernel.shape}].`);
+  const groups = keepIndices.length;
+  const perGroup = rows / groups;
+  const kept = keepIndices[0].length;
+  const scale = 1 / (1 - rate);
+  // inverse[g][j] = position of feature j in keep set g, or `kept` (a zero column) when dropped.
+  const inverse = keepIndices.map((k) => {
+    const inv = new Int32Array(inputSize).fill(kept);
+    k.forEach((j, pos) => (inv[j] = pos));
+    return inv;
+  });
+  const allRows = new Int32Array(groups * kept);
+  keepIndices.forEach((k, g) => allRows.set(k, g * kept));
+
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, wIn] = args as [tf.Tensor2D, tf.Tensor2D];
+    const save = args[2] as tf.GradSaveFunc;
+    const xParts = groups === 1 ? [xIn] : (tf.split(xIn, groups, 0) as tf.Tensor2D[]); // groups x [R/G, I]
+    const xKept: tf.Tensor2D[] = [];
+    const wKept: tf.Tensor2D[] = [];
+    const outs: tf.Tensor2D[] = [];
+    for (let g = 0; g < groups; g++) {
+      const idx = tf.tensor1d(keepIndices[g], "int32");
+      const xg = tf.mul(tf.gather(xParts[g], idx, 1), scale) as tf.Tensor2D; // [R/G, K]
+      const wg = tf.gather(wIn, idx, 0) as tf.Tensor2D; // [K, N]
+      xKept.push(xg);
+      wKept.push(wg);
+      outs.push(tf.matMul(xg, wg)); // [R/G, N]
+    }
+    const value = groups === 1 ? outs[0] : tf.concat(outs, 0); // [R, N]
+    save([...xKept, ...wKept]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const sx = saved.slice(0, groups) as tf.Tensor2D[];
+      const sw = saved.slice(groups) as tf.Tensor2D[];
+      const dyParts = groups === 1 ? [dy as tf.Tensor2D] : (tf.split(dy, groups, 0) as tf.Tensor2D[]);
+      const dxParts: tf.Tensor2D[] = [];
+      const dwParts: tf.Tensor2D[] = [];
+      const zeroColumn = tf.zeros([perGroup, 1]);
+      for (let g = 0; g < groups; g++) {
+        const dxKept = tf.mul(tf.matMul(dyParts[g], sw[g], false, true), scale); // [R/G, K]
+        // Scatter the kept columns back: gather from [dxKept | 0] with the inverse map.
+        dxParts.push(tf.gather(tf.concat([dxKept, zeroColumn], 1), tf.tensor1d(inverse[g], "int32"), 1) as tf.Tensor2D); // [R/G, I]
+        dwParts.push(tf.matMul(sx[g], dyParts[g], true, false) as tf.Tensor2D); // [K, N] (scale already in sx)
+      }
+      const dx = groups === 1 ? dxParts[0] : tf.concat(dxParts, 0); // [R, I]
+      const dwRows = groups === 1 ? dwParts[0] : tf.concat(dwParts, 0); // [G*K, N]
+      const dw = tf.scatterND(tf.tensor2d(allRows, [groups * kept, 1], "int32"), dwRows, [inputSize, outputSize]); // sums duplicates
+      return [dx, dw];
+    };
+    return { value, gradFunc };
+  });
+  return op(x, kernel) as tf.Tensor2D;
+}
+
+/** Time-major sequence form: xs [T, B, I] · W [I, N] (+ bias) -> [T, B, N], one keep set per group of T/groups steps. */
+export function structuredDropoutSequenceProjection(
+  xs: tf.Tensor3D,
+  kernel: tf.Tensor2D,
+  bias: tf.Tensor1D | undefined,
+  keepIndices: Int32Array[],
+  rate: number,
+): tf.Tensor3D {
+  const [T, B, I] = xs.shape;
+  if (T % keepIndices.length !== 0)
+    throw new Error(`structuredDropoutSequenceProjection: ${keepIndices.length} keep sets do not divide ${T} time steps; use a group count that divides the BPTT length.`);
+  return tf.tidy(() => {
+    let out = structuredDropoutGroupedMatMul(tf.reshape(xs, [T * B, I]), kernel, keepIndices, rate); // [T*B, N]
+    if (bias) out = tf.add(out, bias);
+    return tf.reshape(out, [T, B, kernel.shape[1]]) as tf.Tensor3D;
+  });
+}
