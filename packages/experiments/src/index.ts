@@ -1,1 +1,12 @@
-export {};
+/**
+ * @rnnlab/experiments: typed per-paper configs with presets, the experiment registry, runExperiment(),
+ * result files, the report, and progress displays (console and notebook).
+ */
+import "./experiments";
+export * from "./config";
+export * from "./types";
+export * from "./registry";
+export * from "./results";
+export * from "./runner";
+export * from "./report";
+export * from "./progress";

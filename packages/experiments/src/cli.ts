@@ -1,0 +1,223 @@
+/**
+ * The `rnnlab` command line: list, run, resume, report, config, bench.
+ * Exit codes: 0 ok; 1 a run failed; 2 usage error (unknown command, option, experiment id, preset,
+ * config key or value).
+ * It is an entry point, so it selects the TF.js backend (RNNLAB_BACKEND) before training.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { describeBackend, repoRoot, selectBackend } from "@rnnlab/core";
+import { ConfigError, configKeys } from "./config";
+import "./experiments";
+import { consoleProgress, formatMetrics } from "./progress";
+import { listExperiments, UsageError } from "./registry";
+import { writeReport } from "./report";
+import { resultPath } from "./results";
+import { planExperiment, resolveExperimentConfig, resumeExperiment, runExperiment } from "./runner";
+import { PRESET_NAMES, type PresetName } from "./types";
+
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+function parseSeeds(value: string): number[] {
+  const seeds = value.split(",").map((s) => s.trim()).filter(Boolean).map(Number);
+  if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) {
+    throw new InvalidArgumentError(`expected comma-separated non-negative integers, e.g. 0,1,2`);
+  }
+  return seeds;
+}
+
+function parseJobs(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parsePresetOption(value: string): PresetName {
+  if ((PRESET_NAMES as readonly string[]).includes(value)) return value as PresetName;
+  throw new InvalidArgumentError(`use one of: ${PRESET_NAMES.join(", ")}`);
+}
+
+function printResultSummary(file: string, result: Awaited<ReturnType<typeof runExperiment>>): void {
+  const lines = [`wrote ${file}`];
+  for (const [arm, a] of Object.entries(result.arms)) {
+    const means = Object.fromEntries(Object.entries(a.summary).map(([k, s]) => [k, s.mean]));
+    lines.push(`  ${arm}: ${formatMetrics(means)} (${Object.keys(a.runs).length} seed(s))`);
+  }
+  process.stdout.write(lines.join("\n") + "\n");
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("rnnlab")
+    .description("Run, resume and report the rnnlab paper reproductions.")
+    .showHelpAfterError("(run `rnnlab --help` or `rnnlab <command> --help` for usage)")
+    .showSuggestionAfterError(true)
+    .exitOverride();
+
+  program
+    .command("list")
+    .description("List the registered experiments (id, arms, data, seeds per preset).")
+    .option("--keys <id>", "also print every config key of one experiment (for --set)")
+    .action((opts: { keys?: string }) => {
+      if (opts.keys) {
+        const { config } = resolveExperimentConfig(opts.keys, "cpu");
+        process.stdout.write(configKeys(config).join("\n") + "\n");
+        return;
+      }
+      for (const e of listExperiments()) {
+        const { config } = resolveExperimentConfig(e.id, "cpu");
+        const arms = Object.keys((config as { arms?: object }).arms ?? {});
+        const data = e.data.kind === "synthetic" ? `synthetic: ${e.data.task}` : `${e.data.datasets.join(", ")} (smoke: ${e.data.smoke})`;
+        const status = e.unavailable ? `  [not runnable yet: ${e.unavailable}]` : "";
+        process.stdout.write(
+          `${e.id.padEnd(22)} ${e.title}\n${" ".repeat(23)}arms: ${arms.join(", ")}; data: ${data}; ` +
+            `seeds smoke/cpu/paper: ${e.defaultSeeds.smoke.length}/${e.defaultSeeds.cpu.length}/${e.defaultSeeds.paper.length}${status}\n`,
+        );
+      }
+    });
+
+  program
+    .command("config")
+    .description("Print the resolved config of an experiment (after preset and --set) and its hash.")
+    .argument("<id>", "experiment id, e.g. g2lstm/ptb")
+    .option("--preset <name>", `preset: ${PRESET_NAMES.join(" | ")}`, parsePresetOption, "cpu")
+    .option("--set <key=value>", "override a config key (repeatable), e.g. --set train.learningRate=0.01", collect, [])
+    .action((id: string, opts: { preset: PresetName; set: string[] }) => {
+      const { config, configHash } = resolveExperimentConfig(id, opts.preset, opts.set);
+      process.stdout.write(JSON.stringify(config, null, 2) + `\nconfigHash ${configHash}\n`);
+    });
+
+  program
+    .command("run")
+    .description("Train an experiment's arms x seeds (reusing valid runs) and write results/<paper>/<experiment>.json.")
+    .argument("<id>", "experiment id (see `rnnlab list`)")
+    .option("--preset <name>", `preset: ${PRESET_NAMES.join(" | ")}`, parsePresetOption, "cpu")
+    .option("--seeds <list>", "comma-separated seeds (default: the preset's)", parseSeeds)
+    .option("--arms <list>", "comma-separated arms to run (default: all)")
+    .option("--set <key=value>", "override a config key (repeatable), e.g. --set train.learningRate=0.01", collect, [])
+    .option("--rerun", "retrain every requested run even if a valid result exists", false)
+    .option("--no-resume", "start unfinished runs from scratch instead of their checkpoints")
+    .option("--jobs <n>", "train up to n runs in parallel child processes", parseJobs, 1)
+    .option("--results-dir <dir>", "results root (default: RNNLAB_RESULTS_DIR or <repo>/results)")
+    .option("--dry-run", "print what would be reused or trained, and exit", false)
+    .action(
+      async (
+        id: string,
+        opts: { preset: PresetName; seeds?: number[]; arms?: string; set: string[]; rerun: boolean; resume: boolean; jobs: number; resultsDir?: string; dryRun: boolean },
+      ) => {
+        const runOptions = {
+          preset: opts.preset,
+          seeds: opts.seeds,
+          arms: opts.arms?.split(",").map((a) => a.trim()).filter(Boolean),
+          overrides: opts.set,
+          rerun: opts.rerun,
+          resume: opts.resume,
+          jobs: opts.jobs,
+          resultsDir: opts.resultsDir,
+        };
+        // Validate the id, preset, arms, seeds and --set keys before loading a backend.
+        const plan = planExperiment(id, runOptions);
+        if (opts.dryRun) {
+          process.stdout.write(`${id} preset ${plan.preset} config ${plan.configHash.slice(0, 12)} -> ${plan.resultFile}\n`);
+          for (const r of plan.runs) process.stdout.write(`  ${r.arm} seed ${r.seed}: ${r.status}\n`);
+          return;
+        }
+        const choice = await selectBackend();
+        process.stderr.write(`rnnlab: ${describeBackend(choice)}\n`);
+        const progress = consoleProgress();
+        try {
+          const result = await runExperiment(id, { ...runOptions, onProgress: progress });
+          progress.finish();
+          printResultSummary(resultPath(id, opts.resultsDir), result);
+        } finally {
+          progress.finish();
+        }
+      },
+    );
+
+  program
+    .command("resume")
+    .description("Continue an interrupted `rnnlab run` from its run directory (results/<paper>/runs/<experiment>[/<arm>-seed<k>]).")
+    .argument("<run-dir>", "a run directory")
+    .option("--jobs <n>", "train up to n runs in parallel child processes", parseJobs, 1)
+    .action(async (dir: string, opts: { jobs: number }) => {
+      if (!fs.existsSync(dir)) throw new UsageError(`${dir}: no such directory. Run directories are under results/<paper>/runs/<experiment>/.`);
+      const choice = await selectBackend();
+      process.stderr.write(`rnnlab: ${describeBackend(choice)}\n`);
+      const progress = consoleProgress();
+      try {
+        const result = await resumeExperiment(dir, { onProgress: progress, jobs: opts.jobs });
+        progress.finish();
+        const root = path.dirname(path.dirname(path.dirname(fs.existsSync(path.join(dir, "experiment.json")) ? path.resolve(dir) : path.dirname(path.resolve(dir)))));
+        printResultSummary(resultPath(result.id, root), result);
+      } finally {
+        progress.finish();
+      }
+    });
+
+  program
+    .command("report")
+    .description("Regenerate results/README.md (our numbers next to the papers', figures, STALE flags).")
+    .option("--no-figures", "do not render figures (no Chromium needed)")
+    .option("--results-dir <dir>", "results root (default: RNNLAB_RESULTS_DIR or <repo>/results)")
+    .action(async (opts: { figures: boolean; resultsDir?: string }) => {
+      const { path: file, stale, figureErrors } = await writeReport({ resultsDir: opts.resultsDir, figures: opts.figures });
+      process.stdout.write(`wrote ${file}\n`);
+      if (stale.length) process.stdout.write(`STALE results (config changed since they ran): ${stale.join(", ")}\n`);
+      for (const e of figureErrors) process.stderr.write(`figures skipped: ${e}\n`);
+    });
+
+  program
+    .command("bench")
+    .description("Run the cell benchmarks (packages/cells/bench/run.ts); extra arguments are passed on.")
+    .allowUnknownOption(true)
+    .argument("[args...]", "arguments for the benchmark script")
+    .action((args: string[]) => {
+      const script = path.join(repoRoot(), "packages", "cells", "bench", "run.ts");
+      if (!fs.existsSync(script)) throw new Error(`No benchmark script at ${script} yet (packages/cells owns it).`);
+      const r = spawnSync(process.execPath, ["--import", "tsx", script, ...args], { stdio: "inherit", cwd: repoRoot() });
+      if (r.status !== 0) throw new Error(`benchmark exited with ${r.status ?? r.signal}`);
+    });
+
+  return program;
+}
+
+/** Run the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  if (argv.length === 0) {
+    program.outputHelp({ error: true });
+    return EXIT_USAGE;
+  }
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.help" || e.code === "commander.version") return EXIT_OK;
+      return EXIT_USAGE; // commander already printed the message
+    }
+    if (e instanceof UsageError || e instanceof ConfigError) {
+      process.stderr.write(`rnnlab: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`rnnlab: run failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return EXIT_FAILED;
+  }
+}
+
+const mainFile = require.main?.filename ?? "";
+if (require.main === module || mainFile.endsWith(path.join("bin", "rnnlab.js"))) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

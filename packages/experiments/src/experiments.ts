@@ -1,0 +1,2 @@
+/** Importing this module registers every experiment. */
+import "./env/tiny";

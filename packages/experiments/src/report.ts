@@ -1,0 +1,217 @@
+/**
+ * The results report: `results/README.md`, regenerated from the result files only (never trains).
+ * Per paper: our numbers (mean ± std over seeds, with preset, seeds and backend) next to the paper's,
+ * links to the figures, and a STALE flag where a result's config hash no longer matches what the
+ * current code resolves for the same preset and overrides.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { writeFileAtomic } from "@rnnlab/core";
+import { lineFigure, renderFigure, closeRenderer, type FigureSpec, type Series } from "@rnnlab/plots";
+import { getExperiment } from "./registry";
+import { figuresDir, readResult, resultsRoot, type ExperimentResult, type MetricSummary } from "./results";
+import { resolveExperimentConfig } from "./runner";
+
+export const PAPER_TITLES: Record<string, string> = {
+  env: "Environment check",
+  g2lstm: "G2-LSTM: Towards Binary-Valued Gates for Robust LSTM Training (Li et al., ICML 2018)",
+  sg: "Synthetic gradients: DNI (Jaderberg et al. 2017) and alternating synthetic/real gradients (Shang & Zhang 2019)",
+  sdropout: "Structured in Space, Randomized in Time: structured dropout for RNNs (Sarma et al., NeurIPS 2021)",
+  atn: "Assorted-Time Normalization for RNNs (Pospisil, Zadorozhnyy, Ye 2022)",
+  ncgru: "Orthogonal GRU with the Neumann-Cayley transformation (Mucllari et al. 2022)",
+};
+
+export interface Staleness {
+  stale: boolean;
+  /** Why, when stale (or why it cannot be checked). */
+  reason?: string;
+  currentHash?: string;
+}
+
+/** Compare a result's config hash with what the current code resolves for its preset and overrides. */
+export function checkStaleness(result: ExperimentResult): Staleness {
+  try {
+    const { configHash } = resolveExperimentConfig(result.id, result.preset, result.overrides);
+    if (configHash === result.configHash) return { stale: false, currentHash: configHash };
+    return {
+      stale: true,
+      currentHash: configHash,
+      reason: `config hash ${result.configHash.slice(0, 12)} differs from the current ${configHash.slice(0, 12)} (the experiment's config changed since this run)`,
+    };
+  } catch (e) {
+    return { stale: true, reason: `cannot resolve the current config: ${(e as Error).message}` };
+  }
+}
+
+/** Every result file under the results root, sorted by id. Invalid files are returned as errors. */
+export function collectResults(resultsDir?: string): { results: ExperimentResult[]; errors: string[] } {
+  const root = resultsRoot(resultsDir);
+  const results: ExperimentResult[] = [];
+  const errors: string[] = [];
+  if (!fs.existsSync(root)) return { results, errors };
+  for (const paper of fs.readdirSync(root).sort()) {
+    const dir = path.join(root, paper);
+    if (!fs.statSync(dir).isDirectory()) continue;
+    for (const file of fs.readdirSync(dir).sort()) {
+      if (!file.endsWith(".json")) continue;
+      try {
+        const r = readResult(path.join(dir, file));
+        if (r) results.push(r);
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+    }
+  }
+  results.sort((a, b) => a.id.localeCompare(b.id));
+  return { results, errors };
+}
+
+/** Mean (and std) over seeds of one curve, at the steps every seed recorded. */
+export function meanCurve(result: ExperimentResult, arm: string, curve: string): Series | undefined {
+  const runs = Object.values(result.arms[arm]?.runs ?? {}).filter((r) => r.curves[curve]?.step.length);
+  if (runs.length === 0) return undefined;
+  const maps = runs.map((r) => new Map(r.curves[curve].step.map((s, i) => [s, r.curves[curve].value[i]])));
+  let steps = runs[0].curves[curve].step.filter((s) => maps.every((m) => m.has(s)));
+  if (steps.length === 0) steps = runs[0].curves[curve].step;
+  const y: number[] = [];
+  const band: number[] = [];
+  for (const s of steps) {
+    const xs = maps.map((m) => m.get(s)).filter((v): v is number => v !== undefined && Number.isFinite(v));
+    const mean = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    y.push(mean);
+    band.push(xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0);
+  }
+  return { name: arm, x: steps, y, band: runs.length > 1 ? band : undefined };
+}
+
+/** Figure specs of a result (pure: JSON in, Plotly specs out), named `<experiment>-<curve>`. */
+export function resultFigures(result: ExperimentResult): { name: string; spec: FigureSpec }[] {
+  let curves: string[];
+  try {
+    curves = getExperiment(result.id).plotCurves;
+  } catch {
+    curves = [...new Set(Object.values(result.arms).flatMap((a) => Object.values(a.runs).flatMap((r) => Object.keys(r.curves))))];
+  }
+  const out: { name: string; spec: FigureSpec }[] = [];
+  const experiment = result.id.split("/")[1];
+  for (const curve of curves) {
+    const series = Object.keys(result.arms)
+      .map((arm) => meanCurve(result, arm, curve))
+      .filter((s): s is Series => s !== undefined);
+    if (series.length === 0) continue;
+    const seeds = result.seeds.length;
+    out.push({
+      name: `${experiment}-${curve}`,
+      spec: lineFigure({
+        title: `${result.id}: ${curve} (${result.preset} preset, ${seeds} seed${seeds === 1 ? "" : "s"}${seeds > 1 ? ", mean ± std" : ""})`,
+        xTitle: "step",
+        yTitle: curve,
+        series,
+      }),
+    });
+  }
+  return out;
+}
+
+/** Render a result's figures to `<results>/<paper>/figures/` (PNG + SVG + HTML); returns the PNG paths. */
+export async function renderResultFigures(result: ExperimentResult, resultsDir?: string): Promise<string[]> {
+  const outDir = figuresDir(result.id, resultsDir);
+  const paths: string[] = [];
+  for (const { name, spec } of resultFigures(result)) {
+    const rendered = await renderFigure(spec, { outDir, name, formats: ["png", "svg", "html"] });
+    if (rendered.pngPath) paths.push(rendered.pngPath);
+  }
+  return paths;
+}
+
+function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a !== 0 && (a < 0.001 || a >= 1e5)) return v.toExponential(2);
+  return a >= 100 ? v.toFixed(1) : a >= 1 ? v.toFixed(3) : v.toFixed(4);
+}
+
+function formatSummary(s: MetricSummary | undefined): string {
+  if (!s) return "–";
+  return s.n > 1 ? `${formatNumber(s.mean)} ± ${formatNumber(s.std)} (n=${s.n})` : `${formatNumber(s.mean)} (n=1)`;
+}
+
+/** The markdown report for a set of results; `figureLinks` maps result id -> figure paths (relative). */
+export function buildReport(results: ExperimentResult[], options: { figureLinks?: Record<string, string[]>; errors?: string[] } = {}): string {
+  const lines: string[] = [
+    "# rnnlab results",
+    "",
+    "Generated by `rnnlab report` from the result files in this folder; do not edit by hand.",
+    "Each table puts our numbers (mean ± sample std over seeds) next to the paper's. **STALE** marks a result",
+    "whose config hash no longer matches the current code's config for the same preset and overrides:",
+    "rerun it (`rnnlab run <id> --preset <preset>`) before trusting it. Smoke-preset numbers only show that the",
+    "code runs; they say nothing about the papers.",
+    "",
+  ];
+  if (results.length === 0) lines.push("No results yet. Run `rnnlab list`, then `rnnlab run <id> --preset cpu`.", "");
+  const papers = [...new Set(results.map((r) => r.paper))];
+  for (const paper of papers) {
+    lines.push(`## ${PAPER_TITLES[paper] ?? paper}`, "");
+    for (const result of results.filter((r) => r.paper === paper)) {
+      const staleness = checkStaleness(result);
+      const env = result.environment;
+      const commit = env.gitCommit ? `${env.gitCommit.slice(0, 10)}${env.gitDirty ? " (dirty)" : ""}` : "no git";
+      lines.push(`### ${result.id}${staleness.stale ? " — **STALE**" : ""}`, "");
+      lines.push(`${result.title}.`, "");
+      if (staleness.stale) lines.push(`> **STALE**: ${staleness.reason}.`, "");
+      lines.push(
+        `Preset **${result.preset}**${result.overrides.length ? ` with \`${result.overrides.join(" ")}\`` : ""}, seeds ${result.seeds.join(", ")}, ` +
+          `backend ${env.backend} (tfjs ${env.tfjsVersion}, node ${env.nodeVersion}, ${env.cpuModel}), commit ${commit}, ` +
+          `run ${result.startedAt.slice(0, 16).replace("T", " ")} UTC for ${result.durationSeconds.toFixed(0)} s, config ${result.configHash.slice(0, 12)}.`,
+        "",
+      );
+      const reported = result.reported;
+      const metric = reported.ourMetric;
+      const otherMetrics = [...new Set(Object.values(result.arms).flatMap((a) => Object.keys(a.summary)))].filter((m) => m !== metric);
+      lines.push(`| arm | ours: ${metric} | paper: ${reported.metric} | ${otherMetrics.join(" | ")}${otherMetrics.length ? " |" : ""}`);
+      lines.push(`|---|---|---|${otherMetrics.map(() => "---|").join("")}`);
+      for (const [arm, a] of Object.entries(result.arms)) {
+        const paperValue = reported.values[arm];
+        const paperText = paperValue === null || paperValue === undefined ? "n/a" : formatNumber(paperValue);
+        lines.push(
+          `| ${arm} | ${formatSummary(a.summary[metric])} | ${paperText} | ${otherMetrics.map((m) => formatSummary(a.summary[m])).join(" | ")}${otherMetrics.length ? " |" : ""}`,
+        );
+      }
+      lines.push("", `Paper numbers: ${reported.source}.${reported.note ? ` ${reported.note}` : ""}`, "");
+      const figures = options.figureLinks?.[result.id] ?? [];
+      if (figures.length) {
+        lines.push(figures.map((f) => `![${path.basename(f, ".png")}](${f})`).join(" "), "");
+      }
+    }
+  }
+  if (options.errors?.length) {
+    lines.push("## Unreadable result files", "", ...options.errors.map((e) => `- ${e}`), "");
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Regenerate `<results>/README.md` (and, unless `figures: false`, every result's figures).
+ * Returns the README path and the stale result ids.
+ */
+export async function writeReport(options: { resultsDir?: string; figures?: boolean } = {}): Promise<{ path: string; stale: string[]; figureErrors: string[] }> {
+  const root = resultsRoot(options.resultsDir);
+  const { results, errors } = collectResults(options.resultsDir);
+  const figureLinks: Record<string, string[]> = {};
+  const figureErrors: string[] = [];
+  if (options.figures ?? true) {
+    try {
+      for (const result of results) {
+        const pngs = await renderResultFigures(result, options.resultsDir);
+        figureLinks[result.id] = pngs.map((p) => path.relative(root, p).split(path.sep).join("/"));
+      }
+    } catch (e) {
+      figureErrors.push((e as Error).message);
+    } finally {
+      await closeRenderer();
+    }
+  }
+  const file = path.join(root, "README.md");
+  writeFileAtomic(file, buildReport(results, { figureLinks, errors }));
+  return { path: file, stale: results.filter((r) => checkStaleness(r).stale).map((r) => r.id), figureErrors };
+}

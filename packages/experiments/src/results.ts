@@ -1,0 +1,180 @@
+/**
+ * Result files: `<resultsDir>/<paper>/<experiment>.json`, written atomically, with the resolved config
+ * and its hash, per-arm per-seed curves (downsampled) and finals, mean/std over seeds, the paper's
+ * numbers and the environment. `RNNLAB_RESULTS_DIR` overrides the default `<repo>/results`.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { gitInfo, repoRoot, tf } from "@rnnlab/core";
+import { nameOf, paperOf } from "./registry";
+import type { ArmOutcome, Curve, PresetName, ReportedNumbers } from "./types";
+
+export const RESULT_SCHEMA_VERSION = 1;
+/** Curves keep at most this many points each in a result file. */
+export const MAX_CURVE_POINTS = 200;
+
+export interface RunRecord {
+  seed: number;
+  /** Hash of (config without other arms, this arm's settings, seed): a stale run has another hash. */
+  runHash: string;
+  final: Record<string, number>;
+  curves: Record<string, Curve>;
+  extra?: Record<string, unknown>;
+  durationSeconds: number;
+  resumedFromStep?: number;
+  finishedAt: string;
+}
+
+export interface MetricSummary {
+  mean: number;
+  std: number;
+  n: number;
+}
+
+export interface ArmResult {
+  runs: Record<string, RunRecord>;
+  summary: Record<string, MetricSummary>;
+}
+
+export interface Environment {
+  gitCommit: string | null;
+  gitDirty: boolean | null;
+  backend: string;
+  tfjsVersion: string;
+  nodeVersion: string;
+  cpuModel: string;
+  cpuCount: number;
+  platform: string;
+}
+
+export interface ExperimentResult {
+  schemaVersion: number;
+  id: string;
+  paper: string;
+  title: string;
+  preset: PresetName;
+  overrides: string[];
+  seeds: number[];
+  config: unknown;
+  configHash: string;
+  arms: Record<string, ArmResult>;
+  primaryMetric: { name: string; lowerIsBetter: boolean };
+  reported: ReportedNumbers;
+  environment: Environment;
+  startedAt: string;
+  durationSeconds: number;
+}
+
+export function resultsRoot(resultsDir?: string): string {
+  return path.resolve(resultsDir ?? process.env.RNNLAB_RESULTS_DIR ?? path.join(repoRoot(), "results"));
+}
+
+export function resultPath(id: string, resultsDir?: string): string {
+  return path.join(resultsRoot(resultsDir), paperOf(id), `${nameOf(id)}.json`);
+}
+
+export function figuresDir(id: string, resultsDir?: string): string {
+  return path.join(resultsRoot(resultsDir), paperOf(id), "figures");
+}
+
+/** Checkpoints and per-run records: `<results>/<paper>/runs/<experiment>/`. */
+export function experimentRunsDir(id: string, resultsDir?: string): string {
+  return path.join(resultsRoot(resultsDir), paperOf(id), "runs", nameOf(id));
+}
+
+export function runDirFor(id: string, arm: string, seed: number, resultsDir?: string): string {
+  return path.join(experimentRunsDir(id, resultsDir), `${arm}-seed${seed}`);
+}
+
+/** Keep at most `maxPoints` of a curve, evenly spaced, always including the last point. */
+export function downsampleCurve(curve: Curve, maxPoints = MAX_CURVE_POINTS): Curve {
+  const n = Math.min(curve.step.length, curve.value.length);
+  if (n <= maxPoints) return { step: curve.step.slice(0, n), value: curve.value.slice(0, n) };
+  const step: number[] = [];
+  const value: number[] = [];
+  for (let i = 0; i < maxPoints; i++) {
+    const j = Math.round((i * (n - 1)) / (maxPoints - 1));
+    step.push(curve.step[j]);
+    value.push(curve.value[j]);
+  }
+  return { step, value };
+}
+
+export function boundOutcome(outcome: ArmOutcome): ArmOutcome {
+  const curves: Record<string, Curve> = {};
+  for (const [k, c] of Object.entries(outcome.curves)) curves[k] = downsampleCurve(c);
+  return { ...outcome, curves };
+}
+
+/** Mean and sample standard deviation (n-1; 0 for one seed) of each final metric over seeds. */
+export function summarise(runs: RunRecord[]): Record<string, MetricSummary> {
+  const out: Record<string, MetricSummary> = {};
+  const names = new Set(runs.flatMap((r) => Object.keys(r.final)));
+  for (const name of names) {
+    const xs = runs.map((r) => r.final[name]).filter((x): x is number => typeof x === "number" && Number.isFinite(x));
+    if (xs.length === 0) continue;
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const variance = xs.length > 1 ? xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1) : 0;
+    out[name] = { mean, std: Math.sqrt(variance), n: xs.length };
+  }
+  return out;
+}
+
+export function captureEnvironment(): Environment {
+  const git = gitInfo();
+  const cpus = os.cpus();
+  return {
+    gitCommit: git.commit,
+    gitDirty: git.dirty,
+    backend: tf.getBackend() ?? "none",
+    tfjsVersion: tf.version.tfjs,
+    nodeVersion: process.version,
+    cpuModel: cpus[0]?.model.trim() ?? "unknown",
+    cpuCount: cpus.length,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+/** Read a result file; undefined if absent; an Error naming the file if it is not a valid result. */
+export function readResult(file: string): ExperimentResult | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message}). Delete it or rerun with --rerun.`);
+  }
+  const problems = validateResult(parsed);
+  if (problems.length) throw new Error(`${file}: not a valid rnnlab result: ${problems.join("; ")}. Rerun with --rerun.`);
+  return parsed as ExperimentResult;
+}
+
+/** Structural check of a result object; returns the problems found (empty when valid). */
+export function validateResult(value: unknown): string[] {
+  const problems: string[] = [];
+  const r = value as Partial<ExperimentResult>;
+  if (typeof r !== "object" || r === null) return ["not an object"];
+  if (r.schemaVersion !== RESULT_SCHEMA_VERSION) problems.push(`schemaVersion is ${r.schemaVersion}, expected ${RESULT_SCHEMA_VERSION}`);
+  for (const k of ["id", "paper", "preset", "configHash", "startedAt"] as const) {
+    if (typeof r[k] !== "string") problems.push(`"${k}" missing`);
+  }
+  if (typeof r.config !== "object" || r.config === null) problems.push(`"config" missing`);
+  if (!r.environment || typeof r.environment.backend !== "string") problems.push(`"environment" missing`);
+  if (!r.reported || typeof r.reported.values !== "object") problems.push(`"reported" missing`);
+  if (!r.arms || typeof r.arms !== "object" || Object.keys(r.arms).length === 0) problems.push(`"arms" missing or empty`);
+  else {
+    for (const [arm, a] of Object.entries(r.arms)) {
+      if (!a.runs || Object.keys(a.runs).length === 0) problems.push(`arm "${arm}" has no runs`);
+      for (const [seed, run] of Object.entries(a.runs ?? {})) {
+        if (typeof run.runHash !== "string") problems.push(`arm "${arm}" seed ${seed}: no runHash`);
+        if (!run.final || typeof run.final !== "object") problems.push(`arm "${arm}" seed ${seed}: no final metrics`);
+        for (const [name, c] of Object.entries(run.curves ?? {})) {
+          if (!Array.isArray(c.step) || c.step.length !== c.value?.length) problems.push(`arm "${arm}" seed ${seed}: curve "${name}" malformed`);
+          if (c.step.length > MAX_CURVE_POINTS) problems.push(`arm "${arm}" seed ${seed}: curve "${name}" has ${c.step.length} > ${MAX_CURVE_POINTS} points`);
+        }
+      }
+    }
+  }
+  return problems;
+}

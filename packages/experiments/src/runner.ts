@@ -1,0 +1,478 @@
+/**
+ * runExperiment(): resolve the config, decide per (arm, seed) whether an existing run can be reused,
+ * train the missing or stale ones (in this process, or in `jobs` child processes), and write the
+ * result file atomically after every finished run.
+ *
+ * Layout under the results root (RNNLAB_RESULTS_DIR or <repo>/results):
+ *   <paper>/<experiment>.json                      the result (committed when it matters)
+ *   <paper>/runs/<experiment>/experiment.json      the invocation (preset, seeds, overrides), for `rnnlab resume`
+ *   <paper>/runs/<experiment>/<arm>-seed<k>/       run.json (config + hashes), outcome.json when finished,
+ *                                                  and the trainer's checkpoints (git-ignored)
+ * A run is identified by its runHash = sha256 of (experiment id, config without the other arms' settings,
+ * this arm's settings, seed). Reuse needs an equal runHash; anything else is stale and retrained.
+ */
+import { fork } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Rng, writeJsonAtomic } from "@rnnlab/core";
+import {
+  ConfigError,
+  configHash,
+  overridesToList,
+  resolveConfig,
+  stableStringify,
+  sha256,
+  type DeepReadonly,
+  type Overrides,
+} from "./config";
+import { armNames, getExperiment, paperOf, UsageError } from "./registry";
+import {
+  boundOutcome,
+  captureEnvironment,
+  experimentRunsDir,
+  readResult,
+  RESULT_SCHEMA_VERSION,
+  resultPath,
+  runDirFor,
+  summarise,
+  type ArmResult,
+  type ExperimentResult,
+  type RunRecord,
+} from "./results";
+import { PRESET_NAMES, type ArmOutcome, type ExperimentDefinition, type ExperimentProgress, type PresetName } from "./types";
+
+export interface RunOptions {
+  /** Default "cpu". */
+  preset?: PresetName;
+  /** Default: the experiment's seeds for the preset. */
+  seeds?: number[];
+  /** Restrict to these arms (default: all arms of the config). */
+  arms?: string[];
+  /** `["train.lr=10"]` or `{"train.lr": 10}`. */
+  overrides?: Overrides;
+  onProgress?: (event: ExperimentProgress) => void;
+  /** Continue from checkpoints of unfinished runs with the same runHash (default true). */
+  resume?: boolean;
+  /** Retrain every requested run, even if a valid one exists (default false). */
+  rerun?: boolean;
+  /** Results root (default RNNLAB_RESULTS_DIR or <repo>/results). */
+  resultsDir?: string;
+  /** Train up to this many runs at once in child processes (default 1: in this process). */
+  jobs?: number;
+}
+
+export type RunStatus = "reused" | "finished-unrecorded" | "missing" | "stale" | "partial" | "forced";
+
+export interface PlannedRun {
+  arm: string;
+  seed: number;
+  runHash: string;
+  runDir: string;
+  status: RunStatus;
+  /** For reused / finished-unrecorded runs: the record. */
+  record?: RunRecord;
+}
+
+export interface ExperimentPlan {
+  definition: ExperimentDefinition;
+  preset: PresetName;
+  config: DeepReadonly<object>;
+  configHash: string;
+  overrides: string[];
+  seeds: number[];
+  arms: string[];
+  resultFile: string;
+  existing?: ExperimentResult;
+  runs: PlannedRun[];
+}
+
+/** The invocation stored next to the runs, so `rnnlab resume <dir>` can repeat it. */
+export interface InvocationRecord {
+  experimentId: string;
+  preset: PresetName;
+  overrides: string[];
+  seeds: number[];
+  arms: string[];
+  resultsDir: string;
+}
+
+export interface RunDirRecord extends InvocationRecord {
+  arm: string;
+  seed: number;
+  runHash: string;
+  configHash: string;
+  config: unknown;
+  startedAt: string;
+}
+
+export function parsePreset(value: string | undefined): PresetName {
+  const v = value ?? "cpu";
+  if ((PRESET_NAMES as readonly string[]).includes(v)) return v as PresetName;
+  throw new UsageError(`Unknown preset "${v}". Use one of: ${PRESET_NAMES.join(", ")}.`);
+}
+
+/** Resolve an experiment's config for a preset and overrides (frozen), with its hash. */
+export function resolveExperimentConfig(
+  id: string,
+  preset: PresetName = "cpu",
+  overrides?: Overrides,
+): { definition: ExperimentDefinition; config: DeepReadonly<object>; configHash: string } {
+  const definition = getExperiment(id);
+  const config = resolveConfig(definition.base, definition.presets[preset], overrides, preset);
+  return { definition, config, configHash: configHash(config) };
+}
+
+export function runHashFor(id: string, config: DeepReadonly<object>, arm: string, seed: number): string {
+  const { arms, ...shared } = config as { arms?: Record<string, unknown> };
+  return sha256(stableStringify({ experiment: id, shared, arm, armSettings: arms?.[arm] ?? null, seed }));
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Work out what `runExperiment` would do, without training. */
+export function planExperiment(id: string, options: RunOptions = {}): ExperimentPlan {
+  const preset = parsePreset(options.preset);
+  const { definition, config, configHash: hash } = resolveExperimentConfig(id, preset, options.overrides);
+  const allArms = armNames(definition, config);
+  const arms = options.arms?.length ? options.arms : allArms;
+  for (const arm of arms) {
+    if (!allArms.includes(arm)) throw new UsageError(`${id}: unknown arm "${arm}". Arms: ${allArms.join(", ")}.`);
+  }
+  const seeds = options.seeds?.length ? options.seeds : definition.defaultSeeds[preset];
+  for (const s of seeds) {
+    if (!Number.isInteger(s) || s < 0) throw new UsageError(`--seeds: "${s}" is not a non-negative integer.`);
+  }
+  const resultFile = resultPath(id, options.resultsDir);
+  const existing = readResult(resultFile);
+  if (existing && existing.preset !== preset && !options.rerun) {
+    throw new UsageError(
+      `${resultFile} holds a "${existing.preset}"-preset result; running preset "${preset}" would replace it. ` +
+        `Pass --rerun to replace it, or write elsewhere with RNNLAB_RESULTS_DIR=<dir> (--results-dir <dir>).`,
+    );
+  }
+  const runs: PlannedRun[] = [];
+  for (const arm of arms) {
+    for (const seed of seeds) {
+      const runHash = runHashFor(id, config, arm, seed);
+      const runDir = runDirFor(id, arm, seed, options.resultsDir);
+      const planned: PlannedRun = { arm, seed, runHash, runDir, status: "missing" };
+      const prior = existing?.arms[arm]?.runs[String(seed)];
+      const outcome = readJson<RunRecord>(path.join(runDir, "outcome.json"));
+      const runRecord = readJson<RunDirRecord>(path.join(runDir, "run.json"));
+      if (options.rerun) planned.status = "forced";
+      else if (prior && prior.runHash === runHash) {
+        planned.status = "reused";
+        planned.record = prior;
+      } else if (outcome && outcome.runHash === runHash) {
+        planned.status = "finished-unrecorded";
+        planned.record = outcome;
+      } else if (runRecord && runRecord.runHash === runHash) planned.status = "partial";
+      else if (prior) planned.status = "stale";
+      runs.push(planned);
+    }
+  }
+  return {
+    definition,
+    preset,
+    config,
+    configHash: hash,
+    overrides: overridesToList(options.overrides),
+    seeds,
+    arms,
+    resultFile,
+    existing: existing && (existing.preset === preset || !options.rerun) ? existing : undefined,
+    runs,
+  };
+}
+
+/** Build the result object from the existing file's still-valid runs plus the new records. */
+function assembleResult(
+  plan: ExperimentPlan,
+  records: Map<string, RunRecord>,
+  startedAt: Date,
+): ExperimentResult {
+  const { definition, config } = plan;
+  const validArms = armNames(definition, config);
+  const arms: Record<string, ArmResult> = {};
+  const addRun = (arm: string, record: RunRecord) => {
+    arms[arm] ??= { runs: {}, summary: {} };
+    arms[arm].runs[String(record.seed)] = record;
+  };
+  // Runs of the existing file that are still valid (e.g. seeds not requested this time) are kept.
+  if (plan.existing && !plan.runs.some((r) => r.status === "forced")) {
+    for (const [arm, a] of Object.entries(plan.existing.arms)) {
+      if (!validArms.includes(arm)) continue;
+      for (const run of Object.values(a.runs)) {
+        if (run.runHash === runHashFor(definition.id, config, arm, run.seed)) addRun(arm, run);
+      }
+    }
+  }
+  for (const run of plan.runs) {
+    const record = records.get(`${run.arm}/${run.seed}`);
+    if (record) addRun(run.arm, record);
+  }
+  const sortedArms: Record<string, ArmResult> = {};
+  for (const arm of validArms) {
+    if (!arms[arm]) continue;
+    const runs = Object.values(arms[arm].runs).sort((a, b) => a.seed - b.seed);
+    sortedArms[arm] = { runs: Object.fromEntries(runs.map((r) => [String(r.seed), r])), summary: summarise(runs) };
+  }
+  const seeds = [...new Set(Object.values(sortedArms).flatMap((a) => Object.values(a.runs).map((r) => r.seed)))].sort((a, b) => a - b);
+  return {
+    schemaVersion: RESULT_SCHEMA_VERSION,
+    id: definition.id,
+    paper: paperOf(definition.id),
+    title: definition.title,
+    preset: plan.preset,
+    overrides: plan.overrides,
+    seeds,
+    config,
+    configHash: plan.configHash,
+    arms: sortedArms,
+    primaryMetric: definition.primaryMetric,
+    reported: definition.reported,
+    environment: captureEnvironment(),
+    startedAt: startedAt.toISOString(),
+    durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
+  };
+}
+
+/** Train one (arm, seed) in this process; returns its record (also written to <runDir>/outcome.json). */
+export async function trainRun(
+  plan: Pick<ExperimentPlan, "definition" | "preset" | "config" | "configHash" | "overrides" | "seeds" | "arms">,
+  run: Pick<PlannedRun, "arm" | "seed" | "runHash" | "runDir" | "status">,
+  options: { resume: boolean; resultsDir?: string; onProgress?: (e: ExperimentProgress) => void; runIndex: number; runCount: number },
+): Promise<RunRecord> {
+  const { definition } = plan;
+  prepareRunDir(plan, run, options.resume, options.resultsDir);
+  const started = Date.now();
+  const emit = (kind: ExperimentProgress["kind"], p: { step: number; totalSteps: number; split: string; metrics: Record<string, number> }) =>
+    options.onProgress?.({
+      ...p,
+      kind,
+      experimentId: definition.id,
+      arm: run.arm,
+      seed: run.seed,
+      runIndex: options.runIndex,
+      runCount: options.runCount,
+    });
+  emit("start", { step: 0, totalSteps: 0, split: "train", metrics: {} });
+  const outcome: ArmOutcome = await definition.runArm({
+    experimentId: definition.id,
+    preset: plan.preset,
+    config: plan.config,
+    configHash: plan.configHash,
+    arm: run.arm,
+    seed: run.seed,
+    rng: new Rng(run.seed),
+    runDir: run.runDir,
+    resume: options.resume && run.status === "partial",
+    onProgress: (p) => emit("progress", p),
+  });
+  const bounded = boundOutcome(outcome);
+  const record: RunRecord = {
+    seed: run.seed,
+    runHash: run.runHash,
+    final: bounded.final,
+    curves: bounded.curves,
+    ...(bounded.extra ? { extra: bounded.extra } : {}),
+    durationSeconds: (Date.now() - started) / 1000,
+    ...(outcome.resumedFromStep ? { resumedFromStep: outcome.resumedFromStep } : {}),
+    finishedAt: new Date().toISOString(),
+  };
+  writeJsonAtomic(path.join(run.runDir, "outcome.json"), record);
+  emit("end", { step: 0, totalSteps: 0, split: "train", metrics: record.final });
+  return record;
+}
+
+/** Create (or clear, when not resuming or stale) the run directory and write run.json. */
+function prepareRunDir(
+  plan: Pick<ExperimentPlan, "definition" | "preset" | "config" | "configHash" | "overrides" | "seeds" | "arms">,
+  run: Pick<PlannedRun, "arm" | "seed" | "runHash" | "runDir" | "status">,
+  resume: boolean,
+  resultsDir: string | undefined,
+): void {
+  const previous = readJson<RunDirRecord>(path.join(run.runDir, "run.json"));
+  if (!resume || run.status !== "partial" || previous?.runHash !== run.runHash) {
+    fs.rmSync(run.runDir, { recursive: true, force: true });
+  }
+  fs.mkdirSync(run.runDir, { recursive: true });
+  const record: RunDirRecord = {
+    experimentId: plan.definition.id,
+    preset: plan.preset,
+    overrides: plan.overrides,
+    seeds: plan.seeds,
+    arms: plan.arms,
+    resultsDir: resultsDir ?? "",
+    arm: run.arm,
+    seed: run.seed,
+    runHash: run.runHash,
+    configHash: plan.configHash,
+    config: plan.config,
+    startedAt: previous?.runHash === run.runHash && resume ? previous.startedAt : new Date().toISOString(),
+  };
+  writeJsonAtomic(path.join(run.runDir, "run.json"), record);
+}
+
+/** Train one run in a child process (`worker.ts`), forwarding its progress events. */
+function trainInChild(
+  plan: ExperimentPlan,
+  run: PlannedRun,
+  options: { resume: boolean; resultsDir?: string; onProgress?: (e: ExperimentProgress) => void; runIndex: number; runCount: number },
+): Promise<RunRecord> {
+  return new Promise((resolve, reject) => {
+    const request = {
+      id: plan.definition.id,
+      preset: plan.preset,
+      overrides: plan.overrides,
+      seeds: plan.seeds,
+      arms: plan.arms,
+      arm: run.arm,
+      seed: run.seed,
+      status: run.status,
+      resume: options.resume,
+      resultsDir: options.resultsDir,
+      expectedConfigHash: plan.configHash,
+      runIndex: options.runIndex,
+      runCount: options.runCount,
+    };
+    const child = fork(path.join(__dirname, "worker.ts"), [JSON.stringify(request)], {
+      execArgv: ["--require", require.resolve("tsx/cjs")],
+      stdio: ["ignore", "inherit", "pipe", "ipc"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-4000);
+    });
+    let record: RunRecord | undefined;
+    child.on("message", (m: { type: string; event?: ExperimentProgress; record?: RunRecord; error?: string }) => {
+      if (m.type === "progress" && m.event) options.onProgress?.(m.event);
+      if (m.type === "done") record = m.record;
+      if (m.type === "error") stderr = m.error ?? stderr;
+    });
+    child.on("exit", (code, signal) => {
+      if (code === 0 && record) resolve(record);
+      else reject(new Error(`${plan.definition.id} ${run.arm} seed ${run.seed} failed in a child process (exit ${code ?? signal}):\n${stderr.trim()}`));
+    });
+  });
+}
+
+/**
+ * Run (or reuse) every requested (arm, seed) of an experiment and write its result file.
+ * Returns the result object as written.
+ */
+export async function runExperiment(id: string, options: RunOptions = {}): Promise<ExperimentResult> {
+  const startedAt = new Date();
+  const plan = planExperiment(id, options);
+  if (plan.definition.unavailable) {
+    throw new UsageError(`${id} cannot run yet: ${plan.definition.unavailable}`);
+  }
+  const resume = options.resume ?? true;
+  writeJsonAtomic(path.join(experimentRunsDir(id, options.resultsDir), "experiment.json"), {
+    experimentId: id,
+    preset: plan.preset,
+    overrides: plan.overrides,
+    seeds: plan.seeds,
+    arms: plan.arms,
+    resultsDir: options.resultsDir ?? "",
+  } satisfies InvocationRecord);
+
+  const records = new Map<string, RunRecord>();
+  const todo: PlannedRun[] = [];
+  for (const run of plan.runs) {
+    if (run.record && (run.status === "reused" || run.status === "finished-unrecorded")) {
+      records.set(`${run.arm}/${run.seed}`, run.record);
+      options.onProgress?.({
+        kind: "reused",
+        experimentId: id,
+        arm: run.arm,
+        seed: run.seed,
+        step: 0,
+        totalSteps: 0,
+        split: "train",
+        metrics: run.record.final,
+        runIndex: -1,
+        runCount: 0,
+      });
+    } else todo.push(run);
+  }
+  const writeResult = () => {
+    const result = assembleResult(plan, records, startedAt);
+    writeJsonAtomic(plan.resultFile, result);
+    return result;
+  };
+  if (todo.length === 0) {
+    // Everything reused: rewrite only if the file lacks some of the runs (e.g. finished-unrecorded ones).
+    if (plan.existing && plan.runs.every((r) => r.status === "reused")) return plan.existing;
+    return writeResult();
+  }
+  const jobs = Math.max(1, Math.min(options.jobs ?? 1, todo.length));
+  const runOne = async (run: PlannedRun, runIndex: number) => {
+    const opts = { resume, resultsDir: options.resultsDir, onProgress: options.onProgress, runIndex, runCount: todo.length };
+    const record = jobs > 1 ? await trainInChild(plan, run, opts) : await trainRun(plan, run, opts);
+    records.set(`${run.arm}/${run.seed}`, record);
+    writeResult();
+  };
+  if (jobs === 1) {
+    for (let i = 0; i < todo.length; i++) await runOne(todo[i], i);
+  } else {
+    let next = 0;
+    const failures: Error[] = [];
+    const lane = async () => {
+      while (next < todo.length) {
+        const i = next++;
+        try {
+          await runOne(todo[i], i);
+        } catch (e) {
+          failures.push(e as Error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: jobs }, lane));
+    if (failures.length) throw failures[0];
+  }
+  return readResult(plan.resultFile)!;
+}
+
+/** Find the invocation for `rnnlab resume <dir>`: an experiment's runs dir or one arm-seed run dir. */
+export function readInvocation(dir: string): InvocationRecord {
+  const abs = path.resolve(dir);
+  const candidates = [path.join(abs, "run.json"), path.join(abs, "experiment.json")];
+  for (const file of candidates) {
+    const record = readJson<InvocationRecord>(file);
+    if (record?.experimentId) return record;
+  }
+  throw new UsageError(
+    `${dir}: not an rnnlab run directory (no run.json or experiment.json). ` +
+      `Run directories look like results/<paper>/runs/<experiment>/<arm>-seed<k>/.`,
+  );
+}
+
+/** Continue an interrupted invocation from its run directory. */
+export async function resumeExperiment(
+  dir: string,
+  options: Pick<RunOptions, "onProgress" | "jobs"> = {},
+): Promise<ExperimentResult> {
+  const inv = readInvocation(dir);
+  // The results root is the directory above <paper>/runs/<experiment>[/<arm>-seed<k>].
+  const abs = path.resolve(dir);
+  const expDir = fs.existsSync(path.join(abs, "experiment.json")) ? abs : path.dirname(abs);
+  const resultsDir = path.dirname(path.dirname(path.dirname(expDir)));
+  return runExperiment(inv.experimentId, {
+    preset: inv.preset,
+    overrides: inv.overrides,
+    seeds: inv.seeds,
+    arms: inv.arms,
+    resultsDir,
+    resume: true,
+    ...options,
+  });
+}
+
+export { ConfigError };
