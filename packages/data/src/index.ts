@@ -1,1 +1,10 @@
-export {};
+export * from "./text";
+export * from "./manifest";
+export * from "./store";
+export * from "./fetch";
+export * from "./vocabulary";
+export * from "./language-model";
+export * from "./bpe";
+export * from "./translation";
+export * from "./ner";
+export * from "./synthetic";

@@ -1,0 +1,343 @@
+/**
+ * Parallel corpora for translation: aligned line files, vocabularies with special tokens, optional
+ * BPE, length filtering and length-bucketed, padded batches.
+ *
+ * Layouts (see datasets/manifest.json):
+ * - multi30k_de_en: `tok/<split>.lc.norm.tok.<lang>` (lowercased, tokenized: the model's text) and
+ *   `raw/<split>.<lang>.gz` (original captions: the detokenized BLEU references). Splits: train=train,
+ *   valid=val, test=test_2016_flickr.
+ * - iwslt14_de_en: fairseq `prepare-iwslt14.sh` output `<split>.<lang>` (tokenized, lowercased, BPE
+ *   with `@@ `); references are the BPE-joined tokenized target (fairseq `--remove-bpe` convention).
+ * - iwslt15_en_vi: `train|tst2012|tst2013.<lang>` (Moses-tokenized, cased, XML-escaped); references
+ *   are the target with Moses escapes undone and a simple detokenization (`detokenize`).
+ * Filters, each counted in the result: pairs with an empty side (always dropped; none in Multi30k),
+ * pairs outside [minLength, maxLength] (`filterByLength`, usually for training only).
+ */
+import type { Rng } from "@rnnlab/core";
+import { BytePairEncoding } from "./bpe";
+import { getManifestDataset } from "./manifest";
+import { datasetDirectory, requireDatasetFiles } from "./store";
+import { readLines } from "./text";
+import { splitWords } from "./language-model";
+import { Vocabulary } from "./vocabulary";
+
+export const PAD = "<pad>";
+export const UNKNOWN = "<unk>";
+export const BOS = "<s>";
+export const END = "</s>";
+export const PAD_ID = 0;
+export const UNKNOWN_ID = 1;
+export const BOS_ID = 2;
+export const END_ID = 3;
+export const TRANSLATION_SPECIALS = [PAD, UNKNOWN, BOS, END];
+
+export type SplitName = "train" | "valid" | "test";
+
+export interface ParallelSplit {
+  split: SplitName;
+  sourceFile: string;
+  targetFile: string;
+  /** Tokenized sentences (whitespace split), aligned with `target`. */
+  source: string[][];
+  target: string[][];
+  /** Detokenized target sentences for BLEU, aligned with `target`. */
+  references: string[];
+  /** 1-based line numbers of the kept pairs in the files. */
+  lineNumbers: number[];
+  dropped: { emptyPairs: number };
+}
+
+/**
+ * Reads two aligned line files. Different line counts are an error naming the first line that has no
+ * partner; pairs with an empty side are dropped and counted. `referenceLines`, when given, must
+ * align too.
+ */
+export function readParallelFiles(
+  sourceFile: string,
+  targetFile: string,
+  options: { split?: SplitName; referenceFile?: string; referenceFromTarget?: (tokens: string[]) => string } = {},
+): ParallelSplit {
+  const sourceLines = readLines(sourceFile, { expected: "one sentence per line" });
+  const targetLines = readLines(targetFile, { expected: "one sentence per line" });
+  if (sourceLines.length !== targetLines.length) {
+    const [longer, n] = sourceLines.length > targetLines.length ? [sourceFile, targetLines.length] : [targetFile, sourceLines.length];
+    throw new Error(
+      `${longer}:${n + 1}: misaligned parallel files: ${sourceFile} has ${sourceLines.length} lines but ${targetFile} has ${targetLines.length}; ` +
+        `expected one line per sentence pair in both.`,
+    );
+  }
+  let referenceLines: string[] | null = null;
+  if (options.referenceFile) {
+    referenceLines = readLines(options.referenceFile, { expected: "one reference sentence per line" });
+    if (referenceLines.length !== targetLines.length)
+      throw new Error(
+        `${options.referenceFile}: ${referenceLines.length} lines, but ${targetFile} has ${targetLines.length}; expected the references to align with the target.`,
+      );
+  }
+  const result: ParallelSplit = {
+    split: options.split ?? "train",
+    sourceFile,
+    targetFile,
+    source: [],
+    target: [],
+    references: [],
+    lineNumbers: [],
+    dropped: { emptyPairs: 0 },
+  };
+  const toReference = options.referenceFromTarget ?? ((tokens: string[]) => tokens.join(" "));
+  for (let i = 0; i < sourceLines.length; i++) {
+    const s = splitWords(sourceLines[i]);
+    const t = splitWords(targetLines[i]);
+    if (s.length === 0 || t.length === 0) {
+      result.dropped.emptyPairs++;
+      continue;
+    }
+    result.source.push(s);
+    result.target.push(t);
+    result.references.push(referenceLines ? referenceLines[i].trim() : toReference(t));
+    result.lineNumbers.push(i + 1);
+  }
+  return result;
+}
+
+const MOSES_ESCAPES: [RegExp, string][] = [
+  [/&bar;|&#124;/g, "|"],
+  [/&lt;/g, "<"],
+  [/&gt;/g, ">"],
+  [/&bra;|&#91;/g, "["],
+  [/&ket;|&#93;/g, "]"],
+  [/&quot;/g, '"'],
+  [/&apos;/g, "'"],
+  [/&amp;/g, "&"],
+];
+
+/**
+ * A simple Moses-style detokenizer (our documented choice, not Moses' detokenizer.perl): undo XML
+ * escapes, join `@@` units, attach `. , ! ? ; : % ) ] }` and `'s n't 're 've 'm 'll 'd` to the
+ * previous word and `( [ {` and `$` to the next, drop `@-@` style WikiText separators' spaces.
+ */
+export function detokenize(tokens: readonly string[]): string {
+  const words = BytePairEncoding.join(tokens).map((w) => MOSES_ESCAPES.reduce((s, [re, ch]) => s.replace(re, ch), w));
+  let out = "";
+  let glueNext = false;
+  for (const w of words) {
+    const attachLeft = /^[.,!?;:%)\]}]+$/.test(w) || /^'(s|re|ve|m|ll|d)$/i.test(w) || /^n't$/i.test(w);
+    if (out === "" || glueNext || attachLeft) out += w;
+    else out += " " + w;
+    glueNext = /^[([{$]$/.test(w);
+  }
+  return out;
+}
+
+interface TranslationLayout {
+  languages: [string, string];
+  files: (split: SplitName, lang: string) => string;
+  reference?: (split: SplitName, lang: string) => string;
+  referenceFromTarget: (tokens: string[]) => string;
+}
+
+const MULTI30K_SPLITS: Record<SplitName, string> = { train: "train", valid: "val", test: "test_2016_flickr" };
+const IWSLT15_SPLITS: Record<SplitName, string> = { train: "train", valid: "tst2012", test: "tst2013" };
+
+const LAYOUTS: Record<string, TranslationLayout> = {
+  multi30k_de_en: {
+    languages: ["de", "en"],
+    files: (split, lang) => `tok/${MULTI30K_SPLITS[split]}.lc.norm.tok.${lang}`,
+    reference: (split, lang) => `raw/${MULTI30K_SPLITS[split]}.${lang}.gz`,
+    referenceFromTarget: detokenize,
+  },
+  iwslt14_de_en: {
+    languages: ["de", "en"],
+    files: (split, lang) => `${split}.${lang}`,
+    referenceFromTarget: (tokens) => BytePairEncoding.join(tokens).join(" "),
+  },
+  iwslt15_en_vi: {
+    languages: ["en", "vi"],
+    files: (split, lang) => `${IWSLT15_SPLITS[split]}.${lang}`,
+    referenceFromTarget: detokenize,
+  },
+};
+
+export type TranslationDatasetName = "multi30k_de_en" | "iwslt14_de_en" | "iwslt15_en_vi";
+
+export interface TranslationCorpus {
+  name: string;
+  sourceLanguage: string;
+  targetLanguage: string;
+  splits: Partial<Record<SplitName, ParallelSplit>>;
+}
+
+export interface LoadTranslationOptions {
+  sourceLanguage?: string;
+  targetLanguage?: string;
+  /** Which splits to read (default all three). */
+  splits?: SplitName[];
+  dataDir?: string;
+  verify?: boolean;
+}
+
+/** Loads a translation corpus; the direction defaults to the name's order (de->en, en->vi). */
+export function loadTranslationCorpus(name: TranslationDatasetName, options: LoadTranslationOptions = {}): TranslationCorpus {
+  const layout = LAYOUTS[name];
+  if (!layout) throw new Error(`Unknown translation dataset "${name}"; expected one of ${Object.keys(LAYOUTS).join(", ")}`);
+  getManifestDataset(name);
+  const sourceLanguage = options.sourceLanguage ?? layout.languages[0];
+  const targetLanguage = options.targetLanguage ?? layout.languages[1];
+  for (const [option, lang] of [["sourceLanguage", sourceLanguage], ["targetLanguage", targetLanguage]] as const)
+    if (!layout.languages.includes(lang)) throw new Error(`loadTranslationCorpus(${name}): ${option} "${lang}" must be one of ${layout.languages.join(", ")}`);
+  if (sourceLanguage === targetLanguage) throw new Error(`loadTranslationCorpus(${name}): sourceLanguage and targetLanguage must differ`);
+  const corpus: TranslationCorpus = { name, sourceLanguage, targetLanguage, splits: {} };
+  for (const split of options.splits ?? (["train", "valid", "test"] as SplitName[])) {
+    const relative = [layout.files(split, sourceLanguage), layout.files(split, targetLanguage)];
+    if (layout.reference) relative.push(layout.reference(split, targetLanguage));
+    let paths: string[];
+    try {
+      paths = requireDatasetFiles(name, relative, options);
+    } catch (e) {
+      if (name === "iwslt15_en_vi" && split === "train")
+        throw new Error(
+          `IWSLT'15 en-vi has no training set in ${datasetDirectory(name, options.dataDir)}: train.en/train.vi are absent ` +
+            `(the shared copy ships only tst2012/tst2013). Download them with \`npm run data -- fetch iwslt15_en_vi\` ` +
+            `(or point RNNLAB_DATA_DIR at a copy), or load only { splits: ["valid", "test"] }. (${(e as Error).message})`,
+        );
+      throw e;
+    }
+    corpus.splits[split] = readParallelFiles(paths[0], paths[1], {
+      split,
+      referenceFile: paths[2],
+      referenceFromTarget: layout.referenceFromTarget,
+    });
+  }
+  return corpus;
+}
+
+/** Vocabulary with `<pad>=0 <unk>=1 <s>=2 </s>=3`, then tokens by frequency (ties: first occurrence). */
+export function buildTranslationVocabulary(sentences: Iterable<readonly string[]>, options: { maxSize?: number; minFrequency?: number } = {}): Vocabulary {
+  return Vocabulary.build(sentences, { specials: TRANSLATION_SPECIALS, order: "frequency", unknownToken: UNKNOWN, ...options });
+}
+
+/** Applies a BPE table to both sides (or one side) of a split, returning a new split. */
+export function applyBpeToSplit(split: ParallelSplit, bpe: { source?: BytePairEncoding; target?: BytePairEncoding }): ParallelSplit {
+  return {
+    ...split,
+    source: bpe.source ? split.source.map((s) => bpe.source!.apply(s)) : split.source,
+    target: bpe.target ? split.target.map((t) => bpe.target!.apply(t)) : split.target,
+  };
+}
+
+export interface LengthFilterOptions {
+  maxSourceLength?: number;
+  maxTargetLength?: number;
+  /** Default 1. */
+  minLength?: number;
+}
+
+/** Keeps pairs whose token counts lie in range; reports how many were dropped. */
+export function filterByLength(split: ParallelSplit, options: LengthFilterOptions): { split: ParallelSplit; dropped: number } {
+  const minimum = options.minLength ?? 1;
+  const keep: number[] = [];
+  split.source.forEach((s, i) => {
+    const t = split.target[i];
+    if (s.length < minimum || t.length < minimum) return;
+    if (options.maxSourceLength !== undefined && s.length > options.maxSourceLength) return;
+    if (options.maxTargetLength !== undefined && t.length > options.maxTargetLength) return;
+    keep.push(i);
+  });
+  return {
+    split: {
+      ...split,
+      source: keep.map((i) => split.source[i]),
+      target: keep.map((i) => split.target[i]),
+      references: keep.map((i) => split.references[i]),
+      lineNumbers: keep.map((i) => split.lineNumbers[i]),
+    },
+    dropped: split.source.length - keep.length,
+  };
+}
+
+export interface EncodedPairs {
+  source: Int32Array[];
+  target: Int32Array[];
+}
+
+export function encodePairs(split: ParallelSplit, sourceVocabulary: Vocabulary, targetVocabulary: Vocabulary): EncodedPairs {
+  return {
+    source: split.source.map((s) => sourceVocabulary.encode(s, split.sourceFile)),
+    target: split.target.map((t) => targetVocabulary.encode(t, split.targetFile)),
+  };
+}
+
+export interface TranslationBatch {
+  batchSize: number;
+  sourceLength: number;
+  targetLength: number;
+  /** [batch, sourceLength], padded with PAD_ID. */
+  source: Int32Array;
+  /** [batch, sourceLength], 1 for real tokens, 0 for padding. */
+  sourceMask: Float32Array;
+  sourceLengths: Int32Array;
+  /** [batch, targetLength]: `<s> y1 .. yn` (decoder input). */
+  targetInput: Int32Array;
+  /** [batch, targetLength]: `y1 .. yn </s>` (decoder output). */
+  targetOutput: Int32Array;
+  /** [batch, targetLength]. */
+  targetMask: Float32Array;
+  /** Index of each row's pair in the encoded split (for references). */
+  indices: Int32Array;
+}
+
+export interface TranslationBatchOptions {
+  batchSize: number;
+  /** Given: shuffle ties within length buckets and the batch order (training). Absent: fixed order. */
+  rng?: Rng;
+  /** Sort by length before chunking (default true), so batches hold similar lengths. */
+  bucketByLength?: boolean;
+  /** Append `</s>` to the source too (default false). */
+  sourceEnd?: boolean;
+}
+
+/** Length-bucketed, padded batches: sort by (source, target) length, chunk, then shuffle batches. */
+export function makeTranslationBatches(pairs: EncodedPairs, options: TranslationBatchOptions): TranslationBatch[] {
+  const { batchSize } = options;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`makeTranslationBatches: batchSize must be a positive integer, got ${batchSize}`);
+  if (pairs.source.length !== pairs.target.length) throw new Error("makeTranslationBatches: source and target counts differ");
+  const order = Array.from(pairs.source, (_, i) => i);
+  if (options.rng) options.rng.shuffle(order); // random tie order inside buckets
+  if (options.bucketByLength ?? true)
+    order.sort((a, b) => pairs.source[a].length - pairs.source[b].length || pairs.target[a].length - pairs.target[b].length);
+  const chunks: number[][] = [];
+  for (let i = 0; i < order.length; i += batchSize) chunks.push(order.slice(i, i + batchSize));
+  if (options.rng) options.rng.shuffle(chunks);
+  const extra = options.sourceEnd ? 1 : 0;
+  return chunks.map((rows) => {
+    const b = rows.length;
+    const sourceLength = Math.max(...rows.map((i) => pairs.source[i].length)) + extra;
+    const targetLength = Math.max(...rows.map((i) => pairs.target[i].length)) + 1;
+    const batch: TranslationBatch = {
+      batchSize: b,
+      sourceLength,
+      targetLength,
+      source: new Int32Array(b * sourceLength), // [batch, sourceLength]
+      sourceMask: new Float32Array(b * sourceLength),
+      sourceLengths: new Int32Array(b),
+      targetInput: new Int32Array(b * targetLength), // [batch, targetLength]
+      targetOutput: new Int32Array(b * targetLength),
+      targetMask: new Float32Array(b * targetLength),
+      indices: Int32Array.from(rows),
+    };
+    rows.forEach((pair, r) => {
+      const s = pairs.source[pair];
+      const t = pairs.target[pair];
+      batch.source.set(s, r * sourceLength);
+      if (extra) batch.source[r * sourceLength + s.length] = END_ID;
+      batch.sourceMask.fill(1, r * sourceLength, r * sourceLength + s.length + extra);
+      batch.sourceLengths[r] = s.length + extra;
+      batch.targetInput[r * targetLength] = BOS_ID;
+      batch.targetInput.set(t, r * targetLength + 1);
+      batch.targetOutput.set(t, r * targetLength);
+      batch.targetOutput[r * targetLength + t.length] = END_ID;
+      batch.targetMask.fill(1, r * targetLength, r * targetLength + t.length + 1);
+    });
+    return batch;
+  });
+}
