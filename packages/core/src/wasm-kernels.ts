@@ -30,6 +30,8 @@ interface WasmBackend {
 
 /** The stock kernels, captured before we replace any, so a fix can delegate to the original. */
 const stock = new Map<string, KernelFunc>();
+/** Their full configs, to put them back (setWasmKernelFixes). */
+const stockConfigs = new Map<string, tf.KernelConfig>();
 
 function kernel(name: string): KernelFunc {
   const saved = stock.get(name);
@@ -303,7 +305,10 @@ export function installWasmKernelFixes(): string[] {
       const existing = tf.getKernel(config.kernelName, "wasm");
       if (existing && !fix.replaces) continue;
       if (existing) {
-        if (!stock.has(config.kernelName)) stock.set(config.kernelName, existing.kernelFunc);
+        if (!stock.has(config.kernelName)) {
+          stock.set(config.kernelName, existing.kernelFunc);
+          stockConfigs.set(config.kernelName, existing);
+        }
         tf.unregisterKernel(config.kernelName, "wasm");
       }
       tf.registerKernel(config);
@@ -312,4 +317,29 @@ export function installWasmKernelFixes(): string[] {
     if (applied) installed.push(fix.name);
   }
   return installed;
+}
+
+/**
+ * Choose which fixes are active (after installWasmKernelFixes): the others revert to the stock kernels
+ * (a fix without a stock kernel, segsum, is removed). For benchmarks that compare against stock tfjs-wasm,
+ * e.g. `setWasmKernelFixes(["segsum"])` = stock kernels plus the shim tf.layers needs to train at all.
+ */
+export function setWasmKernelFixes(enabled: readonly string[]): string[] {
+  for (const name of enabled)
+    if (!WASM_KERNEL_FIXES.includes(name)) throw new Error(`setWasmKernelFixes: unknown fix "${name}"; known: ${WASM_KERNEL_FIXES.join(", ")}.`);
+  const done = installWasmKernelFixes();
+  const active: string[] = [];
+  for (const fix of FIXES) {
+    if (!done.includes(fix.name)) continue;
+    const on = enabled.includes(fix.name);
+    for (const config of fix.configs) {
+      const current = tf.getKernel(config.kernelName, "wasm");
+      const wanted = on ? config : stockConfigs.get(config.kernelName);
+      if (current?.kernelFunc === wanted?.kernelFunc) continue;
+      if (current) tf.unregisterKernel(config.kernelName, "wasm");
+      if (wanted) tf.registerKernel(wanted);
+    }
+    if (on) active.push(fix.name);
+  }
+  return active;
 }

@@ -6,7 +6,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { Rng, selectBackend, tf, installWasmKernelFixes } from "../src";
-import { WASM_KERNEL_FIXES } from "../src/wasm-kernels";
+import { WASM_KERNEL_FIXES, setWasmKernelFixes } from "../src/wasm-kernels";
 
 let isWasm = false;
 before(async () => {
@@ -172,4 +172,20 @@ test("fcopy kernels free everything they allocate", (t) => {
   }
   tf.dispose(x);
   assert.equal(numDataIds(), before - 1);
+});
+
+test("setWasmKernelFixes reverts to the stock kernels and back (stock float32 oneHot is wrong)", (t) => {
+  if (!isWasm) return t.skip("backend is not wasm");
+  const hot = () => tf.tidy(() => Array.from(tf.oneHot(tf.tensor1d([1], "int32"), 2, 1, 0, "float32").dataSync()));
+  try {
+    assert.deepEqual(setWasmKernelFixes(["segsum"]), ["segsum"]);
+    assert.notDeepEqual(hot(), [0, 1], "the stock oneHot kernel is back");
+    assert.equal(tf.getKernel("UnsortedSegmentSum", "wasm") !== undefined, true);
+    assert.deepEqual(setWasmKernelFixes([]), []);
+    assert.equal(tf.getKernel("UnsortedSegmentSum", "wasm"), undefined);
+  } finally {
+    assert.deepEqual(setWasmKernelFixes(WASM_KERNEL_FIXES), ["tfix", "fcopy", "segsum", "oneHot"]);
+  }
+  assert.deepEqual(hot(), [0, 1]);
+  assert.throws(() => setWasmKernelFixes(["nope"]), /unknown fix "nope"/);
 });
