@@ -1,0 +1,170 @@
+/** scan == a manual loop over step; lengths freeze state; reverse; stack; detachState; leaks. */
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { tf, selectBackend, Rng } from "@rnnlab/core";
+import { createGru, createLstm, createNcGru, scan, stackScan, detachState, disposeState, type Cell, type State } from "../src";
+import { assertClose, assertEqualTensors } from "./helpers";
+
+before(async () => {
+  await selectBackend();
+});
+
+const T = 6, B = 3, I = 4, H = 5;
+
+function randomInputs(seed: number, shape: number[] = [T, B, I]) {
+  return tf.tensor3d(new Rng(seed).fillNormal(new Float32Array(shape[0] * shape[1] * shape[2])), shape as [number, number, number]);
+}
+
+/** The contract written out by hand: prepare, project, then step for t = 0..T−1. */
+function manualLoop(cell: Cell<any, any, any>, params: any, xs: tf.Tensor3D, state: State, reverse = false) {
+  return tf.tidy(() => {
+    const prepared = cell.prepare(params, { training: false, steps: xs.shape[0], batchSize: xs.shape[1], layerName: "layer0" });
+    const projected = cell.project ? cell.project(params, xs, prepared) : xs;
+    const ys: tf.Tensor[] = new Array(xs.shape[0]);
+    for (let k = 0; k < xs.shape[0]; k++) {
+      const t = reverse ? xs.shape[0] - 1 - k : k;
+      const x = tf.squeeze(tf.slice(projected, [t, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D;
+      const out = cell.step(params, state, x, prepared, t);
+      state = out.state;
+      ys[t] = out.y;
+    }
+    return { ys: tf.stack(ys), state } as any;
+  }) as { ys: tf.Tensor; state: State };
+}
+
+const cells: [string, () => Cell<any, any, any>][] = [
+  ["lstm", () => createLstm({ inputSize: I, hiddenSize: H })],
+  ["layer-norm lstm", () => createLstm({ inputSize: I, hiddenSize: H, normalization: { kind: "layer" } })],
+  ["ATN lstm (k=3)", () => createLstm({ inputSize: I, hiddenSize: H, normalization: { kind: "assortedTime", window: 3 } })],
+  ["gru", () => createGru({ inputSize: I, hiddenSize: H })],
+  ["nc-gru", () => createNcGru({ inputSize: I, hiddenSize: H, negativeOnes: 2 })],
+];
+
+for (const [name, make] of cells) {
+  test(`scan equals a manual loop over step: ${name} (forward and reverse)`, () => {
+    const cell = make();
+    const params = cell.init(new Rng(1));
+    const xs = randomInputs(2);
+    for (const reverse of [false, true]) {
+      const s0 = cell.initialState(B);
+      const a = scan(cell, params, xs, s0, { reverse });
+      const b = manualLoop(cell, params, xs, s0, reverse);
+      assertEqualTensors(a.ys, b.ys, `${name} ys reverse=${reverse}`);
+      for (const k of Object.keys(b.state)) assertEqualTensors(a.state[k], b.state[k], `${name} state.${k}`);
+      tf.dispose([a.ys, b.ys, ...Object.values(a.state), ...Object.values(b.state), ...Object.values(s0)] as tf.Tensor[]);
+    }
+    tf.dispose(Object.values(params) as tf.Tensor[]);
+    xs.dispose();
+  });
+}
+
+test("lengths: a padded sequence gives the same outputs and final state as the unpadded one; padding outputs are 0", () => {
+  const cell = createLstm({ inputSize: I, hiddenSize: H, normalization: { kind: "assortedTime", window: 2 } });
+  const params = cell.init(new Rng(3));
+  const xs = randomInputs(4);
+  const lengths = [6, 2, 4];
+  const full = scan(cell, params, xs, cell.initialState(B), { lengths });
+  for (let b = 0; b < B; b++) {
+    const L = lengths[b];
+    const one = tf.slice(xs, [0, b, 0], [L, 1, I]) as tf.Tensor3D;
+    const alone = scan(cell, params, one, cell.initialState(1));
+    assertClose(tf.slice(full.ys, [0, b, 0], [L, 1, H]), alone.ys, 1e-6, `outputs of sequence ${b}`);
+    for (const k of Object.keys(alone.state)) assertClose(tf.slice(full.state[k], [b, 0], [1, -1]), alone.state[k], 1e-6, `state.${k} of sequence ${b}`);
+    if (L < T) assert.equal(tf.abs(tf.slice(full.ys, [L, b, 0], [T - L, 1, H])).max().dataSync()[0], 0);
+  }
+});
+
+test("reverse with lengths starts each sequence at its last valid step", () => {
+  const cell = createGru({ inputSize: I, hiddenSize: H });
+  const params = cell.init(new Rng(5));
+  const xs = randomInputs(6);
+  const lengths = [3, 6, 1];
+  const full = scan(cell, params, xs, cell.initialState(B), { lengths, reverse: true });
+  for (let b = 0; b < B; b++) {
+    const L = lengths[b];
+    const alone = scan(cell, params, tf.slice(xs, [0, b, 0], [L, 1, I]) as tf.Tensor3D, cell.initialState(1), { reverse: true });
+    assertClose(tf.slice(full.ys, [0, b, 0], [L, 1, H]), alone.ys, 1e-6, `reverse outputs of sequence ${b}`);
+    assertClose(tf.slice(full.state.h, [b, 0], [1, -1]), alone.state.h, 1e-6, `reverse final h of sequence ${b}`);
+  }
+});
+
+test("scan keeps no tensors besides its outputs, and none leak across repeated training steps", () => {
+  const rng = new Rng(7);
+  const layers = [
+    createLstm({ inputSize: I, hiddenSize: H, gate: { kind: "gumbel", temperature: 0.9 }, recurrence: { kind: "weightDrop", rate: 0.3 }, inputDropout: { kind: "locked", rate: 0.2 } }),
+    createLstm({ inputSize: H, hiddenSize: H, normalization: { kind: "assortedTime", window: 3 }, inputDropout: { kind: "structured", rate: 0.4 } }),
+    createGru({ inputSize: H, hiddenSize: H, inputDropout: { kind: "elementwise", rate: 0.3 } }),
+  ];
+  const params = layers.map((cell) => Object.fromEntries(Object.entries(cell.init(rng)).map(([k, v]) => [k, tf.variable(v as tf.Tensor)])));
+  const xs = randomInputs(8);
+  let states: State[] = layers.map((c) => c.initialState(B));
+  const optimizer = tf.train.sgd(0.1);
+  const before = tf.memory().numTensors;
+  const once = stackScan(layers.map((cell, l) => ({ cell, params: params[l] })), xs, states, { training: true, rng });
+  const created = 1 + once.layerOutputs.length - 1 + once.states.reduce((n, s) => n + Object.keys(s).length, 0);
+  assert.equal(tf.memory().numTensors - before, created, "stackScan should leave only its outputs and final states");
+  tf.dispose(once.layerOutputs);
+  disposeState(once.states);
+  const counts: number[] = [];
+  for (let step = 0; step < 5; step++) {
+    const previous = states;
+    const { value, grads } = tf.variableGrads(() => {
+      const out = stackScan(layers.map((cell, l) => ({ cell, params: params[l] })), xs, previous, { training: true, rng, lengths: [6, 5, 6] });
+      states = out.states.map((s) => detachState(s));
+      return tf.mean(tf.square(out.ys));
+    });
+    optimizer.applyGradients(grads);
+    tf.dispose([value, ...Object.values(grads)]);
+    disposeState(previous);
+    counts.push(tf.memory().numTensors);
+  }
+  assert.equal(new Set(counts.slice(1)).size, 1, `tensor count changed across steps: ${counts}`);
+  // every parameter received a gradient and moved
+  disposeState(states);
+  optimizer.dispose();
+});
+
+test("detachState: same values, survives the tidy, and no gradient flows through it", () => {
+  const x = tf.variable(tf.tensor2d([[1, 2]]));
+  let kept!: State;
+  const { grads, value } = tf.variableGrads(() => {
+    const h = tf.mul(x, 3) as tf.Tensor2D;
+    kept = detachState({ h });
+    return tf.add(tf.sum(kept.h), tf.sum(tf.mul(x, 0.5)));
+  });
+  assert.deepEqual(Array.from(kept.h.dataSync()), [3, 6]);
+  assert.deepEqual(Array.from(grads[x.name].dataSync()), [0.5, 0.5]);
+  tf.dispose([x, value, kept.h, ...Object.values(grads)]);
+});
+
+test("every parameter of a stacked model gets a nonzero gradient", () => {
+  const rng = new Rng(9);
+  const layers = [
+    createLstm({ inputSize: I, hiddenSize: H, normalization: { kind: "layer" } }),
+    createLstm({ inputSize: H, hiddenSize: H, inputDropout: { kind: "structured", rate: 0.5 } }),
+  ];
+  const params = layers.map((cell) => Object.fromEntries(Object.entries(cell.init(rng)).map(([k, v]) => [k, tf.variable(v as tf.Tensor)])));
+  const xs = randomInputs(10);
+  const target = randomInputs(11, [T, B, H]);
+  const { grads } = tf.variableGrads(() => {
+    const out = stackScan(layers.map((cell, l) => ({ cell, params: params[l] })), xs, layers.map((c) => c.initialState(B)), { training: true, rng });
+    return tf.mean(tf.square(tf.sub(out.ys, target)));
+  });
+  params.forEach((p, l) => {
+    for (const [name, v] of Object.entries(p)) {
+      const norm = tf.norm(grads[(v as tf.Variable).name]).dataSync()[0];
+      assert.ok(norm > 0 && Number.isFinite(norm), `layer ${l} ${name}: gradient norm ${norm}`);
+    }
+  });
+});
+
+test("evaluation is deterministic; training with the same seed gives the same numbers, another seed different ones", () => {
+  const cell = createLstm({ inputSize: I, hiddenSize: H, gate: { kind: "gumbel", temperature: 0.9 }, recurrence: { kind: "weightDrop", rate: 0.3 }, inputDropout: { kind: "structured", rate: 0.3 } });
+  const params = cell.init(new Rng(12));
+  const xs = randomInputs(13);
+  const run = (training: boolean, seed: number) => scan(cell, params, xs, cell.initialState(B), { training, rng: new Rng(seed) }).ys;
+  assertEqualTensors(run(false, 1), run(false, 2), "evaluation");
+  assertEqualTensors(run(true, 1), run(true, 1), "training, same seed");
+  assert.ok(tf.abs(tf.sub(run(true, 1), run(true, 2))).max().dataSync()[0] > 1e-3, "training, different seeds should differ");
+  assert.ok(tf.abs(tf.sub(run(true, 1), run(false, 1))).max().dataSync()[0] > 1e-3, "training should differ from evaluation");
+});
