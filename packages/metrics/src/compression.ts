@@ -24,6 +24,17 @@ export type CompressionMethod = "round" | "roundAndClip" | "precision" | "svd";
 /** A nested object/array of tensors, as the trainers and cells hold parameters. */
 export type ParameterTree = tf.Tensor | { [key: string]: ParameterTree } | ParameterTree[];
 
+/** The tree a copy returns: the same structure, with tf.Variable leaves turned into plain tensors. */
+export type CopiedTree<T> = T extends tf.Variable<infer R>
+  ? tf.Tensor<R>
+  : T extends tf.Tensor
+    ? T
+    : T extends readonly (infer U)[]
+      ? CopiedTree<U>[]
+      : T extends object
+        ? { [K in keyof T]: CopiedTree<T[K]> }
+        : T;
+
 function roundHalfToEven(value: number): number {
   const floor = Math.floor(value);
   const difference = value - floor;
@@ -91,11 +102,21 @@ export function truncatedSvd(values: ArrayLike<number>, rows: number, columns: n
   // Keep the largest singular values whatever order the decomposition returns them in.
   const order = singularValues.map((_, index) => index).sort((a, b) => singularValues[b] - singularValues[a]);
   const kept = order.slice(0, Math.min(rank, rows, columns));
+  // Copy U_r·Σ_r and V_r into flat arrays once: Matrix.get in the inner loop is several times slower.
+  const keptCount = kept.length;
+  const scaledLeft = new Float64Array(rows * keptCount); // [rows, r]
+  const keptRight = new Float64Array(columns * keptCount); // [columns, r]
+  kept.forEach((component, slot) => {
+    for (let row = 0; row < rows; row++) scaledLeft[row * keptCount + slot] = left.get(row, component) * singularValues[component];
+    for (let column = 0; column < columns; column++) keptRight[column * keptCount + slot] = right.get(column, component);
+  });
   const out = new Float32Array(rows * columns);
   for (let row = 0; row < rows; row++) {
+    const leftOffset = row * keptCount;
     for (let column = 0; column < columns; column++) {
+      const rightOffset = column * keptCount;
       let sum = 0;
-      for (const component of kept) sum += left.get(row, component) * singularValues[component] * right.get(column, component);
+      for (let slot = 0; slot < keptCount; slot++) sum += scaledLeft[leftOffset + slot] * keptRight[rightOffset + slot];
       out[row * columns + column] = sum;
     }
   }
@@ -239,7 +260,7 @@ function countDistinct(values: Float32Array, blockColumns: number, columns: numb
 export function compressGateBlocks<T extends ParameterTree>(
   tree: T,
   spec: CompressionSpec,
-): { params: T; report: CompressionReport } {
+): { params: CopiedTree<T>; report: CompressionReport } {
   const { gates, gateOrder } = validateSpec(spec);
   const targets = spec.matrices ? [...spec.matrices] : findLstmKernels(tree);
   if (targets.length === 0) {
@@ -326,7 +347,7 @@ export function compressGateBlocks<T extends ParameterTree>(
     return node;
   };
   try {
-    const params = visit(tree, "") as T;
+    const params = visit(tree, "") as CopiedTree<T>;
     const missing = targets.filter((path) => !seen.has(path));
     if (missing.length > 0) {
       throw new Error(`compressGateBlocks spec.matrices: no tensor at ${missing.map((path) => `"${path}"`).join(", ")}; paths are dotted keys such as "layers.0.recurrentKernel".`);

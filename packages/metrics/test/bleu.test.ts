@@ -95,6 +95,8 @@ test("13a tokenizer: punctuation, digits, entities, <skipped>, hyphen-newline", 
   assert.equal(tokenize13a("It costs $3,000.50 (approx.)"), "It costs $ 3,000.50 ( approx . )");
   assert.equal(tokenize13a("1990-2000 e-mail"), "1990 - 2000 e-mail");
   assert.equal(tokenize13a("&quot;a&quot; &amp; b &lt;c&gt;"), '" a " & b < c >');
+  // Entities are unescaped in sacreBLEU's order, so "&amp;quot;" becomes a literal "&quot;", not a quote.
+  assert.equal(tokenize13a("&amp;quot;"), "& quot ;");
   assert.equal(tokenize13a("well-<skipped>known"), "well-known");
   assert.equal(tokenize13a("hyphen-\nated line\nbreak"), "hyphenated line break");
   assert.equal(tokenize13a("end."), "end .");

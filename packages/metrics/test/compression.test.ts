@@ -221,3 +221,20 @@ test("bad specs name the key and leak nothing", () => {
   assert.equal(tf.memory().numTensors, before);
   tf.dispose(tree as never);
 });
+
+test("tf.Variable leaves are read, copied to plain tensors, and left alive", () => {
+  const rng = new Rng(11);
+  const inputKernel = tf.variable(tf.tensor2d(randomMatrix(rng, 2, 8), [2, 8]));
+  const recurrentKernel = tf.variable(tf.tensor2d(randomMatrix(rng, 2, 8), [2, 8]));
+  const tree = { lstm: { inputKernel, recurrentKernel, bias: tf.variable(tf.zeros([8])) } };
+  const { params, report } = compressGateBlocks(tree, { method: "round", parameter: 0.25 });
+  assert.equal(report.matrices.length, 2);
+  assert.ok(!(params.lstm.inputKernel instanceof tf.Variable));
+  const compressed = params.lstm.inputKernel.dataSync(); // [2, 8]: i and f blocks are columns 0..3
+  for (let row = 0; row < 2; row++) {
+    for (let column = 0; column < 4; column++) assert.ok(compressed[row * 8 + column] % 0.25 === 0); // -0 counts as 0
+  }
+  tf.dispose(params as never);
+  assert.equal(inputKernel.isDisposed, false);
+  tf.dispose([inputKernel, recurrentKernel, tree.lstm.bias]);
+});
