@@ -204,8 +204,9 @@ function assembleResult(
     arms[arm] ??= { runs: {}, summary: {} };
     arms[arm].runs[String(record.seed)] = record;
   };
-  // Runs of the existing file that are still valid (e.g. seeds not requested this time) are kept.
-  if (plan.existing && !plan.runs.some((r) => r.status === "forced")) {
+  // Runs of the existing file (same preset) that are still valid, e.g. seeds not requested this time,
+  // are kept; retrained runs replace theirs below.
+  if (plan.existing) {
     for (const [arm, a] of Object.entries(plan.existing.arms)) {
       if (!validArms.includes(arm)) continue;
       for (const run of Object.values(a.runs)) {
