@@ -40,6 +40,11 @@ export interface SearchOptions {
   maxLength: number;
 }
 
+export interface GreedyOptions extends Omit<SearchOptions, "maxLength"> {
+  /** Longest output in emitted tokens (EOS included): one for all, or one per sentence. */
+  maxLength: number | readonly number[];
+}
+
 export interface BeamSearchOptions extends SearchOptions {
   beamSize: number;
   /** Default {kind: "none"}: raw log-probabilities, directly comparable with greedy's. */
@@ -93,15 +98,19 @@ export function greedyDecode(
   step: DecodeStep,
   initialState: DecoderState,
   batchSize: number,
-  options: SearchOptions,
+  options: GreedyOptions,
 ): Hypothesis[] {
-  validateSearch(options);
+  const limits = typeof options.maxLength === "number" ? new Array<number>(batchSize).fill(options.maxLength) : [...options.maxLength];
+  if (limits.length !== batchSize) throw new Error(`greedyDecode: maxLength has ${limits.length} entries for a batch of ${batchSize}`);
+  for (const m of limits) validateSearch({ ...options, maxLength: m });
   const tokens: number[][] = Array.from({ length: batchSize }, () => []);
   const logProbability = new Float64Array(batchSize);
   const done = new Array<boolean>(batchSize).fill(false);
+  const cut = new Array<boolean>(batchSize).fill(false);
   let previous = new Int32Array(batchSize).fill(options.beginToken);
   let state = initialState;
-  for (let t = 0; t < options.maxLength && done.some((d) => !d); t++) {
+  for (let b = 0; b < batchSize; b++) if (limits[b] === 0) done[b] = true;
+  for (let t = 0; done.some((d) => !d); t++) {
     const out = tf.tidy(() => {
       const r = step(state, tf.tensor1d(previous, "int32"));
       const best = r.logProbabilities.argMax(1); // [batch]
@@ -120,10 +129,14 @@ export function greedyDecode(
       logProbability[b] += bestLogProbability[b];
       if (best[b] === options.endToken) done[b] = true;
       else tokens[b].push(best[b]);
+      if (t + 1 >= limits[b] && !done[b]) {
+        done[b] = true;
+        cut[b] = true;
+      }
     }
   }
   if (state !== initialState) disposeState(state);
-  return tokens.map((tk, b) => ({ tokens: tk, logProbability: logProbability[b], score: logProbability[b], finished: done[b] }));
+  return tokens.map((tk, b) => ({ tokens: tk, logProbability: logProbability[b], score: logProbability[b], finished: !cut[b] }));
 }
 
 /**

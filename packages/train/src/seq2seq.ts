@@ -1,0 +1,535 @@
+/**
+ * LSTM encoder-decoder with global attention (Luong, Pham & Manning, EMNLP 2015, "Effective Approaches
+ * to Attention-based Neural Machine Translation"), the translation model of the G2-LSTM NMT experiments
+ * (PAPERS §1) and of the structured-dropout MT runs (PAPERS §3).
+ *
+ *   encoder      h̄_1..h̄_S = stacked LSTM over source embeddings (padding positions frozen by scan lengths)
+ *   bridge       decoder layer l starts from the encoder's final (h, c) of layer l
+ *   decoder      x_t = [E y_{t-1}; h̃_{t-1}] (input feeding, Luong §3.3; h̃_0 = 0) or E y_{t-1}
+ *                h_t = stacked LSTM(x_t)
+ *   score        general: score(h_t, h̄_s) = h_tᵀ W_a h̄_s      dot: h_tᵀ h̄_s
+ *   alignment    a_t(s) = softmax_s(score(h_t, h̄_s)), with padded source positions excluded (score −∞)
+ *   context      c_t = Σ_s a_t(s) h̄_s
+ *   attentional  h̃_t = tanh(W_c [c_t; h_t])                   (Luong eq. 5)
+ *   output       p(y_t | y_<t, x) = softmax(W_s h̃_t + b_s)     (eq. 6)
+ *   loss         Σ over real target tokens of −log p(y_t), divided by the number of real target tokens
+ *                (padding contributes neither to the sum nor to the count).
+ *
+ * Parameter tree (dotted paths are what optimizers, checkpoints and compression specs name):
+ *   sourceEmbedding [Vs, E]          targetEmbedding [Vt, E]
+ *   encoder.<l>.{inputKernel [I,4H], recurrentKernel [H,4H], bias [4H]}      (cells' LSTM convention, gates i,f,g,o)
+ *   decoder.<l>.{inputKernel, recurrentKernel, bias}
+ *   decoder.0.contextKernel [H, 4H]  (only with input feeding) the rows of the first decoder layer's input
+ *                                    kernel that read h̃_{t-1}: the attention context feeding the gates, i.e.
+ *                                    the analogue of the "attention-context matrix Wc" whose i and f blocks the
+ *                                    G2-LSTM NMT code compresses (its dl4mt decoder feeds c_t into the gates).
+ *   attention.scoreKernel [H, H]     W_aᵀ (general score only): key_s = h̄_s · scoreKernel
+ *   attention.combineKernel [2H, H]  Luong's W_c (no bias), rows ordered [context; h]
+ *   output.{kernel [H, Vt], bias [Vt]}
+ * `translationCompressionMatrices(config)` lists the gate-structured matrices (recurrent kernels and the
+ * context kernel) for the G2 compression table.
+ *
+ * Dropout (non-recurrent connections only, Zaremba style; `dropout` config from cells: elementwise,
+ * locked, structured): on every LSTM layer's input (embeddings for layer 0, the layer below otherwise; for
+ * the decoder's first layer the input-fed h̃ too) and on h̃ before the output layer. Encoder layers and the
+ * output layer use cells' fused forms (structured dropout shrinks the matMul). DEVIATION: in the decoder's
+ * step-by-step loop structured dropout is applied as a [1, F] keep mask (the same values as the gathered
+ * x[:, K_t]·W[K_t,:]/(1−p), without the smaller matMul), because the decoder's input is produced one step
+ * at a time by input feeding.
+ *
+ * Gates: `gate` (cells' GateConfig: sigmoid, sharpened, gumbel) applies to the input and forget gates of
+ * the decoder's first layer (`gateLayers: "decoderFirst"`, default) or of every LSTM layer (`"all"`).
+ * A GateTracer passed to evaluation records every LSTM layer under "encoder.layer<l>" / "decoder.layer<l>".
+ */
+import { tf, Rng } from "@rnnlab/core";
+import {
+  createLstm,
+  stackScan,
+  scan,
+  denseSequence,
+  dropoutMask,
+  structuredKeepIndices,
+  type Cell,
+  type CellContext,
+  type DropoutConfig,
+  type GateConfig,
+  type GateTracer,
+  type Layer,
+  type ParamTree,
+  type State,
+} from "@rnnlab/cells";
+import { maskedCrossEntropy, maskedTokenLosses } from "./seq2seq-loss";
+
+export interface TranslationModelConfig {
+  sourceVocabularySize: number;
+  targetVocabularySize: number;
+  embeddingSize: number;
+  hiddenSize: number;
+  /** LSTM layers in the encoder and in the decoder (the bridge copies layer l to layer l). */
+  layers: number;
+  /** Luong's score function; default "general". */
+  attentionScore?: "general" | "dot";
+  /** Feed h̃_{t-1} into the decoder's first layer (Luong §3.3); default true. */
+  inputFeeding?: boolean;
+  /** Input/forget gate function; default plain sigmoid. */
+  gate?: GateConfig;
+  /** Which LSTM layers use `gate`; default "decoderFirst". */
+  gateLayers?: "decoderFirst" | "all";
+  /** Dropout on non-recurrent connections; default none. */
+  dropout?: DropoutConfig;
+  /** Forget-gate bias at initialisation (cells' default 1). */
+  forgetBias?: number;
+  /** Uniform init range for embeddings (OpenNMT's param_init); default 0.1. */
+  embeddingInitRange?: number;
+  /** Padding id (both sides), begin-of-sentence and end-of-sentence ids (target side). */
+  padToken: number;
+  beginToken: number;
+  endToken: number;
+}
+
+export type ResolvedTranslationConfig = Readonly<Required<Omit<TranslationModelConfig, "gate" | "dropout">>> & {
+  readonly gate: GateConfig;
+  readonly dropout: DropoutConfig;
+};
+
+type LstmLayerParams = { inputKernel: tf.Tensor2D; recurrentKernel: tf.Tensor2D; bias: tf.Tensor1D; contextKernel?: tf.Tensor2D };
+
+export interface TranslationParams {
+  sourceEmbedding: tf.Tensor2D;
+  targetEmbedding: tf.Tensor2D;
+  encoder: LstmLayerParams[];
+  decoder: LstmLayerParams[];
+  attention: { scoreKernel?: tf.Tensor2D; combineKernel: tf.Tensor2D };
+  output: { kernel: tf.Tensor2D; bias: tf.Tensor1D };
+}
+
+const CONFIG_KEYS = [
+  "sourceVocabularySize", "targetVocabularySize", "embeddingSize", "hiddenSize", "layers", "attentionScore",
+  "inputFeeding", "gate", "gateLayers", "dropout", "forgetBias", "embeddingInitRange", "padToken", "beginToken", "endToken",
+];
+
+function positiveInteger(name: string, value: unknown): void {
+  if (!Number.isInteger(value) || (value as number) < 1) throw new Error(`translation model option "${name}" must be a positive integer, got ${JSON.stringify(value)}`);
+}
+
+/** Validate a config (unknown keys are errors) and fill defaults. */
+export function resolveTranslationConfig(config: TranslationModelConfig): ResolvedTranslationConfig {
+  for (const key of Object.keys(config)) {
+    if (!CONFIG_KEYS.includes(key)) throw new Error(`translation model: unknown option "${key}"; allowed: ${CONFIG_KEYS.join(", ")}`);
+  }
+  for (const key of ["sourceVocabularySize", "targetVocabularySize", "embeddingSize", "hiddenSize", "layers"] as const) positiveInteger(key, config[key]);
+  for (const key of ["padToken", "beginToken", "endToken"] as const) {
+    if (!Number.isInteger(config[key]) || config[key] < 0 || config[key] >= config.targetVocabularySize) {
+      throw new Error(`translation model option "${key}" must be a token id in [0, targetVocabularySize=${config.targetVocabularySize}), got ${config[key]}`);
+    }
+  }
+  const attentionScore = config.attentionScore ?? "general";
+  if (attentionScore !== "general" && attentionScore !== "dot") throw new Error(`translation model option "attentionScore" must be "general" or "dot", got ${JSON.stringify(attentionScore)}`);
+  const gateLayers = config.gateLayers ?? "decoderFirst";
+  if (gateLayers !== "decoderFirst" && gateLayers !== "all") throw new Error(`translation model option "gateLayers" must be "decoderFirst" or "all", got ${JSON.stringify(gateLayers)}`);
+  const resolved = {
+    ...config,
+    attentionScore,
+    inputFeeding: config.inputFeeding ?? true,
+    gate: config.gate ?? { kind: "sigmoid" },
+    gateLayers,
+    dropout: config.dropout ?? { kind: "none" },
+    forgetBias: config.forgetBias ?? 1,
+    embeddingInitRange: config.embeddingInitRange ?? 0.1,
+  } as ResolvedTranslationConfig;
+  // Building the cells validates gate and dropout configs with the cells' own messages.
+  buildCells(resolved);
+  return Object.freeze(resolved);
+}
+
+interface TranslationCells {
+  encoder: Cell[];
+  decoder: Cell[];
+}
+
+/**
+ * The LSTM cells. Encoder cells carry the input dropout (fused into their input projection); decoder cells
+ * have none because the decoder applies dropout itself, step by step.
+ */
+function buildCells(config: ResolvedTranslationConfig): TranslationCells {
+  const { hiddenSize: H, embeddingSize: E, layers } = config;
+  const sigmoid: GateConfig = { kind: "sigmoid" };
+  const encoder: Cell[] = [];
+  const decoder: Cell[] = [];
+  for (let l = 0; l < layers; l++) {
+    encoder.push(createLstm({
+      inputSize: l === 0 ? E : H, hiddenSize: H, forgetBias: config.forgetBias,
+      gate: config.gateLayers === "all" ? config.gate : sigmoid,
+      inputDropout: config.dropout,
+    }) as unknown as Cell);
+    decoder.push(createLstm({
+      inputSize: l === 0 ? E + (config.inputFeeding ? H : 0) : H, hiddenSize: H, forgetBias: config.forgetBias,
+      gate: l === 0 || config.gateLayers === "all" ? config.gate : sigmoid,
+    }) as unknown as Cell);
+  }
+  return { encoder, decoder };
+}
+
+function uniform(shape: number[], range: number, rng: Rng): tf.Tensor {
+  return tf.randomUniform(shape, -range, range, "float32", rng.tfSeed());
+}
+
+/** Fresh parameters; all randomness from `rng`. */
+export function initTranslationParams(config: ResolvedTranslationConfig, rng: Rng): TranslationParams {
+  const cells = buildCells(config);
+  const { hiddenSize: H, embeddingSize: E } = config;
+  const kernelRange = 1 / Math.sqrt(H); // PyTorch's nn.Linear / nn.LSTM range, as the cells use
+  return tf.tidy(() => {
+    const encoder = cells.encoder.map((cell, l) => cell.init(rng.fork(`encoder.${l}`)) as unknown as LstmLayerParams);
+    const decoder = cells.decoder.map((cell, l) => {
+      const p = cell.init(rng.fork(`decoder.${l}`)) as unknown as LstmLayerParams;
+      if (l > 0 || !config.inputFeeding) return p;
+      const [inputKernel, contextKernel] = tf.split(p.inputKernel, [E, H], 0) as tf.Tensor2D[]; // [E,4H], [H,4H]
+      return { inputKernel, contextKernel, recurrentKernel: p.recurrentKernel, bias: p.bias };
+    });
+    const r = rng.fork("attention+output");
+    const params: TranslationParams = {
+      sourceEmbedding: uniform([config.sourceVocabularySize, E], config.embeddingInitRange, r) as tf.Tensor2D,
+      targetEmbedding: uniform([config.targetVocabularySize, E], config.embeddingInitRange, r) as tf.Tensor2D,
+      encoder,
+      decoder,
+      attention: {
+        ...(config.attentionScore === "general" ? { scoreKernel: uniform([H, H], kernelRange, r) as tf.Tensor2D } : {}),
+        combineKernel: uniform([2 * H, H], 1 / Math.sqrt(2 * H), r) as tf.Tensor2D,
+      },
+      output: { kernel: uniform([H, config.targetVocabularySize], kernelRange, r) as tf.Tensor2D, bias: tf.zeros([config.targetVocabularySize]) as tf.Tensor1D },
+    };
+    return params as unknown as tf.TensorContainer;
+  }) as unknown as TranslationParams;
+}
+
+/**
+ * Dotted paths of the matrices whose i and f blocks the G2-LSTM NMT compression rounds / clips / factorises
+ * (PAPERS §1): every recurrent kernel U (encoder and decoder) and, with input feeding, the decoder's context
+ * kernel. Input kernels W are not compressed (as in the G2 code). Pass them as `matrices` to metrics'
+ * compressGateBlocks (gate blocks i, f in LSTM_GATES order).
+ */
+export function translationCompressionMatrices(config: ResolvedTranslationConfig): string[] {
+  const paths: string[] = [];
+  for (const side of ["encoder", "decoder"]) for (let l = 0; l < config.layers; l++) paths.push(`${side}.${l}.recurrentKernel`);
+  if (config.inputFeeding) paths.push("decoder.0.contextKernel");
+  return paths;
+}
+
+// ------------------------------------------------------------------------------------------- batches
+
+/** One padded batch, time-major, as the model consumes it. */
+export interface TranslationTensors {
+  /** [S, B] int32 source ids, padded with padToken. */
+  source: tf.Tensor2D;
+  sourceLengths: number[];
+  /** [T, B] int32: BOS y_1 .. y_n, padded. */
+  targetInput: tf.Tensor2D;
+  /** [T, B] int32: y_1 .. y_n EOS, padded. */
+  targetOutput: tf.Tensor2D;
+  /** [T, B] float32: 1 on real target tokens (EOS included), 0 on padding. */
+  targetMask: tf.Tensor2D;
+  /** Real target tokens per sentence (n + 1, EOS included). */
+  targetLengths: number[];
+}
+
+/**
+ * Pad token-id sentences into time-major tensors. `source[b]` and `target[b]` are id lists without BOS/EOS;
+ * the target gets BOS prepended for the decoder input and EOS appended for the prediction target. A
+ * sentence with an empty source is an error (the encoder would have no memory to attend to).
+ */
+export function padTranslationBatch(config: Pick<TranslationModelConfig, "padToken" | "beginToken" | "endToken">, source: readonly (readonly number[])[], target: readonly (readonly number[])[]): TranslationTensors {
+  if (source.length !== target.length || source.length === 0) throw new Error(`padTranslationBatch: need as many targets as sources (>0), got ${source.length} sources and ${target.length} targets`);
+  const B = source.length;
+  source.forEach((s, b) => {
+    if (s.length === 0) throw new Error(`padTranslationBatch: source sentence ${b} is empty; drop empty pairs before batching`);
+  });
+  const S = Math.max(...source.map((s) => s.length));
+  const T = Math.max(...target.map((t) => t.length)) + 1;
+  const src = new Int32Array(S * B).fill(config.padToken);
+  const tin = new Int32Array(T * B).fill(config.padToken);
+  const tout = new Int32Array(T * B).fill(config.padToken);
+  const mask = new Float32Array(T * B);
+  for (let b = 0; b < B; b++) {
+    source[b].forEach((id, s) => (src[s * B + b] = id));
+    const y = target[b];
+    tin[b] = config.beginToken;
+    for (let t = 0; t <= y.length; t++) {
+      if (t < y.length) tin[(t + 1) * B + b] = y[t];
+      tout[t * B + b] = t < y.length ? y[t] : config.endToken;
+      mask[t * B + b] = 1;
+    }
+  }
+  return {
+    source: tf.tensor2d(src, [S, B], "int32"),
+    sourceLengths: source.map((s) => s.length),
+    targetInput: tf.tensor2d(tin, [T, B], "int32"),
+    targetOutput: tf.tensor2d(tout, [T, B], "int32"),
+    targetMask: tf.tensor2d(mask, [T, B]),
+    targetLengths: target.map((t) => t.length + 1),
+  };
+}
+
+export function disposeTranslationTensors(batch: TranslationTensors): void {
+  batch.source.dispose();
+  batch.targetInput.dispose();
+  batch.targetOutput.dispose();
+  batch.targetMask.dispose();
+}
+
+// ------------------------------------------------------------------------------------------- attention
+
+/** Encoder output prepared for attention. */
+export interface AttentionMemory {
+  /** h̄_s, [B, S, H]. */
+  values: tf.Tensor3D;
+  /** h̄_s · W_aᵀ (general) or h̄_s (dot), [B, S, H]. */
+  keys: tf.Tensor3D;
+  /** 0 on real source positions, −1e9 on padding, [B, S]. */
+  maskBias: tf.Tensor2D;
+}
+
+export function makeAttentionMemory(params: TranslationParams, encoderOutputs: tf.Tensor3D, sourceLengths: readonly number[]): AttentionMemory {
+  return tf.tidy(() => {
+    const [S, B, H] = encoderOutputs.shape;
+    const values = tf.transpose(encoderOutputs, [1, 0, 2]) as tf.Tensor3D; // [B, S, H]
+    const keys = params.attention.scoreKernel
+      ? (tf.reshape(tf.matMul(tf.reshape(values, [B * S, H]), params.attention.scoreKernel), [B, S, H]) as tf.Tensor3D) // [B, S, H]
+      : values;
+    const bias = new Float32Array(B * S);
+    for (let b = 0; b < B; b++) for (let s = sourceLengths[b]; s < S; s++) bias[b * S + s] = -1e9;
+    return { values, keys, maskBias: tf.tensor2d(bias, [B, S]) };
+  }) as unknown as AttentionMemory;
+}
+
+/** Global attention for queries h_t [B, H]: alignment weights [B, S] and context c_t [B, H]. */
+export function attend(memory: AttentionMemory, query: tf.Tensor2D): { weights: tf.Tensor2D; context: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const scores = tf.squeeze(tf.matMul(memory.keys, tf.expandDims(query, 2)), [2]) as tf.Tensor2D; // [B, S]
+    // Padded positions get −1e9 added: exp underflows to exactly 0, so they receive no weight.
+    const weights = tf.softmax(tf.add(scores, memory.maskBias)) as tf.Tensor2D; // [B, S]
+    const context = tf.squeeze(tf.matMul(tf.expandDims(weights, 1), memory.values), [1]) as tf.Tensor2D; // [B, H]
+    return { weights, context };
+  });
+}
+
+// ------------------------------------------------------------------------------------------- model pieces
+
+interface DecoderPrepared {
+  /** Per decoder layer: the kernels the LSTM cell sees (first layer: [inputKernel; contextKernel]) and its prepared constants. */
+  layers: { params: LstmLayerParams; prepared: unknown }[];
+  training: boolean;
+  rng?: Rng;
+  /** Locked-dropout masks per layer input (locked dropout only). */
+  lockedMasks: (tf.Tensor | undefined)[];
+}
+
+/** The decoder's recurrent state: h/c per layer and the last attentional vector h̃ ("feed"). */
+export type DecoderStateRecord = State;
+
+function stepDropout(x: tf.Tensor2D, config: DropoutConfig, prepared: DecoderPrepared, lockedMask: tf.Tensor | undefined): tf.Tensor2D {
+  if (!prepared.training || config.kind === "none") return x;
+  const rng = prepared.rng!;
+  const [batch, features] = x.shape;
+  switch (config.kind) {
+    case "elementwise":
+      return tf.mul(x, dropoutMask([batch, features], config.rate, rng)) as tf.Tensor2D;
+    case "locked":
+      return tf.mul(x, lockedMask!) as tf.Tensor2D;
+    case "structured": {
+      const keep = structuredKeepIndices(features, config.rate, rng);
+      const mask = new Float32Array(features);
+      for (const j of keep) mask[j] = 1 / (1 - config.rate);
+      return tf.mul(x, tf.tensor2d(mask, [1, features])) as tf.Tensor2D;
+    }
+  }
+}
+
+/**
+ * The attentional decoder as a cell (cells' contract), bound to one batch's attention memory: the input is
+ * the embedding of y_{t-1}, the output y is h̃_t. scan runs it for teacher forcing; greedy and beam search
+ * call `prepare` once and `step` per emitted token.
+ */
+export function createAttentionDecoderCell(config: ResolvedTranslationConfig, memory: AttentionMemory): Cell<ParamTree, State, DecoderPrepared> {
+  const cells = buildCells(config).decoder;
+  const H = config.hiddenSize;
+  const L = config.layers;
+  const layerInputSize = (l: number) => (l === 0 ? config.embeddingSize + (config.inputFeeding ? H : 0) : H);
+  return {
+    kind: "attention-decoder",
+    inputSize: config.embeddingSize,
+    hiddenSize: H,
+    outputSize: H,
+    options: Object.freeze({ ...config }),
+    init: () => {
+      throw new Error("createAttentionDecoderCell: parameters come from initTranslationParams");
+    },
+    initialState(batchSize: number): State {
+      const s: State = {};
+      for (let l = 0; l < L; l++) {
+        s[`h${l}`] = tf.zeros([batchSize, H]);
+        s[`c${l}`] = tf.zeros([batchSize, H]);
+      }
+      s.feed = tf.zeros([batchSize, H]);
+      return s;
+    },
+    prepare(tree, context: CellContext): DecoderPrepared {
+      const params = tree as unknown as TranslationParams;
+      const rng = context.training ? context.rng?.fork("decoder") : undefined;
+      if (context.training && config.dropout.kind !== "none" && !rng) throw new Error("translation decoder: training with dropout needs options.rng");
+      const layers = cells.map((cell, l) => {
+        const p = params.decoder[l];
+        const layerParams = p.contextKernel
+          ? { inputKernel: tf.concat([p.inputKernel, p.contextKernel], 0), recurrentKernel: p.recurrentKernel, bias: p.bias } // [E+H, 4H]
+          : { inputKernel: p.inputKernel, recurrentKernel: p.recurrentKernel, bias: p.bias };
+        const prepared = cell.prepare(layerParams as never, {
+          ...context,
+          rng: rng?.fork(`layer${l}`),
+          layerName: `decoder.layer${l}`,
+        });
+        return { params: layerParams, prepared };
+      });
+      const lockedMasks = cells.map((_, l) =>
+        context.training && config.dropout.kind === "locked" ? dropoutMask([context.batchSize, layerInputSize(l)], config.dropout.rate, rng!) : undefined,
+      );
+      return { layers, training: context.training, rng, lockedMasks };
+    },
+    step(tree, state, x, prepared, t) {
+      const params = tree as unknown as TranslationParams;
+      const lockedMasks = prepared.lockedMasks;
+      const next: State = {};
+      let input: tf.Tensor2D = config.inputFeeding ? (tf.concat([x, state.feed], 1) as tf.Tensor2D) : x; // [B, E(+H)]
+      cells.forEach((cell, l) => {
+        const layer = prepared.layers[l];
+        const dropped = stepDropout(input, config.dropout, prepared, lockedMasks[l]);
+        const projected = cell.project
+          ? (tf.squeeze(cell.project(layer.params as never, tf.expandDims(dropped, 0) as tf.Tensor3D, layer.prepared), [0]) as tf.Tensor2D) // [B, 4H]
+          : dropped;
+        const out = cell.step(layer.params as never, { h: state[`h${l}`], c: state[`c${l}`] }, projected, layer.prepared, t);
+        next[`h${l}`] = out.state.h;
+        next[`c${l}`] = out.state.c;
+        input = out.y;
+      });
+      const { context } = attend(memory, input);
+      const attentional = tf.tanh(tf.matMul(tf.concat([context, input], 1), params.attention.combineKernel)) as tf.Tensor2D; // [B, H]
+      next.feed = attentional;
+      return { state: next, y: attentional };
+    },
+  };
+}
+
+export interface EncodeResult {
+  memory: AttentionMemory;
+  /** Decoder initial state: the encoder's final (h, c) per layer, h̃_0 = 0. */
+  decoderState: State;
+}
+
+/** Run the encoder over a padded source batch [S, B]. */
+export function encodeSource(
+  config: ResolvedTranslationConfig,
+  params: TranslationParams,
+  source: tf.Tensor2D,
+  sourceLengths: readonly number[],
+  options: { training?: boolean; rng?: Rng; tracer?: GateTracer } = {},
+): EncodeResult {
+  const cells = buildCells(config).encoder;
+  return tf.tidy(() => {
+    const [S, B] = source.shape;
+    const embedded = tf.reshape(tf.gather(params.sourceEmbedding, tf.reshape(source, [S * B])), [S, B, config.embeddingSize]) as tf.Tensor3D; // [S, B, E]
+    const layers: Layer[] = cells.map((cell, l) => ({ cell, params: params.encoder[l] as never }));
+    const initial = cells.map((cell) => cell.initialState(B));
+    const result = stackScan(layers, embedded, initial, {
+      training: options.training ?? false,
+      rng: options.rng?.fork("encoder"),
+      lengths: sourceLengths,
+      tracer: options.tracer,
+      layerNamePrefix: "encoder.layer",
+    });
+    const memory = makeAttentionMemory(params, result.ys, sourceLengths);
+    const decoderState: State = {};
+    result.states.forEach((s, l) => {
+      decoderState[`h${l}`] = s.h;
+      decoderState[`c${l}`] = s.c;
+    });
+    decoderState.feed = tf.zeros([B, config.hiddenSize]);
+    return { memory, decoderState } as unknown as tf.TensorContainer;
+  }) as unknown as EncodeResult;
+}
+
+export function disposeEncodeResult(r: EncodeResult): void {
+  const seen = new Set<number>();
+  for (const t of [r.memory.values, r.memory.keys, r.memory.maskBias, ...Object.values(r.decoderState)]) {
+    if (!seen.has(t.id)) t.dispose();
+    seen.add(t.id);
+  }
+}
+
+/**
+ * Teacher-forced forward pass: logits [T, B, Vt] for every target position. Everything is created inside
+ * the caller's scope (call it inside tf.tidy / a gradient function).
+ */
+export function translationLogits(
+  config: ResolvedTranslationConfig,
+  params: TranslationParams,
+  batch: TranslationTensors,
+  options: { training?: boolean; rng?: Rng; tracer?: GateTracer } = {},
+): tf.Tensor3D {
+  const training = options.training ?? false;
+  if (training && options.tracer) throw new Error("translation model: a gate tracer is evaluation-only; pass tracer only with training=false");
+  const encoded = encodeSource(config, params, batch.source, batch.sourceLengths, options);
+  const [T, B] = batch.targetInput.shape;
+  const embedded = tf.reshape(tf.gather(params.targetEmbedding, tf.reshape(batch.targetInput, [T * B])), [T, B, config.embeddingSize]) as tf.Tensor3D; // [T, B, E]
+  const cell = createAttentionDecoderCell(config, encoded.memory);
+  const decoded = scan(cell as unknown as Cell, params as never, embedded, encoded.decoderState, {
+    training,
+    rng: options.rng,
+    lengths: batch.targetLengths,
+    tracer: options.tracer,
+    layerName: "decoder",
+  });
+  return denseSequence(decoded.ys, params.output.kernel, params.output.bias, {
+    dropout: config.dropout,
+    training,
+    rng: training ? options.rng?.fork("output") : undefined,
+  }); // [T, B, Vt]
+}
+
+/** Mean cross-entropy per real target token (scalar), for training and evaluation. */
+export function translationLoss(
+  config: ResolvedTranslationConfig,
+  params: TranslationParams,
+  batch: TranslationTensors,
+  options: { training?: boolean; rng?: Rng; tracer?: GateTracer } = {},
+): tf.Scalar {
+  return tf.tidy(() => {
+    const logits = translationLogits(config, params, batch, options);
+    const [T, B, V] = logits.shape;
+    return maskedCrossEntropy(tf.reshape(logits, [T * B, V]), tf.reshape(batch.targetOutput, [T * B]), tf.reshape(batch.targetMask, [T * B])).mean;
+  });
+}
+
+/**
+ * Per-sentence log-probability of the given targets (EOS included), evaluation mode: log P(y | x) as
+ * beam search scores it. Returns plain numbers.
+ */
+export function scoreTranslations(
+  config: ResolvedTranslationConfig,
+  params: TranslationParams,
+  source: readonly (readonly number[])[],
+  target: readonly (readonly number[])[],
+): number[] {
+  const batch = padTranslationBatch(config, source, target);
+  try {
+    const perSentence = tf.tidy(() => {
+      const logits = translationLogits(config, params, batch);
+      const [T, B, V] = logits.shape;
+      const perToken = maskedTokenLosses(tf.reshape(logits, [T * B, V]) as tf.Tensor2D, tf.reshape(batch.targetOutput, [T * B]) as tf.Tensor1D, tf.reshape(batch.targetMask, [T * B]) as tf.Tensor1D);
+      return tf.neg(tf.sum(tf.reshape(perToken, [T, B]), 0)); // [B]
+    });
+    const values = Array.from(perSentence.dataSync());
+    perSentence.dispose();
+    return values;
+  } finally {
+    disposeTranslationTensors(batch);
+  }
+}

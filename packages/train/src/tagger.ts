@@ -1,0 +1,384 @@
+/**
+ * BiLSTM sequence tagger (NER), the CoNLL-2003 model family of the structured-dropout paper (PAPERS §3):
+ *
+ *   x_t       = E w_t                                        word embeddings
+ *   h_t       = [→h_t ; ←h_t]                                 stacked bidirectional LSTM (layer l reads layer l−1's [→h;←h])
+ *   p(y_t|w)  = softmax(W h_t + b)                            independent softmax per token (no CRF)
+ *   loss      = Σ over real tokens of −log p(y_t | w) / number of real tokens
+ *   metric    = CoNLL span F1 (conlleval, @rnnlab/metrics spanF1) over predicted argmax tags
+ *
+ * Dropout (cells' DropoutConfig: elementwise, locked, structured) on non-recurrent connections: every LSTM
+ * layer's input (the embeddings for layer 0; fused into the input projection, so structured dropout shrinks
+ * the matMul) and the BiLSTM output before the softmax layer.
+ * DEVIATION: no CRF layer and no character features (the paper's tagger was probably a BiLSTM(-CRF) [R]);
+ * the independent softmax keeps training and decoding one matMul per sequence.
+ *
+ * Parameter tree: embedding [V, E]; layers.<l>.forward / layers.<l>.backward = LSTM params
+ * {inputKernel [I,4H], recurrentKernel [H,4H], bias [4H]} (I = E for l = 0, else 2H); output.kernel [2H, C],
+ * output.bias [C].
+ */
+import { tf, Rng } from "@rnnlab/core";
+import { createLstm, bidirectionalScan, denseSequence, type Cell, type DropoutConfig, type GateConfig, type GateTracer } from "@rnnlab/cells";
+import { spanF1, type SpanF1Result, type TaggingScheme } from "@rnnlab/metrics";
+import { maskedCrossEntropy } from "./seq2seq-loss";
+import { createVariables, computeGradients, disposeNamed, type ParamTree, type VariableSet } from "./params";
+import { createOptimizer, clipByGlobalNorm, type OptimizerOptions } from "./optim";
+import { learningRateAt, validateSchedule, plateauInitial, plateauObserve, type ScheduleOptions } from "./schedules";
+import { emit, Stopwatch, type OnProgress } from "./events";
+import { bucketedBatches, takeSnapshot, type TrainingSnapshot } from "./seq2seq-training";
+import { deserializeTensor } from "./serialize";
+
+export interface TaggerModelConfig {
+  vocabularySize: number;
+  tagCount: number;
+  embeddingSize: number;
+  /** Hidden units per direction. */
+  hiddenSize: number;
+  /** Bidirectional layers; default 1. */
+  layers?: number;
+  /** Dropout on non-recurrent connections; default none. */
+  dropout?: DropoutConfig;
+  /** Input/forget gate function of every LSTM; default sigmoid. */
+  gate?: GateConfig;
+  forgetBias?: number;
+  /** Uniform init range of the embeddings; default 0.1. */
+  embeddingInitRange?: number;
+  /** Word id used for padding. */
+  padToken: number;
+}
+
+export type ResolvedTaggerConfig = Readonly<Required<Omit<TaggerModelConfig, "dropout" | "gate">>> & {
+  readonly dropout: DropoutConfig;
+  readonly gate: GateConfig;
+};
+
+type LstmLayerParams = { inputKernel: tf.Tensor2D; recurrentKernel: tf.Tensor2D; bias: tf.Tensor1D };
+
+export interface TaggerParams {
+  embedding: tf.Tensor2D;
+  layers: { forward: LstmLayerParams; backward: LstmLayerParams }[];
+  output: { kernel: tf.Tensor2D; bias: tf.Tensor1D };
+}
+
+const TAGGER_KEYS = ["vocabularySize", "tagCount", "embeddingSize", "hiddenSize", "layers", "dropout", "gate", "forgetBias", "embeddingInitRange", "padToken"];
+
+export function resolveTaggerConfig(config: TaggerModelConfig): ResolvedTaggerConfig {
+  for (const key of Object.keys(config)) {
+    if (!TAGGER_KEYS.includes(key)) throw new Error(`tagger model: unknown option "${key}"; allowed: ${TAGGER_KEYS.join(", ")}`);
+  }
+  const resolved = {
+    ...config,
+    layers: config.layers ?? 1,
+    dropout: config.dropout ?? { kind: "none" },
+    gate: config.gate ?? { kind: "sigmoid" },
+    forgetBias: config.forgetBias ?? 1,
+    embeddingInitRange: config.embeddingInitRange ?? 0.1,
+  } as ResolvedTaggerConfig;
+  for (const key of ["vocabularySize", "tagCount", "embeddingSize", "hiddenSize", "layers"] as const) {
+    if (!Number.isInteger(resolved[key]) || resolved[key] < 1) throw new Error(`tagger model option "${key}" must be a positive integer, got ${JSON.stringify(resolved[key])}`);
+  }
+  if (!Number.isInteger(resolved.padToken) || resolved.padToken < 0 || resolved.padToken >= resolved.vocabularySize) {
+    throw new Error(`tagger model option "padToken" must be a word id in [0, vocabularySize=${resolved.vocabularySize}), got ${resolved.padToken}`);
+  }
+  taggerCells(resolved); // validates gate and dropout with the cells' messages
+  return Object.freeze(resolved);
+}
+
+function taggerCells(config: ResolvedTaggerConfig): { forward: Cell; backward: Cell }[] {
+  return Array.from({ length: config.layers }, (_, l) => {
+    const options = {
+      inputSize: l === 0 ? config.embeddingSize : 2 * config.hiddenSize,
+      hiddenSize: config.hiddenSize,
+      forgetBias: config.forgetBias,
+      gate: config.gate,
+      inputDropout: config.dropout,
+    };
+    return { forward: createLstm(options) as unknown as Cell, backward: createLstm(options) as unknown as Cell };
+  });
+}
+
+export function initTaggerParams(config: ResolvedTaggerConfig, rng: Rng): TaggerParams {
+  const cells = taggerCells(config);
+  const H2 = 2 * config.hiddenSize;
+  return tf.tidy(() => {
+    const r = rng.fork("embedding+output");
+    const params: TaggerParams = {
+      embedding: tf.randomUniform([config.vocabularySize, config.embeddingSize], -config.embeddingInitRange, config.embeddingInitRange, "float32", r.tfSeed()),
+      layers: cells.map((c, l) => ({
+        forward: c.forward.init(rng.fork(`layers.${l}.forward`)) as unknown as LstmLayerParams,
+        backward: c.backward.init(rng.fork(`layers.${l}.backward`)) as unknown as LstmLayerParams,
+      })),
+      output: {
+        kernel: tf.randomUniform([H2, config.tagCount], -1 / Math.sqrt(H2), 1 / Math.sqrt(H2), "float32", r.tfSeed()),
+        bias: tf.zeros([config.tagCount]),
+      },
+    };
+    return params as unknown as tf.TensorContainer;
+  }) as unknown as TaggerParams;
+}
+
+/** Tagged sentences as ids: words[i][t] has tag tags[i][t]. */
+export interface TaggedIds {
+  words: readonly (readonly number[])[];
+  tags: readonly (readonly number[])[];
+}
+
+export interface TaggingTensors {
+  /** [T, B] int32, padded with padToken. */
+  words: tf.Tensor2D;
+  /** [T, B] int32, padded with 0 (masked out). */
+  tags: tf.Tensor2D;
+  /** [T, B] float32, 1 on real tokens. */
+  mask: tf.Tensor2D;
+  lengths: number[];
+}
+
+export function padTaggingBatch(config: Pick<TaggerModelConfig, "padToken">, words: readonly (readonly number[])[], tags: readonly (readonly number[])[]): TaggingTensors {
+  if (words.length !== tags.length || words.length === 0) throw new Error(`padTaggingBatch: need as many tag sequences as sentences (>0), got ${words.length} and ${tags.length}`);
+  const B = words.length;
+  words.forEach((w, b) => {
+    if (w.length === 0) throw new Error(`padTaggingBatch: sentence ${b} is empty; drop empty sentences before batching`);
+    if (w.length !== tags[b].length) throw new Error(`padTaggingBatch: sentence ${b} has ${w.length} words but ${tags[b].length} tags`);
+  });
+  const T = Math.max(...words.map((w) => w.length));
+  const w = new Int32Array(T * B).fill(config.padToken);
+  const y = new Int32Array(T * B);
+  const m = new Float32Array(T * B);
+  for (let b = 0; b < B; b++) {
+    for (let t = 0; t < words[b].length; t++) {
+      w[t * B + b] = words[b][t];
+      y[t * B + b] = tags[b][t];
+      m[t * B + b] = 1;
+    }
+  }
+  return {
+    words: tf.tensor2d(w, [T, B], "int32"),
+    tags: tf.tensor2d(y, [T, B], "int32"),
+    mask: tf.tensor2d(m, [T, B]),
+    lengths: words.map((s) => s.length),
+  };
+}
+
+export function disposeTaggingTensors(batch: TaggingTensors): void {
+  batch.words.dispose();
+  batch.tags.dispose();
+  batch.mask.dispose();
+}
+
+/** Tag logits [T, B, C]. Create inside the caller's scope (tidy / gradient function). */
+export function taggerLogits(
+  config: ResolvedTaggerConfig,
+  params: TaggerParams,
+  words: tf.Tensor2D,
+  lengths: readonly number[],
+  options: { training?: boolean; rng?: Rng; tracer?: GateTracer } = {},
+): tf.Tensor3D {
+  const training = options.training ?? false;
+  if (training && options.tracer) throw new Error("tagger: a gate tracer is evaluation-only; pass tracer only with training=false");
+  const cells = taggerCells(config);
+  const [T, B] = words.shape;
+  let xs = tf.reshape(tf.gather(params.embedding, tf.reshape(words, [T * B])), [T, B, config.embeddingSize]) as tf.Tensor3D; // [T, B, E]
+  cells.forEach((c, l) => {
+    const out = bidirectionalScan(
+      { cell: c.forward, params: params.layers[l].forward as never },
+      { cell: c.backward, params: params.layers[l].backward as never },
+      xs,
+      { forward: c.forward.initialState(B), backward: c.backward.initialState(B) },
+      { training, rng: training ? options.rng?.fork(`layer${l}`) : undefined, lengths, tracer: options.tracer, layerNamePrefix: `layer${l}` },
+    );
+    xs = out.ys; // [T, B, 2H]
+  });
+  return denseSequence(xs, params.output.kernel, params.output.bias, {
+    dropout: config.dropout,
+    training,
+    rng: training ? options.rng?.fork("output") : undefined,
+  }); // [T, B, C]
+}
+
+/** Mean cross-entropy per real token (scalar). */
+export function taggerLoss(
+  config: ResolvedTaggerConfig,
+  params: TaggerParams,
+  batch: TaggingTensors,
+  options: { training?: boolean; rng?: Rng; tracer?: GateTracer } = {},
+): tf.Scalar {
+  return tf.tidy(() => {
+    const logits = taggerLogits(config, params, batch.words, batch.lengths, options);
+    const [T, B, C] = logits.shape;
+    return maskedCrossEntropy(tf.reshape(logits, [T * B, C]) as tf.Tensor2D, tf.reshape(batch.tags, [T * B]) as tf.Tensor1D, tf.reshape(batch.mask, [T * B]) as tf.Tensor1D).mean;
+  });
+}
+
+/** Argmax tag ids per sentence (unpadded). */
+export function predictTags(config: ResolvedTaggerConfig, params: TaggerParams, words: readonly (readonly number[])[], options: { batchSize?: number; tracer?: GateTracer } = {}): number[][] {
+  const batchSize = options.batchSize ?? 64;
+  const out: number[][] = [];
+  for (let start = 0; start < words.length; start += batchSize) {
+    const chunk = words.slice(start, start + batchSize);
+    const batch = padTaggingBatch(config, chunk, chunk.map((s) => s.map(() => 0)));
+    const best = tf.tidy(() => tf.argMax(taggerLogits(config, params, batch.words, batch.lengths, { tracer: options.tracer }), 2)); // [T, B]
+    const values = best.dataSync();
+    const B = chunk.length;
+    best.dispose();
+    disposeTaggingTensors(batch);
+    chunk.forEach((s, b) => out.push(s.map((_, t) => values[t * B + b])));
+  }
+  return out;
+}
+
+export interface TaggerEvaluation {
+  loss: number;
+  /** conlleval span F1 (percent) and friends. */
+  spans: SpanF1Result;
+  f1: number;
+}
+
+/**
+ * Loss and CoNLL span F1 of a parameter tree on a data set (evaluation mode; pass a modified copy of the
+ * parameters to measure its effect). `tagNames[id]` is the tag string (e.g. "B-PER").
+ */
+export function evaluateTagger(
+  config: ResolvedTaggerConfig,
+  params: TaggerParams,
+  data: TaggedIds,
+  tagNames: readonly string[],
+  options: { batchSize?: number; scheme?: TaggingScheme; tracer?: GateTracer } = {},
+): TaggerEvaluation {
+  if (tagNames.length !== config.tagCount) throw new Error(`evaluateTagger: ${tagNames.length} tag names for tagCount=${config.tagCount}; pass one name per tag id`);
+  const batchSize = options.batchSize ?? 64;
+  let total = 0;
+  let tokens = 0;
+  for (let start = 0; start < data.words.length; start += batchSize) {
+    const batch = padTaggingBatch(config, data.words.slice(start, start + batchSize), data.tags.slice(start, start + batchSize));
+    const loss = taggerLoss(config, params, batch, { tracer: options.tracer });
+    const n = batch.lengths.reduce((a, b) => a + b, 0);
+    total += loss.dataSync()[0] * n;
+    tokens += n;
+    loss.dispose();
+    disposeTaggingTensors(batch);
+  }
+  const predicted = predictTags(config, params, data.words, { batchSize });
+  const spans = spanF1(
+    data.tags.map((s) => s.map((id) => tagNames[id])),
+    predicted.map((s) => s.map((id) => tagNames[id])),
+    options.scheme ?? "IOB2",
+  );
+  return { loss: total / tokens, spans, f1: spans.overall.f1 };
+}
+
+export interface TaggerTrainingOptions {
+  model: TaggerModelConfig;
+  train: TaggedIds;
+  valid?: TaggedIds;
+  tagNames: readonly string[];
+  scheme?: TaggingScheme;
+  epochs: number;
+  batchSize: number;
+  optimizer: OptimizerOptions;
+  schedule: ScheduleOptions;
+  /** Global-norm clipping; default 5. 0 disables. */
+  clipNorm?: number;
+  seed: number;
+  logEvery?: number;
+  evaluateEvery?: number;
+  bucketPool?: number;
+  onProgress?: OnProgress;
+  /** Called at every epoch end with a resumable snapshot (see translation's onCheckpoint). */
+  onCheckpoint?: (snapshot: TrainingSnapshot) => void | Promise<void>;
+  resumeFrom?: TrainingSnapshot;
+}
+
+export interface TaggerTrainingResult {
+  config: ResolvedTaggerConfig;
+  params: TaggerParams;
+  variables: VariableSet;
+  final: Record<string, number>;
+  steps: number;
+}
+
+export async function trainTagger(options: TaggerTrainingOptions): Promise<TaggerTrainingResult> {
+  const config = resolveTaggerConfig(options.model);
+  for (const [name, data] of [["train", options.train], ["valid", options.valid]] as const) {
+    if (data && (data.words.length !== data.tags.length || data.words.length === 0)) throw new Error(`trainTagger: ${name} needs as many tag sequences as sentences (>0)`);
+  }
+  if (!Number.isInteger(options.epochs) || options.epochs < 1) throw new Error(`trainTagger: option "epochs" must be a positive integer, got ${options.epochs}`);
+  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new Error(`trainTagger: option "batchSize" must be a positive integer, got ${options.batchSize}`);
+  validateSchedule(options.schedule);
+  const clipNorm = options.clipNorm ?? 5;
+  const logEvery = options.logEvery ?? 10;
+  const evaluateEvery = options.evaluateEvery ?? 1;
+  const rng = new Rng(options.seed);
+  const initial = initTaggerParams(config, rng.fork("init"));
+  const variables = createVariables(initial as unknown as ParamTree, { scope: "tagger" });
+  tf.dispose(initial as unknown as tf.TensorContainer);
+  const params = variables.tree as unknown as TaggerParams;
+  const optimizer = createOptimizer(options.optimizer, variables.variables);
+  let plateau = options.schedule.kind === "plateau" ? plateauInitial(options.schedule) : undefined;
+  let step = 0;
+  let firstEpoch = 0;
+  if (options.resumeFrom) {
+    const snap = options.resumeFrom;
+    for (const [path, value] of Object.entries(snap.parameters)) {
+      const v = variables.variables[path];
+      if (!v) throw new Error(`resumeFrom: the snapshot has parameter "${path}", which this model does not; resume with the same model config`);
+      const t = deserializeTensor(value);
+      v.assign(t);
+      t.dispose();
+    }
+    optimizer.importState(snap.optimizer);
+    step = snap.step;
+    firstEpoch = snap.epoch + 1;
+    plateau = snap.plateau ?? plateau;
+  }
+  const clock = new Stopwatch(options.resumeFrom?.elapsedMs ?? 0);
+  const lengths = options.train.words.map((w) => w.length);
+  const totalSteps = Math.ceil(lengths.length / options.batchSize) * options.epochs;
+  let final: Record<string, number> = {};
+  for (let epoch = firstEpoch; epoch < options.epochs; epoch++) {
+    const learningRate = learningRateAt(options.schedule, epoch, plateau);
+    let epochLoss = 0;
+    let epochTokens = 0;
+    for (const indices of bucketedBatches(lengths, options.batchSize, options.bucketPool ?? 20, rng.fork(`batches:${epoch}`))) {
+      const batch = padTaggingBatch(config, indices.map((i) => options.train.words[i]), indices.map((i) => options.train.tags[i]));
+      const stepRng = rng.fork(`step:${step}`);
+      const { loss, grads } = computeGradients(() => taggerLoss(config, params, batch, { training: true, rng: stepRng }), variables.variables);
+      const clipped = clipByGlobalNorm(grads, clipNorm);
+      optimizer.step(clipped.grads, learningRate);
+      disposeNamed(grads);
+      disposeNamed(clipped.grads);
+      const lossValue = loss.dataSync()[0];
+      loss.dispose();
+      const n = batch.lengths.reduce((a, b) => a + b, 0);
+      disposeTaggingTensors(batch);
+      if (!Number.isFinite(lossValue)) throw new Error(`trainTagger: the loss became ${lossValue} at step ${step}; lower the learning rate or clip harder (clipNorm)`);
+      epochLoss += lossValue * n;
+      epochTokens += n;
+      step++;
+      if (step % logEvery === 0) {
+        emit(options.onProgress, {
+          kind: "step", step, epoch, split: "train", totalSteps, elapsedMs: clock.elapsedMs(),
+          metrics: { loss: lossValue, gradientNorm: clipped.norm, learningRate },
+        });
+      }
+    }
+    final = { trainLoss: epochLoss / epochTokens };
+    if (options.valid && ((epoch + 1) % evaluateEvery === 0 || epoch === options.epochs - 1)) {
+      const v = evaluateTagger(config, params, options.valid, options.tagNames, { scheme: options.scheme });
+      final.validLoss = v.loss;
+      final.validF1 = v.f1;
+      final.validTokenAccuracy = v.spans.tokenAccuracy;
+      if (plateau && options.schedule.kind === "plateau") plateau = plateauObserve(options.schedule, plateau, v.loss);
+      emit(options.onProgress, {
+        kind: "eval", step, epoch, split: "valid", totalSteps, elapsedMs: clock.elapsedMs(),
+        metrics: { loss: v.loss, f1: v.f1, precision: v.spans.overall.precision, recall: v.spans.overall.recall, tokenAccuracy: v.spans.tokenAccuracy },
+      });
+    }
+    emit(options.onProgress, { kind: "epoch", step, epoch, split: "train", totalSteps, elapsedMs: clock.elapsedMs(), metrics: { ...final, learningRate } });
+    if (options.onCheckpoint) {
+      await options.onCheckpoint(takeSnapshot(epoch, step, clock.elapsedMs(), variables.variables, optimizer.exportState(), plateau));
+    }
+  }
+  optimizer.dispose();
+  emit(options.onProgress, { kind: "done", step, epoch: options.epochs - 1, split: "train", totalSteps, elapsedMs: clock.elapsedMs(), metrics: final });
+  return { config, params, variables, final, steps: step };
+}
