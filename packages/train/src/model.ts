@@ -1,0 +1,197 @@
+/**
+ * The recurrent language model the LM trainer trains (AWD-LSTM's structure, Merity et al. 2017):
+ *   x_t = E[w_t]                       embedding (embedding dropout drops whole rows of E)
+ *   h^l = RNN_l(dropout(h^{l-1}))       stacked cells from @rnnlab/cells; dropout on each layer's input
+ *                                       (rate `input` below layer 0, `hidden` between layers)
+ *   logits = dropout_out(h^L) · W + b  W = Eᵀ when weights are tied (then the last layer has embeddingSize units)
+ *   loss = mean softmax cross-entropy of the next token
+ * Two execution paths: the readable one (`stackScan` over any cell variant) and the fast one (cells'
+ * `lstmSequence`, a customGrad BPTT) for plain LSTM layers without structured dropout; both use the same
+ * parameter names.
+ */
+import { tf, type Rng } from "@rnnlab/core";
+import {
+  createLstm, createGru, createNcGru, stackScan, embeddingDropout, applyDropout, denseSequence, type GateTracer, type Layer, type State, type Cell, type DropoutConfig, type GateConfig,
+  type NormalizationConfig,
+} from "@rnnlab/cells";
+// The fast path is not re-exported from @rnnlab/cells' index yet; import its module directly.
+import { lstmSequence, softmaxCrossEntropy } from "../../cells/src/fast";
+import { checkKeys } from "./validate";
+
+export type RecurrentCellConfig =
+  | { kind: "lstm"; gate?: GateConfig; normalization?: NormalizationConfig; forgetBias?: number; recurrentInit?: "uniform" | "identity" }
+  | { kind: "gru" }
+  | {
+      kind: "nc-gru";
+      /** ρ: number of −1 entries of D (default round(0.4·hidden)). */
+      negativeOnes?: number;
+      /** Neumann series order (default 2). */
+      neumannOrder?: 1 | 2 | 3;
+      /** Exact recompute of (I+A)^{-1} every K steps (default 49, the NC-GRU scripts' value). */
+      recomputeEvery?: number;
+      /** Learning rate of the optimizer on A (default: the main learning rate). */
+      orthogonalLearningRate?: number;
+    };
+
+export interface LmDropoutConfig {
+  /** How masks are drawn on non-recurrent connections: "locked" (AWD, default), "elementwise", "structured". */
+  kind?: "elementwise" | "locked" | "structured";
+  /** dropoute: whole embedding rows. */
+  embedding?: number;
+  /** dropouti: the input of the first layer. */
+  input?: number;
+  /** dropouth: between layers. */
+  hidden?: number;
+  /** dropout: before the decoder. */
+  output?: number;
+  /** wdrop: DropConnect on the recurrent kernels. */
+  weightDrop?: number;
+}
+
+export interface LanguageModelArchitecture {
+  vocabularySize: number;
+  embeddingSize: number;
+  hiddenSize: number;
+  layers: number;
+  cell: RecurrentCellConfig;
+  tieWeights?: boolean;
+  dropout?: LmDropoutConfig;
+  /** "auto" (default): cells' fast LSTM path when the configuration allows it; "off": always the readable path. */
+  fastPath?: "auto" | "off";
+}
+
+export const ARCHITECTURE_KEYS = ["vocabularySize", "embeddingSize", "hiddenSize", "layers", "cell", "tieWeights", "dropout", "fastPath"];
+
+export interface LanguageModelParams {
+  embedding: tf.Tensor2D; // [V, E]
+  layers: Record<string, tf.Tensor>[];
+  decoder: { kernel?: tf.Tensor2D; bias: tf.Tensor1D }; // kernel [H_last, V] unless tied
+  [key: string]: unknown;
+}
+
+function dropoutConfig(kind: LmDropoutConfig["kind"], rate: number | undefined): DropoutConfig {
+  return rate && rate > 0 ? ({ kind: kind ?? "locked", rate } as DropoutConfig) : { kind: "none" };
+}
+
+export function validateArchitecture(a: LanguageModelArchitecture, where = "config"): void {
+  checkKeys(where, a as unknown as Record<string, unknown>, ARCHITECTURE_KEYS);
+  for (const k of ["vocabularySize", "embeddingSize", "hiddenSize", "layers"] as const)
+    if (!Number.isInteger(a[k]) || a[k] < 1) throw new Error(`${where}.${k}=${a[k]} must be a positive integer`);
+  if (a.dropout) {
+    checkKeys(`${where}.dropout`, a.dropout as Record<string, unknown>, ["kind", "embedding", "input", "hidden", "output", "weightDrop"]);
+    for (const k of ["embedding", "input", "hidden", "output", "weightDrop"] as const) {
+      const v = a.dropout[k];
+      if (v !== undefined && !(v >= 0 && v < 1)) throw new Error(`${where}.dropout.${k}=${v} must be in [0, 1)`);
+    }
+    if (a.dropout.kind && !["elementwise", "locked", "structured"].includes(a.dropout.kind))
+      throw new Error(`${where}.dropout.kind="${a.dropout.kind}" must be one of elementwise, locked, structured`);
+  }
+  const kinds = ["lstm", "gru", "nc-gru"];
+  if (!a.cell || !kinds.includes(a.cell.kind)) throw new Error(`${where}.cell.kind="${a.cell?.kind}" must be one of ${kinds.join(", ")}`);
+  if (a.fastPath && !["auto", "off"].includes(a.fastPath)) throw new Error(`${where}.fastPath="${a.fastPath}" must be "auto" or "off"`);
+}
+
+/**
+ * A built model: cells per layer, parameter initialisation, and the forward pass. Layer sizes: every
+ * layer has hiddenSize units, except the last, which has embeddingSize when weights are tied.
+ */
+export class LanguageModel {
+  readonly cells: Cell[] = [];
+  readonly layerSizes: number[] = [];
+  readonly useFastPath: boolean;
+
+  constructor(readonly architecture: LanguageModelArchitecture) {
+    validateArchitecture(architecture);
+    const a = architecture;
+    const d = a.dropout ?? {};
+    for (let l = 0; l < a.layers; l++) {
+      const inputSize = l === 0 ? a.embeddingSize : a.hiddenSize;
+      const hiddenSize = l === a.layers - 1 && a.tieWeights ? a.embeddingSize : a.hiddenSize;
+      this.layerSizes.push(hiddenSize);
+      const inputDropout = dropoutConfig(d.kind, l === 0 ? d.input : d.hidden);
+      const recurrence = d.weightDrop && d.weightDrop > 0 ? { kind: "weightDrop" as const, rate: d.weightDrop } : { kind: "dense" as const };
+      const c = a.cell;
+      if (c.kind === "lstm") {
+        this.cells.push(
+          createLstm({ inputSize, hiddenSize, inputDropout, recurrence, gate: c.gate, normalization: c.normalization, forgetBias: c.forgetBias, recurrentInit: c.recurrentInit }) as unknown as Cell,
+        );
+      } else if (c.kind === "gru") {
+        this.cells.push(createGru({ inputSize, hiddenSize, inputDropout, recurrence }) as unknown as Cell);
+      } else {
+        if (d.weightDrop) throw new Error(`config.dropout.weightDrop is not supported with cell.kind="nc-gru" (its U_c is orthogonal): set it to 0`);
+        this.cells.push(createNcGru({ inputSize, hiddenSize, inputDropout }) as unknown as Cell);
+      }
+    }
+    const c = a.cell;
+    const plainLstm =
+      c.kind === "lstm" && (!c.gate || c.gate.kind === "sigmoid") && (!c.normalization || c.normalization.kind === "none");
+    this.useFastPath = (a.fastPath ?? "auto") === "auto" && plainLstm && d.kind !== "structured" && !(d.weightDrop && d.weightDrop > 0);
+  }
+
+  /** Fresh parameters; all randomness from rng. Embedding and decoder U(−0.1, 0.1) as in AWD-LSTM; decoder bias 0. */
+  init(rng: Rng): LanguageModelParams {
+    const a = this.architecture;
+    const uniform = (shape: number[]) => tf.tensor(rng.fillUniform(new Float32Array(shape.reduce((x, y) => x * y, 1)), -0.1, 0.1), shape);
+    const layers = this.cells.map((cell, l) => cell.init(rng.fork(`layer${l}`)) as Record<string, tf.Tensor>);
+    const last = this.layerSizes[this.layerSizes.length - 1];
+    return {
+      embedding: uniform([a.vocabularySize, a.embeddingSize]) as tf.Tensor2D,
+      layers,
+      decoder: a.tieWeights
+        ? { bias: tf.zeros([a.vocabularySize]) as tf.Tensor1D }
+        : { kernel: uniform([last, a.vocabularySize]) as tf.Tensor2D, bias: tf.zeros([a.vocabularySize]) as tf.Tensor1D },
+    };
+  }
+
+  initialStates(batchSize: number): State[] {
+    return this.cells.map((c) => c.initialState(batchSize) as State);
+  }
+
+  /**
+   * Forward pass over one window. `inputs`/`targets` are [T, B] int32. Returns the mean loss and the
+   * final states (new tensors, inside the caller's scope). `onLogits` is not provided: the loss is all
+   * trainers need.
+   */
+  forward(
+    params: LanguageModelParams,
+    inputs: tf.Tensor2D,
+    targets: tf.Tensor2D,
+    states: State[],
+    options: { training: boolean; rng?: Rng; tracer?: GateTracer },
+  ): { loss: tf.Scalar; states: State[]; hidden: tf.Tensor3D } {
+    const a = this.architecture;
+    const d = a.dropout ?? {};
+    const training = options.training;
+    const [T, B] = inputs.shape;
+    const rng = options.rng;
+    if (training && !rng) throw new Error("LanguageModel.forward: training needs an rng");
+    let embedding = params.embedding;
+    if (training && d.embedding && d.embedding > 0) embedding = embeddingDropout(embedding, d.embedding, rng!);
+    const x = tf.reshape(tf.gather(embedding, tf.reshape(inputs, [T * B])), [T, B, a.embeddingSize]) as tf.Tensor3D; // [T, B, E]
+    let ys: tf.Tensor3D;
+    let newStates: State[];
+    if (this.useFastPath && !options.tracer) {
+      // Same dropout placement as the cells' inputDropout, applied outside the fused layer.
+      newStates = [];
+      let h = x;
+      for (let l = 0; l < this.cells.length; l++) {
+        const rate = l === 0 ? d.input : d.hidden;
+        h = applyDropout(h, dropoutConfig(d.kind, rate), rng, training);
+        const p = params.layers[l] as unknown as Parameters<typeof lstmSequence>[0];
+        const r = lstmSequence(p, h, states[l] as unknown as Parameters<typeof lstmSequence>[2]);
+        h = r.ys;
+        newStates.push(r.state as unknown as State);
+      }
+      ys = h;
+    } else {
+      const layers: Layer[] = this.cells.map((cell, l) => ({ cell, params: params.layers[l] as never }));
+      const r = stackScan(layers, x, states, { training, rng, tracer: options.tracer });
+      ys = r.ys;
+      newStates = r.states;
+    }
+    const kernel = a.tieWeights ? (tf.transpose(params.embedding) as tf.Tensor2D) : params.decoder.kernel!; // [H, V]
+    const logits = denseSequence(ys, kernel, params.decoder.bias, { dropout: dropoutConfig(d.kind, d.output), training, rng }); // [T, B, V]
+    const loss = softmaxCrossEntropy(tf.reshape(logits, [T * B, a.vocabularySize]) as tf.Tensor2D, tf.reshape(targets, [T * B]) as tf.Tensor1D);
+    return { loss, states: newStates, hidden: ys };
+  }
+}

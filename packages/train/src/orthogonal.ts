@@ -1,0 +1,142 @@
+/**
+ * NC-GRU's orthogonal-recurrence update, run after each main optimizer step (Mucllari et al. 2022,
+ * PAPERS §5):
+ *   dL/dA = Vᵀ − V,  V = (I+A)^{-T} (dL/dU_c) (D + U_cᵀ)        (cells' OrthogonalRecurrence.gradientA)
+ *   A ← optimizer step on A (its own optimizer, same kind as the main one by default)
+ *   (I+A_new)^{-1} ≈ (I + X + X²)(I+A_old)^{-1},  X = (I+A_old)^{-1} Δ,  Δ = A_old − A_new   (Neumann, order 2)
+ *   every K steps: exact inverse (K = 49 in the NC-GRU scripts)
+ *   U_c ← (I+A)^{-1}(I − A) D  written into the candidateRecurrentKernel variable
+ * U_c is a trainable variable (so autodiff gives dL/dU_c) that the main optimizer does not own.
+ * A is kept twice: a float32 tf.Variable the optimizer steps, and cells' float64 copy that the Neumann
+ * update moves by the same Δ.
+ */
+import { Matrix } from "ml-matrix";
+import { tf, type Rng } from "@rnnlab/core";
+import { OrthogonalRecurrence } from "@rnnlab/cells";
+import type { NamedTensors, NamedVariables } from "./params";
+import { Optimizer, type OptimizerOptions, type OptimizerState } from "./optim";
+
+export interface OrthogonalOptions {
+  negativeOnes?: number;
+  neumannOrder?: 1 | 2 | 3;
+  recomputeEvery?: number;
+  orthogonalLearningRate?: number;
+}
+
+const SUFFIX = "candidateRecurrentKernel";
+
+interface Entry {
+  path: string;
+  orthogonal: OrthogonalRecurrence;
+  A: tf.Variable;
+}
+
+export interface OrthogonalUpdaterState {
+  steps: number;
+  entries: { path: string; A64: number[][]; inverse: number[][]; U: number[][]; A32: number[] }[];
+  optimizer: { meta: OptimizerState["meta"]; tensors: Record<string, { shape: number[]; data: number[] }> };
+}
+
+export class OrthogonalUpdater {
+  private readonly entries: Entry[] = [];
+  private readonly optimizer: Optimizer;
+  private steps = 0;
+  private readonly order: 1 | 2 | 3;
+  private readonly recomputeEvery: number;
+
+  constructor(private readonly variables: NamedVariables, readonly options: OrthogonalOptions, rng: Rng, mainOptimizer: OptimizerOptions) {
+    this.order = options.neumannOrder ?? 2;
+    this.recomputeEvery = options.recomputeEvery ?? 49;
+    if (!Number.isInteger(this.recomputeEvery) || this.recomputeEvery < 1) throw new Error(`cell.recomputeEvery=${this.recomputeEvery} must be a positive integer (NC-GRU uses 49)`);
+    const aVariables: NamedVariables = {};
+    for (const [path, v] of Object.entries(variables)) {
+      if (!path.endsWith(SUFFIX)) continue;
+      const n = v.shape[0];
+      const negativeOnes = options.negativeOnes ?? Math.floor(0.4 * n);
+      const orthogonal = OrthogonalRecurrence.create(n, negativeOnes, rng.fork(path));
+      orthogonal.writeTo(v);
+      const A = tf.variable(tf.tensor2d(Float32Array.from(orthogonal.A.to1DArray()), [n, n]), false);
+      this.entries.push({ path, orthogonal, A });
+      aVariables[path] = A;
+    }
+    if (this.entries.length === 0) throw new Error(`OrthogonalUpdater: no "${SUFFIX}" parameter found; is cell.kind "nc-gru"?`);
+    // Weight decay on A would pull U_c towards the identity; the A optimizer never decays.
+    const { weightDecay: _w, decoupledWeightDecay: _d, ...rest } = mainOptimizer as OptimizerOptions & Record<string, unknown>;
+    const aOptions = (rest.kind === "asgd" ? { kind: "sgd" } : rest) as OptimizerOptions;
+    this.optimizer = new Optimizer(aOptions, aVariables);
+  }
+
+  owns(path: string): boolean {
+    return this.entries.some((e) => e.path === path);
+  }
+
+  /** Update every orthogonal matrix from its dL/dU_c gradient (the caller disposes `grads`). */
+  step(grads: NamedTensors, mainLearningRate: number): void {
+    const lr = this.options.orthogonalLearningRate ?? mainLearningRate;
+    this.steps++;
+    const gradsA: NamedTensors = {};
+    const before: Float32Array[] = [];
+    for (const e of this.entries) {
+      const g = grads[e.path];
+      if (!g) throw new Error(`OrthogonalUpdater.step: no gradient for "${e.path}"`);
+      const dA = e.orthogonal.gradientA(g.dataSync() as Float32Array);
+      gradsA[e.path] = tf.tensor2d(Float32Array.from(dA.to1DArray()), [dA.rows, dA.columns]);
+      before.push(e.A.dataSync().slice() as Float32Array);
+    }
+    this.optimizer.step(gradsA, lr);
+    tf.dispose(Object.values(gradsA));
+    this.entries.forEach((e, i) => {
+      const after = e.A.dataSync();
+      const n = e.orthogonal.size;
+      const delta = Matrix.from1DArray(n, n, Array.from(before[i], (x, j) => x - after[j]));
+      e.orthogonal.neumannUpdate(delta, this.order);
+      if (this.steps % this.recomputeEvery === 0) e.orthogonal.exactRecompute();
+      e.orthogonal.writeTo(this.variables[e.path]);
+    });
+  }
+
+  /** Largest ‖UᵀU − I‖_F over the layers. */
+  orthogonalityError(): number {
+    return Math.max(...this.entries.map((e) => e.orthogonal.orthogonalityError()));
+  }
+
+  exportState(): OrthogonalUpdaterState {
+    const opt = this.optimizer.exportState();
+    const tensors: OrthogonalUpdaterState["optimizer"]["tensors"] = {};
+    for (const [k, v] of Object.entries(opt.tensors)) tensors[k] = { shape: v.shape, data: Array.from(v.data) };
+    return {
+      steps: this.steps,
+      entries: this.entries.map((e) => ({
+        path: e.path,
+        A64: e.orthogonal.A.to2DArray(),
+        inverse: e.orthogonal.inverse.to2DArray(),
+        U: e.orthogonal.U.to2DArray(),
+        A32: Array.from(e.A.dataSync()),
+      })),
+      optimizer: { meta: opt.meta, tensors },
+    };
+  }
+
+  importState(state: OrthogonalUpdaterState): void {
+    this.steps = state.steps;
+    for (const s of state.entries) {
+      const e = this.entries.find((x) => x.path === s.path);
+      if (!e) throw new Error(`orthogonal state has unknown matrix "${s.path}"; the checkpoint's model differs`);
+      e.orthogonal.A = new Matrix(s.A64);
+      e.orthogonal.inverse = new Matrix(s.inverse);
+      e.orthogonal.U = new Matrix(s.U);
+      const t = tf.tensor2d(Float32Array.from(s.A32), e.A.shape as [number, number]);
+      e.A.assign(t);
+      t.dispose();
+      e.orthogonal.writeTo(this.variables[e.path]);
+    }
+    const tensors: OptimizerState["tensors"] = {};
+    for (const [k, v] of Object.entries(state.optimizer.tensors)) tensors[k] = { shape: v.shape, data: Float32Array.from(v.data) };
+    this.optimizer.importState({ meta: state.optimizer.meta, tensors });
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    for (const e of this.entries) e.A.dispose();
+  }
+}

@@ -1,0 +1,107 @@
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { spawn } from "node:child_process";
+import { selectBackend } from "@rnnlab/core";
+import { CheckpointManager, configHash, encodeCheckpoint, decodeCheckpoint, writeCheckpoint, readCheckpoint, trainLanguageModel } from "../src";
+import { RESUME_CONFIG } from "./fixtures/resume-child";
+import { cyclicCorpus } from "./fixtures/corpus";
+
+before(async () => {
+  await selectBackend();
+});
+
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), "rnnlab-ckpt-"));
+const sample = { meta: { step: 3, note: "x" }, tensors: { a: { shape: [2, 2], data: Float32Array.from([1, 2, 3, 4.5]) }, b: { shape: [1], data: Float32Array.from([-7]) } } };
+
+test("checkpoint round-trips meta and tensors exactly", () => {
+  const d = decodeCheckpoint(encodeCheckpoint(sample, "abc"), "mem", "abc");
+  assert.deepEqual(d.meta, sample.meta);
+  assert.deepEqual(Array.from(d.tensors.a.data), [1, 2, 3, 4.5]);
+  assert.deepEqual(d.tensors.b.shape, [1]);
+});
+
+test("a truncated, garbled or mismatched checkpoint is refused with the file and the fix", () => {
+  const dir = tmp();
+  const file = path.join(dir, "checkpoint.rnnlab");
+  writeCheckpoint(file, sample, "abc");
+  const bytes = fs.readFileSync(file);
+  fs.writeFileSync(file, bytes.subarray(0, bytes.length - 5));
+  assert.throws(() => readCheckpoint(file, "abc"), (e: Error) => /corrupt/.test(e.message) && e.message.includes(file) && /Delete/.test(e.message));
+  const garbled = Buffer.from(bytes);
+  garbled[garbled.length - 2] ^= 0xff;
+  fs.writeFileSync(file, garbled);
+  assert.throws(() => readCheckpoint(file, "abc"), /checksum/);
+  fs.writeFileSync(file, Buffer.from("hello world, not a checkpoint"));
+  assert.throws(() => readCheckpoint(file, "abc"), /magic/);
+  fs.writeFileSync(file, bytes);
+  assert.throws(() => readCheckpoint(file, "other"), (e: Error) => /different config/.test(e.message) && e.message.includes(file));
+  // The manager refuses rather than restarting: the trainer surfaces the error.
+  fs.writeFileSync(file, bytes.subarray(0, 40));
+  const manager = new CheckpointManager({ directory: dir, everySteps: 2, configHash: "abc" });
+  assert.throws(() => manager.load(), /corrupt/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("the LM trainer refuses a corrupt checkpoint instead of starting over", async () => {
+  const dir = tmp();
+  fs.writeFileSync(path.join(dir, "checkpoint.rnnlab"), Buffer.from("RNNLABCKPT1\n\x05\x00\x00\x00{bad"));
+  const checkpoints = new CheckpointManager({ directory: dir, everySteps: 2, configHash: configHash(RESUME_CONFIG) });
+  await assert.rejects(
+    trainLanguageModel(RESUME_CONFIG, { train: cyclicCorpus(900, 10, 1), valid: cyclicCorpus(200, 10, 2) }, { checkpoints }),
+    /corrupt/,
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function runChild(dir: string, delayMs: number, killAfterStep?: number): Promise<{ result?: unknown; killed: boolean; lastStep: number; firstStep: number }> {
+  const child = path.join(__dirname, "fixtures", "resume-child.ts");
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ["--import", "tsx", child, dir, String(delayMs)], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    let lastStep = 0;
+    let firstStep = 0;
+    let killed = false;
+    p.stdout.on("data", (chunk) => {
+      out += chunk;
+      for (const m of String(chunk).matchAll(/step (\d+)/g)) {
+        lastStep = Math.max(lastStep, Number(m[1]));
+        if (!firstStep) firstStep = Number(m[1]);
+      }
+      if (killAfterStep !== undefined && !killed && lastStep >= killAfterStep) {
+        killed = true;
+        p.kill("SIGKILL");
+      }
+    });
+    p.stderr.on("data", (c) => (err += c));
+    p.on("error", reject);
+    p.on("close", (code, signal) => {
+      if (killed) return resolve({ killed: signal === "SIGKILL", lastStep, firstStep });
+      if (code !== 0) return reject(new Error(`child failed (${code}): ${err.slice(-2000)}`));
+      const line = out.split("\n").find((l) => l.startsWith("RESULT "));
+      resolve({ result: line ? JSON.parse(line.slice(7)) : undefined, killed: false, lastStep, firstStep });
+    });
+  });
+}
+
+test("a run killed with SIGKILL and resumed ends with the same metrics as an uninterrupted run", { timeout: 120000 }, async () => {
+  const straight = tmp();
+  const interrupted = tmp();
+  const full = await runChild(straight, 0);
+  // Kill late in the run (after NT-ASGD has switched to averaging), then resume to the end.
+  const first = await runChild(interrupted, 15, 125);
+  assert.ok(first.killed, "the child was killed by SIGKILL");
+  assert.ok(fs.existsSync(path.join(interrupted, "checkpoint.rnnlab")), "a checkpoint exists after the kill");
+  const resumed = await runChild(interrupted, 0);
+  assert.ok(full.result && resumed.result);
+  assert.ok(resumed.firstStep > 100 && resumed.firstStep <= first.lastStep, `the resumed run continued from a late checkpoint (first step ${resumed.firstStep}), not from scratch`);
+  assert.deepEqual(resumed.result, full.result);
+  const r = full.result as { averagingStartedAtStep: number; steps: number };
+  assert.ok(r.steps > first.lastStep, "the kill happened before the end");
+  assert.ok(r.averagingStartedAtStep > 0 && r.averagingStartedAtStep < resumed.firstStep, "averaging was active in the restored state");
+  fs.rmSync(straight, { recursive: true, force: true });
+  fs.rmSync(interrupted, { recursive: true, force: true });
+});
