@@ -1,0 +1,121 @@
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import { selectBackend, tf, Rng } from "@rnnlab/core";
+import {
+  trainTagger,
+  evaluateTagger,
+  predictTags,
+  taggerLogits,
+  padTaggingBatch,
+  disposeTaggingTensors,
+  resolveTaggerConfig,
+  initTaggerParams,
+  type TaggedIds,
+  type TaggerModelConfig,
+  type TaggerTrainingResult,
+} from "../src/tagger";
+
+// Words: 0 pad; 1..4 person words, 5..7 location words, 8..14 other words.
+// Tags: IOB2. An entity is 1-2 words of one type and is always followed by an "other" word, so B vs I
+// depends on the previous word: the tagger needs context, not just a word->tag lookup.
+const TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"];
+const model: TaggerModelConfig = { vocabularySize: 15, tagCount: TAGS.length, embeddingSize: 16, hiddenSize: 16, padToken: 0 };
+
+function taggingData(count: number, seed: number): TaggedIds {
+  const rng = new Rng(seed);
+  const words: number[][] = [];
+  const tags: number[][] = [];
+  for (let i = 0; i < count; i++) {
+    const w: number[] = [];
+    const t: number[] = [];
+    const target = 3 + rng.int(6);
+    while (w.length < target) {
+      const r = rng.uniform();
+      if (r < 0.5) {
+        w.push(8 + rng.int(7));
+        t.push(0);
+      } else {
+        const person = r < 0.75;
+        const length = 1 + rng.int(2);
+        for (let k = 0; k < length; k++) {
+          w.push(person ? 1 + rng.int(4) : 5 + rng.int(3));
+          t.push(person ? (k === 0 ? 1 : 2) : k === 0 ? 3 : 4);
+        }
+        w.push(8 + rng.int(7));
+        t.push(0);
+      }
+    }
+    words.push(w);
+    tags.push(t);
+  }
+  return { words, tags };
+}
+
+const train = taggingData(150, 1);
+const valid = taggingData(40, 2);
+const base = { train, tagNames: TAGS, batchSize: 16, optimizer: { kind: "adam" as const }, schedule: { kind: "constant" as const, learningRate: 0.02 }, seed: 5 };
+let trained: TaggerTrainingResult;
+
+before(async () => {
+  await selectBackend();
+  trained = await trainTagger({ ...base, model, valid, epochs: 12 });
+});
+
+test("a tiny BiLSTM tagger overfits a generated tagging set (span F1 high)", () => {
+  const onTrain = evaluateTagger(trained.config, trained.params, train, TAGS);
+  assert.ok(onTrain.f1 > 95, `train F1 ${onTrain.f1}`);
+  assert.ok(trained.final.validF1 > 90, `valid F1 ${trained.final.validF1}`);
+  const fresh = initTaggerParams(trained.config, new Rng(11));
+  const untrained = evaluateTagger(trained.config, fresh, train, TAGS);
+  tf.dispose(fresh as unknown as tf.TensorContainer);
+  assert.ok(untrained.f1 < 50, `untrained F1 ${untrained.f1}`);
+});
+
+test("padding does not change the tag scores of real tokens (both directions)", () => {
+  const config = trained.config;
+  const short = [[1, 2, 9]];
+  const mixed = [[1, 2, 9], [5, 6, 10, 3, 11, 12, 13]];
+  const one = padTaggingBatch(config, short, short.map((s) => s.map(() => 0)));
+  const two = padTaggingBatch(config, mixed, mixed.map((s) => s.map(() => 0)));
+  const alone = tf.tidy(() => taggerLogits(config, trained.params, one.words, one.lengths).arraySync()) as number[][][];
+  const together = tf.tidy(() => taggerLogits(config, trained.params, two.words, two.lengths).arraySync()) as number[][][];
+  for (let t = 0; t < 3; t++) {
+    alone[t][0].forEach((v, c) => assert.ok(Math.abs(v - together[t][0][c]) < 1e-5, `t=${t} tag ${c}: ${v} vs ${together[t][0][c]}`));
+  }
+  disposeTaggingTensors(one);
+  disposeTaggingTensors(two);
+  // Loss of a batch = token-weighted mean: the padding of the short sentence counts nowhere.
+  const lossShort = evaluateTagger(config, trained.params, { words: short, tags: [[1, 2, 0]] }, TAGS).loss;
+  const lossLong = evaluateTagger(config, trained.params, { words: [mixed[1]], tags: [[3, 4, 0, 1, 0, 0, 0]] }, TAGS).loss;
+  const lossBoth = evaluateTagger(config, trained.params, { words: mixed, tags: [[1, 2, 0], [3, 4, 0, 1, 0, 0, 0]] }, TAGS).loss;
+  assert.ok(Math.abs(lossBoth - (3 * lossShort + 7 * lossLong) / 10) < 1e-5, `${lossBoth} vs ${(3 * lossShort + 7 * lossLong) / 10}`);
+});
+
+test("structured and elementwise dropout: deterministic per seed, no tensor leaks across steps", async () => {
+  const small = { words: train.words.slice(0, 48), tags: train.tags.slice(0, 48) };
+  for (const dropout of [{ kind: "structured" as const, rate: 0.3 }, { kind: "elementwise" as const, rate: 0.3 }]) {
+    const start = tf.memory().numTensors;
+    let counts: number[] = [];
+    const options = { ...base, train: small, epochs: 2, logEvery: 1, model: { ...model, layers: 2, dropout } };
+    const a = await trainTagger({ ...options, onProgress: (e) => void (e.kind === "step" && counts.push(tf.memory().numTensors)) });
+    counts = counts.slice(1);
+    assert.ok(counts.every((n) => n === counts[0]), `tensor counts during training: ${counts}`);
+    const b = await trainTagger(options);
+    const c = await trainTagger({ ...options, seed: 6 });
+    assert.equal(a.final.trainLoss, b.final.trainLoss);
+    assert.notEqual(a.final.trainLoss, c.final.trainLoss);
+    const mid = tf.memory().numTensors;
+    predictTags(a.config, a.params, valid.words);
+    evaluateTagger(a.config, a.params, valid, TAGS);
+    assert.equal(tf.memory().numTensors, mid);
+    for (const r of [a, b, c]) r.variables.dispose();
+    assert.equal(tf.memory().numTensors, start);
+  }
+});
+
+test("bad tagger configuration names the offending option", () => {
+  assert.throws(() => resolveTaggerConfig({ ...model, hiddenSize: 0 }), /"hiddenSize"/);
+  assert.throws(() => resolveTaggerConfig({ ...model, crf: true } as never), /unknown option "crf"/);
+  assert.throws(() => resolveTaggerConfig({ ...model, dropout: { kind: "structured", rate: 1.5 } }), /rate/);
+  assert.throws(() => evaluateTagger(trained.config, trained.params, valid, TAGS.slice(1)), /tag names/);
+});
