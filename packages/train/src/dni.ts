@@ -23,7 +23,7 @@
  *                giving two MSE terms; we use the single DNI target (their sum).
  */
 import { tf, type Rng } from "@rnnlab/core";
-import { createGru, createLstm, scan, type Cell, type State } from "@rnnlab/cells";
+import { createGru, createLstm, type Cell, type State } from "@rnnlab/cells";
 import { createVariables, computeGradients, disposeNamed, type VariableSet } from "./params";
 import { Optimizer, type OptimizerOptions, type OptimizerState } from "./optim";
 import { serializeNamed, deserializeTensor, type SerializedTensor } from "./serialize";
@@ -120,16 +120,44 @@ export class Synthesizer {
     let x = tf.reshape(s, [N, 1]) as tf.Tensor2D; // every scalar is a batch item
     if (training && this.noiseStd > 0 && rng) x = tf.mul(x, tf.randomNormal([N, 1], 1, this.noiseStd, "float32", rng.tfSeed()));
     const u = tf.add(tf.matMul(x, p.inputKernel as tf.Tensor2D), p.inputBias); // [N, k]
-    const state = this.memoryFor(N);
-    const r = scan(this.cell!, p.cell as never, tf.expandDims(u, 0) as tf.Tensor3D, state, { training: false }); // ys [1, N, k]
-    const y = tf.add(tf.matMul(tf.reshape(r.ys, [N, -1]) as tf.Tensor2D, p.outputKernel as tf.Tensor2D), p.outputBias); // [N, 1]
+    const r = this.cellStep(u as tf.Tensor2D, this.memoryFor(N));
+    const y = tf.add(tf.matMul(r.y, p.outputKernel as tf.Tensor2D), p.outputBias); // [N, 1]
     return tf.reshape(y, [B, D]) as tf.Tensor2D;
+  }
+
+  /**
+   * scale·M(s_T) as a constant for the surrogate term: a customGrad whose forward is not recorded on the
+   * gradient tape (so the synthesizer's ops never enter the main backward pass) and whose gradient is 0.
+   */
+  injected(sT: tf.Tensor2D, rng?: Rng): tf.Tensor2D {
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const x = args[0] as tf.Tensor2D;
+      return { value: tf.mul(this.predict(x, true, rng), this.scale), gradFunc: (dy: tf.Tensor) => [tf.zerosLike(dy)] };
+    });
+    return op(sT) as tf.Tensor2D;
+  }
+
+  /**
+   * One step of the recurrent unit. Not through `scan`: tfjs' Unpack gradient fails for a one-step
+   * sequence (it calls stack() on a single tensor), so we drive the cell contract directly.
+   */
+  private cellStep(u: tf.Tensor2D, state: State): { y: tf.Tensor2D; state: State } {
+    const params = (this.parameters.tree as Record<string, never>).cell;
+    const n = u.shape[0];
+    const prepared = this.cell!.prepare(params, { training: false, steps: 1, batchSize: n, layerName: "dni" });
+    const x = this.cell!.project
+      ? (tf.reshape(this.cell!.project(params, tf.expandDims(u, 0) as tf.Tensor3D, prepared), [n, -1]) as tf.Tensor2D) // [N, G]
+      : u;
+    const out = this.cell!.step(params, state, x, prepared, 0);
+    return { y: out.y, state: out.state };
   }
 
   private memoryFor(n: number): State {
     if (!this.memory || Object.values(this.memory)[0].shape[0] !== n) {
       if (this.memory) tf.dispose(Object.values(this.memory));
+      // Created lazily, possibly inside a tidy scope: keep it, it lives across iterations.
       this.memory = this.cell!.initialState(n) as State;
+      for (const t of Object.values(this.memory)) tf.keep(t);
     }
     return this.memory;
   }
@@ -142,9 +170,11 @@ export class Synthesizer {
     const p = this.parameters.tree as Record<string, never>;
     const next = tf.tidy(() => {
       const u = tf.add(tf.matMul(tf.reshape(sT, [N, 1]) as tf.Tensor2D, p.inputKernel as tf.Tensor2D), p.inputBias);
-      const r = scan(this.cell!, p.cell as never, tf.expandDims(u, 0) as tf.Tensor3D, this.memoryFor(N), { training: false });
-      tf.dispose(r.ys);
-      return r.state as unknown as Record<string, tf.Tensor>;
+      const r = this.cellStep(u as tf.Tensor2D, this.memoryFor(N));
+      const kept: Record<string, tf.Tensor> = {};
+      // A state entry may be the caller's own tensor (passed through): copy so disposing the old memory is safe.
+      for (const [k, v] of Object.entries(r.state)) kept[k] = v.clone();
+      return kept;
     });
     if (this.memory) tf.dispose(Object.values(this.memory));
     this.memory = next as unknown as State;

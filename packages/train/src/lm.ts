@@ -23,7 +23,7 @@ import { learningRateAt, plateauInitial, plateauObserve, sgdrCycleIndex, validat
 import { emit, Stopwatch, DecimatedCurve, type OnProgress, type Split } from "./events";
 import { CheckpointManager, type CheckpointData } from "./checkpoint";
 import { batchifyTokens, windowTensors, variableWindowLength, type BatchedStream } from "./batching";
-import { Synthesizer, flattenStates, stopGradient, validateDni, type DniConfig, type GradientMode } from "./dni";
+import { Synthesizer, flattenStates, validateDni, type DniConfig, type GradientMode } from "./dni";
 import { serializeNamed, deserializeTensor, type SerializedTensor } from "./serialize";
 import { OrthogonalUpdater, type OrthogonalOptions } from "./orthogonal";
 import { checkKeys, checkPositiveInteger } from "./validate";
@@ -153,7 +153,7 @@ interface Progress {
 
 export async function trainLanguageModel(config: LanguageModelTrainConfig, data: LanguageModelData, options: TrainerRunOptions = {}): Promise<LanguageModelResult> {
   validateLanguageModelConfig(config);
-  const architecture = Object.fromEntries(ARCHITECTURE_KEYS.filter((k) => k in config).map((k) => [k, (config as never)[k]])) as LanguageModelArchitecture;
+  const architecture = Object.fromEntries(ARCHITECTURE_KEYS.filter((k) => k in config).map((k) => [k, (config as unknown as Record<string, unknown>)[k]])) as unknown as LanguageModelArchitecture;
   const model = new LanguageModel(architecture);
   const root = new Rng(config.seed);
   const trainRng = root.fork("train");
@@ -358,7 +358,7 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
       if (synthesizer) finalFlat = tf.keep(flattenStates(r.states, stateEntries));
       if (synthesizer && mode === "synthetic") {
         // Surrogate term: its gradient w.r.t. s_T is exactly scale·δ̂ (PAPERS, general notes).
-        const predicted = stopGradient(tf.mul(synthesizer.predict(stopGradient(finalFlat!), true, dniRng), synthesizer.scale));
+        const predicted = synthesizer.injected(finalFlat!, dniRng);
         return tf.add(r.loss, tf.sum(tf.mul(predicted, finalFlat!))) as tf.Scalar;
       }
       return r.loss;
