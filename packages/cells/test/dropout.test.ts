@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { tf, selectBackend, Rng } from "@rnnlab/core";
 import {
   applyDropout, dropout, embeddingDropout, structuredKeepIndices, structuredDropoutMatMul, structuredSequenceMatMul,
-  denseSequence, sequenceMatMul,
+  denseSequence, sequenceMatMul, createLstm, scan,
 } from "../src";
 import { assertClose, assertEqualTensors } from "./helpers";
 
@@ -87,22 +87,36 @@ test("structured dropout matMul equals dense matMul with the dropped columns zer
   tf.dispose([x, kernel]);
 });
 
-test("structured sequence matMul equals one structured matMul per step, values and gradients", () => {
+test("structured sequence matMul: gather and mask executions equal a masked dense reference, values and gradients", () => {
   const T = 5, B = 3, N = 6, K = 8;
   const xs = tf.variable(rand(13, [T, B, K]));
   const kernel = tf.variable(rand(14, [K, N]));
   const rng = new Rng(15);
   const keep = Array.from({ length: T }, () => structuredKeepIndices(K, 0.5, rng));
+  assert.notDeepEqual(Array.from(keep[0]), Array.from(keep[1]), "a new index set per step");
+  const maskData = new Float32Array(T * K);
+  keep.forEach((idx, t) => idx.forEach((k) => (maskData[t * K + k] = 2)));
+  const mask = tf.tensor3d(maskData, [T, 1, K]);
   const weights = rand(16, [T, B, N]);
-  const batched = tf.variableGrads(() => tf.sum(tf.mul(structuredSequenceMatMul(xs as tf.Tensor3D, kernel as tf.Tensor2D, keep, 0.5), weights)), [xs, kernel]);
-  const perStep = tf.variableGrads(() => {
-    const steps = keep.map((idx, t) => structuredDropoutMatMul(tf.squeeze(tf.slice(xs, [t, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D, kernel as tf.Tensor2D, idx, 0.5));
-    return tf.sum(tf.mul(tf.stack(steps), weights));
-  }, [xs, kernel]);
-  assertClose(batched.value, perStep.value, 1e-4, "value");
-  assertClose(batched.grads[xs.name], perStep.grads[xs.name], 1e-5, "dL/dxs");
-  assertClose(batched.grads[kernel.name], perStep.grads[kernel.name], 1e-5, "dL/dW");
+  const reference = tf.variableGrads(() => tf.sum(tf.mul(tf.reshape(tf.matMul(tf.reshape(tf.mul(xs, mask), [T * B, K]), kernel), [T, B, N]), weights)), [xs, kernel]);
+  for (const execution of ["gather", "mask"] as const) {
+    const got = tf.variableGrads(() => tf.sum(tf.mul(structuredSequenceMatMul(xs as tf.Tensor3D, kernel as tf.Tensor2D, keep, 0.5, execution), weights)), [xs, kernel]);
+    assertClose(got.value, reference.value, 1e-4, `${execution} value`);
+    assertClose(got.grads[xs.name], reference.grads[xs.name], 1e-5, `${execution} dL/dxs`);
+    assertClose(got.grads[kernel.name], reference.grads[kernel.name], 1e-5, `${execution} dL/dW`);
+  }
   tf.dispose([xs, kernel]);
+});
+
+test("a cell with structured input dropout gives the same numbers with either execution", () => {
+  const base = { inputSize: 6, hiddenSize: 5 };
+  const gather = createLstm({ ...base, inputDropout: { kind: "structured", rate: 0.5 } });
+  const mask = createLstm({ ...base, inputDropout: { kind: "structured", rate: 0.5, execution: "mask" } });
+  const params = gather.init(new Rng(17));
+  const xs = rand(18, [4, 3, 6]) as tf.Tensor3D;
+  const a = scan(gather, params, xs, gather.initialState(3), { training: true, rng: new Rng(19) });
+  const b = scan(mask, params, xs, mask.initialState(3), { training: true, rng: new Rng(19) });
+  assertClose(a.ys, b.ys, 1e-5, "ys");
 });
 
 test("applyDropout rejects structured (it needs the matMul) and needs an rng in training", () => {

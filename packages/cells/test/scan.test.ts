@@ -2,7 +2,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { tf, selectBackend, Rng } from "@rnnlab/core";
-import { createGru, createLstm, createNcGru, scan, stackScan, detachState, disposeState, type Cell, type State } from "../src";
+import { createGru, createLstm, createNcGru, scan, stackScan, detachState, disposeState, resetWindow, type Cell, type State } from "../src";
 import { assertClose, assertEqualTensors } from "./helpers";
 
 before(async () => {
@@ -167,4 +167,41 @@ test("evaluation is deterministic; training with the same seed gives the same nu
   assertEqualTensors(run(true, 1), run(true, 1), "training, same seed");
   assert.ok(tf.abs(tf.sub(run(true, 1), run(true, 2))).max().dataSync()[0] > 1e-3, "training, different seeds should differ");
   assert.ok(tf.abs(tf.sub(run(true, 1), run(false, 1))).max().dataSync()[0] > 1e-3, "training should differ from evaluation");
+});
+
+test("resetWindow empties the ATN window but keeps h and c, so a new segment starts like a fresh sequence", () => {
+  const cell = createLstm({ inputSize: I, hiddenSize: H, normalization: { kind: "assortedTime", window: 3 } });
+  const params = cell.init(new Rng(20));
+  const first = scan(cell, params, randomInputs(21), cell.initialState(B));
+  const carried = resetWindow(first.state);
+  assert.equal(carried.h, first.state.h);
+  assert.equal(tf.abs(carried.atnRecurrentSum).max().dataSync()[0], 0);
+  assert.equal(tf.abs(carried.atnCount).max().dataSync()[0], 0);
+  const next = randomInputs(22);
+  const a = scan(cell, params, next, carried);
+  const fresh = { ...cell.initialState(B), h: first.state.h, c: first.state.c };
+  assertEqualTensors(a.ys, scan(cell, params, next, fresh).ys, "reset window == fresh window with carried h, c");
+  assert.ok(tf.abs(tf.sub(a.ys, scan(cell, params, next, first.state).ys)).max().dataSync()[0] > 1e-4, "carrying the window differs");
+});
+
+test("training sanity: a 1-layer LSTM learns to output the previous step's input (tiny task overfits)", () => {
+  const rng = new Rng(30);
+  const cell = createLstm({ inputSize: 2, hiddenSize: 8 });
+  const params = Object.fromEntries(Object.entries(cell.init(rng)).map(([k, v]) => [k, tf.variable(v as tf.Tensor)]));
+  const readout = tf.variable(tf.tensor2d(rng.fillNormal(new Float32Array(8 * 2), 0, 0.3), [8, 2]));
+  const xs = tf.tensor3d(rng.fillNormal(new Float32Array(8 * 4 * 2)), [8, 4, 2]);
+  const target = tf.concat([tf.zeros([1, 4, 2]), tf.slice(xs, [0, 0, 0], [7, -1, -1])], 0); // y_t = x_{t−1}
+  const optimizer = tf.train.adam(0.05);
+  const lossAt = () => tf.tidy(() => {
+    const out = scan(cell, params as any, xs, cell.initialState(4));
+    const prediction = tf.reshape(tf.matMul(tf.reshape(out.ys, [32, 8]), readout), [8, 4, 2]);
+    return tf.mean(tf.square(tf.sub(prediction, target))) as tf.Scalar;
+  });
+  const initial = lossAt().dataSync()[0];
+  const before = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, tf.clone(v)]));
+  for (let step = 0; step < 150; step++) optimizer.minimize(lossAt);
+  const final = lossAt().dataSync()[0];
+  for (const [k, v] of Object.entries(params)) assert.ok(tf.abs(tf.sub(v, before[k])).max().dataSync()[0] > 0, `${k} did not change`);
+  assert.ok(final < 0.05 * initial, `loss ${initial} -> ${final}`);
+  optimizer.dispose();
 });

@@ -2,3 +2,4 @@
 export * from "./lstm-sequence";
 export * from "./softmax-cross-entropy";
 export * from "./structured-dropout";
+export * from "./dense";

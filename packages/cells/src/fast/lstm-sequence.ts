@@ -26,6 +26,7 @@
  * test/fast-lstm.test.ts.
  */
 import { tf } from "@rnnlab/core";
+import { dense, weightGradient } from "./dense";
 
 /** LSTM layer parameters (shared convention, gate order i, f, g, o in column blocks). */
 export interface LstmParams {
@@ -133,10 +134,10 @@ const recurrencePacked = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]
       dzs[t] = dz;
       dh = tf.matMul(dz, whhT) as tf.Tensor2D; // [B, H]
     }
-    const dZ = tf.concat(dzs, 0); // [T*B, 4H], w.r.t. the scaled pre-activations
+    const dZ = tf.concat(dzs, 0) as tf.Tensor2D; // [T*B, 4H], w.r.t. the scaled pre-activations
     const scale2 = gateScale(H);
-    const hPrev = T > 1 ? tf.concat([sh0, tf.slice(tf.reshape(sys, [T * B, H]), [0, 0], [(T - 1) * B, H])], 0) : sh0; // [T*B, H]
-    const dWhh = tf.mul(tf.matMul(hPrev, dZ, true, false), scale2); // [H, 4H]
+    const hPrev = (T > 1 ? tf.concat([sh0, tf.slice(tf.reshape(sys, [T * B, H]), [0, 0], [(T - 1) * B, H])], 0) : sh0) as tf.Tensor2D; // [T*B, H]
+    const dWhh = tf.mul(weightGradient(hPrev, dZ), scale2); // [H, 4H]
     const dProjected = tf.reshape(tf.mul(dZ, scale2), [T, B, fourH]); // [T, B, 4H]
     return [dProjected, dh as tf.Tensor2D, dc, dWhh];
   };
@@ -146,11 +147,7 @@ const recurrencePacked = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]
 /** xs [T, B, I] · W [I, N] + bias as one [T·B, I] matMul: the input projection of every step at once. */
 export function sequenceProjection(xs: tf.Tensor3D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor3D {
   const [T, B, I] = xs.shape;
-  return tf.tidy(() => {
-    let out = tf.matMul(tf.reshape(xs, [T * B, I]), kernel) as tf.Tensor2D; // [T*B, N]
-    if (bias) out = tf.add(out, bias);
-    return tf.reshape(out, [T, B, kernel.shape[1]]) as tf.Tensor3D; // [T, B, N]
-  });
+  return tf.tidy(() => tf.reshape(dense(tf.reshape(xs, [T * B, I]), kernel, bias), [T, B, kernel.shape[1]]) as tf.Tensor3D); // [T, B, N]
 }
 
 /**

@@ -15,6 +15,7 @@
  * scatter-add of all groups' rows.
  */
 import { tf } from "@rnnlab/core";
+import { addBias, weightGradient } from "./dense";
 
 function checkKeep(where: string, keepIndices: Int32Array[], inputSize: number, rows: number, rate: number): void {
   if (!(rate >= 0 && rate < 1)) throw new Error(`${where}: rate must be in [0, 1), got ${rate}.`);
@@ -81,7 +82,7 @@ export function structuredDropoutGroupedMatMul(x: tf.Tensor2D, kernel: tf.Tensor
         const dxKept = tf.mul(tf.matMul(dyParts[g], sw[g], false, true), scale); // [R/G, K]
         // Scatter the kept columns back: gather from [dxKept | 0] with the inverse map.
         dxParts.push(tf.gather(tf.concat([dxKept, zeroColumn], 1), tf.tensor1d(inverse[g], "int32"), 1) as tf.Tensor2D); // [R/G, I]
-        dwParts.push(tf.matMul(sx[g], dyParts[g], true, false) as tf.Tensor2D); // [K, N] (scale already in sx)
+        dwParts.push(weightGradient(sx[g], dyParts[g])); // [K, N] (scale already in sx)
       }
       const dx = groups === 1 ? dxParts[0] : tf.concat(dxParts, 0); // [R, I]
       const dwRows = groups === 1 ? dwParts[0] : tf.concat(dwParts, 0); // [G*K, N]
@@ -106,7 +107,7 @@ export function structuredDropoutSequenceProjection(
     throw new Error(`structuredDropoutSequenceProjection: ${keepIndices.length} keep sets do not divide ${T} time steps; use a group count that divides the BPTT length.`);
   return tf.tidy(() => {
     let out = structuredDropoutGroupedMatMul(tf.reshape(xs, [T * B, I]), kernel, keepIndices, rate); // [T*B, N]
-    if (bias) out = tf.add(out, bias);
+    if (bias) out = addBias(out, bias);
     return tf.reshape(out, [T, B, kernel.shape[1]]) as tf.Tensor3D;
   });
 }

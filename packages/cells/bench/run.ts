@@ -1,0 +1,234 @@
+/**
+ * `npm run bench`: training speed of rnnlab's fast LSTM path against stock tf.layers.lstm (same backend),
+ * a plain-GEMM roofline, structured vs per-element dropout, and PyTorch CPU when available.
+ *
+ *   npm run bench -- [--sizes small,medium] [--steps N] [--quick] [--structured-groups G]
+ *                    [--no-torch] [--no-layers] [--layers-steps N]
+ *
+ * Writes <results>/bench/lstm-lm.json (results = RNNLAB_RESULTS_DIR or <repo>/results; --quick writes
+ * lstm-lm.quick.json) atomically; one progress line per measurement on stderr.
+ *
+ * Noise: this machine is shared, so the variants compared by a ratio (rnnlab / elementwise dropout /
+ * structured dropout / the matMul roofline) are measured interleaved, round by round, in this process,
+ * and each ratio is the median of the per-round ratios. tf.layers and PyTorch run in child processes
+ * (tf.layers medium needs ~4 GB of wasm heap) right after the rnnlab rounds.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { spawnSync } from "node:child_process";
+import { Rng, selectBackend, tf, environmentInfo, resultsDir, writeJsonAtomic, repoRoot } from "@rnnlab/core";
+import { SIZES, createLm, disposeLm, randomBatch, stepMatMuls, timeMatMuls, trainStep, type DropoutVariant, type LmSize } from "./lm";
+
+interface Options {
+  sizes: string[];
+  steps: number | undefined;
+  quick: boolean;
+  structuredGroups: number;
+  dropoutRate: number;
+  torch: boolean;
+  layers: boolean;
+  layersSteps: number | undefined;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { sizes: ["small", "medium"], steps: undefined, quick: false, structuredGroups: 1, dropoutRate: 0.5, torch: true, layers: true, layersSteps: undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`bench: option ${a} needs a value.`);
+      return v;
+    };
+    const count = (name: string, v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`bench: ${name} must be a positive integer, got "${v}".`);
+      return n;
+    };
+    if (a === "--sizes") {
+      o.sizes = value().split(",").map((s) => s.trim()).filter(Boolean);
+      for (const s of o.sizes) if (s !== "small" && s !== "medium") throw new Error(`bench: --sizes: unknown size "${s}"; use small and/or medium.`);
+    } else if (a === "--steps") o.steps = count("--steps", value());
+    else if (a === "--quick") o.quick = true;
+    else if (a === "--structured-groups") o.structuredGroups = count("--structured-groups", value());
+    else if (a === "--dropout") {
+      o.dropoutRate = Number(value());
+      if (!(o.dropoutRate > 0 && o.dropoutRate < 1)) throw new Error(`bench: --dropout must be in (0, 1).`);
+    } else if (a === "--no-torch") o.torch = false;
+    else if (a === "--no-layers") o.layers = false;
+    else if (a === "--layers-steps") o.layersSteps = count("--layers-steps", value());
+    else throw new Error(`bench: unknown option "${a}". Options: --sizes small,medium --steps N --quick --structured-groups G --dropout P --no-torch --no-layers --layers-steps N.`);
+  }
+  return o;
+}
+
+const log = (line: string) => process.stderr.write(line + "\n");
+const median = (xs: number[]) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+};
+const round = (x: number, digits = 3) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
+
+function runChild(label: string, command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): { ok: true; value: Record<string, unknown> } | { ok: false; error: string } {
+  log(`${label}: ${command} ${args.join(" ")}`);
+  const r = spawnSync(command, args, { cwd: repoRoot(), env: { ...process.env, ...env }, encoding: "utf8", timeout: timeoutMs, stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 });
+  if (r.error) return { ok: false, error: `${label}: ${r.error.message}` };
+  if (r.status !== 0) return { ok: false, error: `${label}: exit status ${r.status}${r.signal ? ` (signal ${r.signal})` : ""}` };
+  const line = r.stdout.trim().split("\n").pop() ?? "";
+  try {
+    return { ok: true, value: JSON.parse(line) };
+  } catch {
+    return { ok: false, error: `${label}: no JSON on stdout (${line.slice(0, 200)})` };
+  }
+}
+
+function torchAvailable(): boolean {
+  const r = spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8", timeout: 60_000 });
+  return r.status === 0;
+}
+
+function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<string, unknown> {
+  const T = size.steps;
+  if (T % o.structuredGroups !== 0) throw new Error(`bench: --structured-groups ${o.structuredGroups} must divide the BPTT length ${T}.`);
+  const rounds = o.steps ?? (o.quick ? 2 : name === "medium" ? 3 : 5);
+  const variants: { key: string; variant: DropoutVariant }[] = [
+    { key: "rnnlab", variant: { kind: "none" } },
+    { key: "elementwiseDropout", variant: { kind: "elementwise", rate: o.dropoutRate } },
+    { key: "structuredDropout", variant: { kind: "structured", rate: o.dropoutRate, groups: o.structuredGroups } },
+  ];
+  if (o.structuredGroups !== T) variants.push({ key: "structuredDropoutPerStep", variant: { kind: "structured", rate: o.dropoutRate, groups: T } });
+  const model = createLm(size, rng);
+  const shapes = stepMatMuls(size);
+  const times: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.key, []]));
+  const matmulMs: number[] = [];
+  const perShape: number[][] = shapes.map(() => []);
+  const tokens = size.batch * T;
+  const step = (v: DropoutVariant) => {
+    const batch = randomBatch(size, rng);
+    const t0 = performance.now();
+    const loss = trainStep(model, batch, v, 0.1, rng);
+    const ms = performance.now() - t0;
+    tf.dispose([batch.inputs, batch.targets]);
+    if (!Number.isFinite(loss)) throw new Error(`bench: loss is ${loss} in ${name}`);
+    return ms;
+  };
+  for (const v of variants) {
+    const ms = step(v.variant);
+    log(`${name} warm-up ${v.key}: ${ms.toFixed(0)} ms`);
+  }
+  const tensorsBefore = tf.memory().numTensors;
+  for (let r = 0; r < rounds; r++) {
+    for (const v of variants) {
+      const ms = step(v.variant);
+      times[v.key].push(ms);
+      log(`${name} round ${r + 1}/${rounds} ${v.key}: ${ms.toFixed(0)} ms/step (${(tokens / (ms / 1000)).toFixed(0)} tok/s)`);
+    }
+    const each = timeMatMuls(shapes, rng);
+    each.forEach((ms, i) => perShape[i].push(ms));
+    const total = shapes.reduce((acc, s, i) => acc + s.count * each[i], 0);
+    matmulMs.push(total);
+    log(`${name} round ${r + 1}/${rounds} matMul roofline: ${total.toFixed(0)} ms for the step's products`);
+  }
+  const leaked = tf.memory().numTensors - tensorsBefore;
+  disposeLm(model);
+  const stepMs = median(times.rnnlab);
+  const perRound = (num: string, den: string) => median(times[num].map((x, i) => x / times[den][i]));
+  const fraction = median(matmulMs.map((m, i) => m / times.rnnlab[i]));
+  const flops = shapes.map((s) => 2 * s.m * s.k * s.n * s.count);
+  const out: Record<string, unknown> = {
+    config: size,
+    tokensPerStep: tokens,
+    rounds,
+    stepMs: round(stepMs, 1),
+    stepMsAll: times.rnnlab.map((x) => round(x, 1)),
+    tokensPerSecond: round(tokens / (stepMs / 1000), 1),
+    stepGflop: round(flops.reduce((a, b) => a + b, 0) / 1e9, 3),
+    matmulBoundMs: round(median(matmulMs), 1),
+    matmulBoundFraction: round(fraction),
+    matmulGflops: shapes.map((s, i) => ({ role: s.role, m: s.m, k: s.k, n: s.n, count: s.count, reusedB: s.reusedB, gflops: round((2 * s.m * s.k * s.n) / (median(perShape[i]) * 1e6), 2) })),
+    elementwiseDropoutStepMs: round(median(times.elementwiseDropout), 1),
+    structuredDropoutStepMs: round(median(times.structuredDropout), 1),
+    structuredDropoutGroups: o.structuredGroups,
+    dropoutRate: o.dropoutRate,
+    structuredDropoutSpeedup: round(perRound("elementwiseDropout", "structuredDropout")),
+    tensorsLeakedPerRound: leaked / rounds,
+  };
+  if (times.structuredDropoutPerStep) {
+    out.structuredDropoutPerStepStepMs = round(median(times.structuredDropoutPerStep), 1);
+    out.structuredDropoutPerStepSpeedup = round(perRound("elementwiseDropout", "structuredDropoutPerStep"));
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const choice = await selectBackend();
+  const env = environmentInfo(choice);
+  log(`bench: backend ${choice.backend} (fixes: ${choice.kernelFixes.join(", ") || "none"}), tfjs ${env.tfjs}, node ${env.node}, ${env.cpu} x ${env.cores}`);
+  const rng = new Rng(2024);
+  const file = path.join(resultsDir(), "bench", o.quick ? "lstm-lm.quick.json" : "lstm-lm.json");
+  let previous: { sizes?: Record<string, unknown> } = {};
+  try {
+    previous = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch {
+    previous = {};
+  }
+  const sizes: Record<string, unknown> = { ...(previous.sizes ?? {}) };
+  const haveTorch = o.torch && torchAvailable();
+  if (o.torch && !haveTorch) log("bench: PyTorch not available (/usr/bin/python3 -c 'import torch' failed); skipping it");
+  const started = Date.now();
+  for (const name of o.sizes) {
+    const size = o.quick ? SIZES.quick : SIZES[name];
+    const r = benchSize(name, size, o, rng);
+    if (o.layers) {
+      const steps = o.layersSteps ?? (o.quick ? 1 : name === "medium" ? 1 : 2);
+      const child = runChild(`layers-lstm ${name}`, process.execPath, ["--import", "tsx", path.join(__dirname, "layers-lstm.ts"), "--size", o.quick ? "quick" : name, "--steps", String(steps), "--kernels", "stock"], {}, 3_600_000);
+      if (child.ok) {
+        const tps = child.value.tokensPerSecond as number;
+        r.layersLstmKernels = "stock tfjs-wasm kernels + UnsortedSegmentSum shim";
+        r.layersLstmStepMs = round(child.value.medianStepMs as number, 1);
+        r.layersLstmTokensPerSecond = round(tps, 1);
+        r.speedupVsLayersLstm = round((r.tokensPerSecond as number) / tps, 2);
+      } else {
+        log(child.error);
+        r.layersLstmError = child.error;
+      }
+    }
+    if (haveTorch) {
+      const child = runChild(`pytorch ${name}`, "/usr/bin/python3", [path.join(__dirname, "torch_lstm.py"), "--size", o.quick ? "quick" : name, "--steps", o.quick ? "2" : "5", "--threads", "2"], { OMP_WAIT_POLICY: "PASSIVE" }, 1_800_000);
+      if (child.ok) {
+        r.pytorchVersion = child.value.torchVersion;
+        r.pytorchThreads = child.value.threads;
+        r.pytorchStepMs = round(child.value.medianStepMs as number, 1);
+        r.pytorchTokensPerSecond = round(child.value.tokensPerSecond as number, 1);
+        r.ratioVsPytorch = round((r.tokensPerSecond as number) / (child.value.tokensPerSecond as number), 3);
+      } else {
+        log(child.error);
+        r.pytorchError = child.error;
+      }
+    }
+    sizes[name] = r;
+    log(`${name}: ${JSON.stringify({ tokensPerSecond: r.tokensPerSecond, speedupVsLayersLstm: r.speedupVsLayersLstm, matmulBoundFraction: r.matmulBoundFraction, structuredDropoutSpeedup: r.structuredDropoutSpeedup, ratioVsPytorch: r.ratioVsPytorch })}`);
+  }
+  const result = {
+    schemaVersion: 1,
+    benchmark: "lstm-lm",
+    description: "Word LSTM LM training step (forward + backward + SGD), 2 layers, vocab 10k, batch 20, BPTT 35; tokens/s = 700 / median step time after warm-up.",
+    date: new Date().toISOString(),
+    durationSeconds: round((Date.now() - started) / 1000, 1),
+    quick: o.quick,
+    machine: { cpuModel: env.cpu, cores: env.cores, memoryGiB: env.memoryGiB, platform: env.platform },
+    backend: choice.backend,
+    kernelFixes: choice.kernelFixes,
+    tfjsVersion: env.tfjs,
+    nodeVersion: env.node,
+    gitCommit: env.gitCommit,
+    sizes,
+  };
+  writeJsonAtomic(file, result);
+  log(`bench: wrote ${file}`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${e instanceof Error ? e.message : e}\n`);
+  process.exit(1);
+});
