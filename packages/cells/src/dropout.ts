@@ -20,7 +20,7 @@ export type DropoutConfig =
   | { kind: "none" }
   | { kind: "elementwise"; rate: number }
   | { kind: "locked"; rate: number }
-  | { kind: "structured"; rate: number };
+  | { kind: "structured"; rate: number; execution?: StructuredExecution };
 
 export const DROPOUT_KINDS = ["none", "elementwise", "locked", "structured"] as const;
 
@@ -31,10 +31,15 @@ export function resolveDropoutConfig(where: string, name: string, config: Dropou
     checkOptions(`${where} ${name}`, config, ["kind"]);
     return { kind };
   }
-  checkOptions(`${where} ${name}`, config, ["kind", "rate"]);
+  checkOptions(`${where} ${name}`, config, kind === "structured" ? ["kind", "rate", "execution"] : ["kind", "rate"]);
   const rate = (config as { rate: number }).rate;
   checkRate(`${where} ${name}`, "rate", rate);
-  return { kind, rate };
+  if (kind !== "structured") return { kind, rate };
+  const execution = (config as { execution?: string }).execution ?? "gather";
+  if (execution !== "gather" && execution !== "mask") {
+    throw new Error(`${where} ${name}: option "execution" must be "gather" or "mask", got ${JSON.stringify(execution)}.`);
+  }
+  return { kind, rate, execution };
 }
 
 /** A {0, 1/(1−p)} mask of the given shape. */
@@ -101,32 +106,42 @@ export function structuredDropoutMatMul(x: tf.Tensor2D, kernel: tf.Tensor2D, kee
   });
 }
 
+export type StructuredExecution = "gather" | "mask";
+
 /**
- * Structured dropout for every step of a sequence in one batched matMul: step t uses its own index
- * set keepIndices[t] (all of equal size). xs [T, B, I], kernel [I, N] -> [T, B, N].
- * The gathers use flat indices (t·I + k) so their gradients are the ordinary scatter-adds.
+ * Structured dropout for every step of a sequence: step t uses its own index set keepIndices[t] (all
+ * of equal size K). xs [T, B, I], kernel [I, N] -> [T, B, N].
+ *   execution "gather" (default, the paper's method): per step x_t[:, K_t] · W[K_t, :] / (1−p), so the
+ *     forward GEMM, the data gradient and the weight gradient all have contraction length K.
+ *   execution "mask": the same numbers as one dense [T·B, I] x [I, N] matMul of (x_t ⊙ m_t)/(1−p)
+ *     with m_t the 0/1 indicator of K_t. No shrinkage, but one large GEMM instead of T small ones.
+ * Which is faster depends on the backend: on tfjs-wasm (2 cores, measured in the package README) one
+ * large GEMM beats T small gathered ones, because each step re-packs a fresh W[K_t, :].
+ * The per-step GEMMs are independent (no recurrence), so this loop is not a time loop in scan's sense.
+ * (A single batched matMul over gathered [T, K, N] kernels was 3-4x slower than this on wasm.)
  */
-export function structuredSequenceMatMul(xs: tf.Tensor3D, kernel: tf.Tensor2D, keepIndices: Int32Array[], rate: number): tf.Tensor3D {
+export function structuredSequenceMatMul(
+  xs: tf.Tensor3D,
+  kernel: tf.Tensor2D,
+  keepIndices: Int32Array[],
+  rate: number,
+  execution: StructuredExecution = "gather",
+): tf.Tensor3D {
   checkRate("structuredSequenceMatMul", "rate", rate);
   const [steps, batch, inputSize] = xs.shape;
   if (keepIndices.length !== steps) {
     throw new Error(`structuredSequenceMatMul: need one keep-index set per step (${steps}), got ${keepIndices.length}.`);
   }
-  const kept = keepIndices[0].length;
-  const flat = new Int32Array(steps * kept);
-  const rows = new Int32Array(steps * kept);
-  for (let t = 0; t < steps; t++) {
-    if (keepIndices[t].length !== kept) throw new Error(`structuredSequenceMatMul: keep-index sets must all have ${kept} entries (step ${t} has ${keepIndices[t].length}).`);
-    for (let k = 0; k < kept; k++) {
-      flat[t * kept + k] = t * inputSize + keepIndices[t][k];
-      rows[t * kept + k] = keepIndices[t][k];
-    }
+  if (execution === "mask") {
+    const mask = new Float32Array(steps * inputSize);
+    keepIndices.forEach((indices, t) => indices.forEach((k) => (mask[t * inputSize + k] = 1 / (1 - rate))));
+    return tf.tidy(() => sequenceMatMul(tf.mul(xs, tf.tensor3d(mask, [steps, 1, inputSize])) as tf.Tensor3D, kernel)); // [T, B, N]
   }
+  if (execution !== "gather") throw new Error(`structuredSequenceMatMul: option "execution" must be "gather" or "mask", got ${JSON.stringify(execution)}.`);
   return tf.tidy(() => {
-    const byFeature = tf.reshape(tf.transpose(xs, [0, 2, 1]), [steps * inputSize, batch]); // [T·I, B]
-    const xKept = tf.transpose(tf.reshape(tf.gather(byFeature, tf.tensor1d(flat, "int32"), 0), [steps, kept, batch]), [0, 2, 1]); // [T, B, K]
-    const kernelKept = tf.reshape(tf.gather(kernel, tf.tensor1d(rows, "int32"), 0), [steps, kept, kernel.shape[1]]); // [T, K, N]
-    return tf.div(tf.matMul(xKept, kernelKept), 1 - rate) as tf.Tensor3D; // [T, B, N]
+    const rows = tf.unstack(xs) as tf.Tensor2D[]; // T x [B, I]
+    const out = rows.map((x, t) => structuredDropoutMatMul(x, kernel, keepIndices[t], rate)); // T x [B, N]
+    return tf.stack(out) as tf.Tensor3D; // [T, B, N]
   });
 }
 
@@ -159,7 +174,7 @@ export function denseSequence(xs: tf.Tensor3D, kernel: tf.Tensor2D, bias: tf.Ten
     if (training && config.kind === "structured") {
       const rng = requireRng("denseSequence", options.rng);
       const indices = Array.from({ length: xs.shape[0] }, () => structuredKeepIndices(xs.shape[2], config.rate, rng));
-      const out = structuredSequenceMatMul(xs, kernel, indices, config.rate);
+      const out = structuredSequenceMatMul(xs, kernel, indices, config.rate, config.execution);
       return bias ? (tf.add(out, bias) as tf.Tensor3D) : out;
     }
     return sequenceMatMul(applyDropout(xs, config, options.rng, training), kernel, bias);
@@ -197,7 +212,7 @@ export function projectInput(xs: tf.Tensor3D, kernel: tf.Tensor2D, bias: tf.Tens
   return tf.tidy(() => {
     if (!training || config.kind === "none") return sequenceMatMul(xs, kernel, bias);
     if (config.kind === "structured") {
-      const out = structuredSequenceMatMul(xs, kernel, prepared.keepIndices!, config.rate);
+      const out = structuredSequenceMatMul(xs, kernel, prepared.keepIndices!, config.rate, config.execution);
       return bias ? (tf.add(out, bias) as tf.Tensor3D) : out;
     }
     if (config.kind === "locked") {
