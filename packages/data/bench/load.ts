@@ -12,13 +12,15 @@ function measure(label: string, load: () => unknown): void {
   gc!();
   const before = process.memoryUsage();
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   const value = load();
   const milliseconds = performance.now() - start;
+  const cpu = process.cpuUsage(cpuStart);
   gc!();
   const after = process.memoryUsage();
   const mb = (x: number) => (x / 1e6).toFixed(1);
   console.log(
-    `${label.padEnd(16)} ${milliseconds.toFixed(0).padStart(5)} ms  retained heap ${mb(after.heapUsed - before.heapUsed)} MB, ` +
+    `${label.padEnd(16)} ${milliseconds.toFixed(0).padStart(5)} ms wall, ${((cpu.user + cpu.system) / 1000).toFixed(0).padStart(5)} ms cpu; retained heap ${mb(after.heapUsed - before.heapUsed)} MB, ` +
       `array buffers ${mb(after.arrayBuffers - before.arrayBuffers)} MB, rss ${mb(after.rss - before.rss)} MB`,
   );
   void value;

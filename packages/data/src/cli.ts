@@ -101,12 +101,12 @@ program
 
 program
   .command("list")
-  .description("show each dataset as present / partial / missing / corrupt (by size; `verify` hashes)")
-  .option("--hash", "also compare sha256 (slower)")
-  .action((opts: { hash?: boolean }) => {
+  .description("show each dataset as present / partial / missing / corrupt (size and sha256)")
+  .option("--quick", "compare sizes only, no hashing")
+  .action((opts: { quick?: boolean }) => {
     console.log(`data directory: ${dataDirectory()}`);
     for (const [name, d] of Object.entries(loadManifest().datasets)) {
-      const check = checkDataset(name, { hash: Boolean(opts.hash) });
+      const check = checkDataset(name, { hash: !opts.quick });
       const present = check.files.filter((f) => f.status !== "missing").length;
       console.log(`${name.padEnd(16)} ${check.state.padEnd(8)} ${present}/${check.files.length} files  ${d.title}`);
     }

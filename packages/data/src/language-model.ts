@@ -250,6 +250,15 @@ export function* variableWindows(stream: BatchedStream, bptt: number, rng: Rng, 
   }
 }
 
+/**
+ * Evaluation batching (AWD `evaluate`): batchify with a small batch (AWD: 10 for valid, 1 for test)
+ * and walk fixed windows; every target token is scored exactly once.
+ */
+export function evaluationWindows(ids: Int32Array, batchSize: number, bptt: number): { stream: BatchedStream; windows: Generator<BpttWindow> } {
+  const stream = batchify(ids, batchSize);
+  return { stream, windows: fixedWindows(stream, bptt) };
+}
+
 /** Number of target tokens a full pass of fixed windows scores (for perplexity normalisation). */
 export function streamTargetCount(stream: BatchedStream): number {
   return (stream.steps - 1) * stream.batchSize;

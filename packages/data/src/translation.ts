@@ -341,3 +341,63 @@ export function makeTranslationBatches(pairs: EncodedPairs, options: Translation
     return batch;
   });
 }
+
+export interface TranslationTaskOptions {
+  /** Learn BPE with this many merges on the training split (absent: word level). */
+  bpeMerges?: number;
+  /** One BPE table learned on source + target training text (fairseq IWSLT'14 style); default false. */
+  jointBpe?: boolean;
+  /** Training pairs longer than this (in units, after BPE) are dropped; valid/test are never filtered. */
+  maxSourceLength?: number;
+  maxTargetLength?: number;
+  /** Vocabulary cap per language (specials included) and minimum training frequency. */
+  maxVocabularySize?: number;
+  minFrequency?: number;
+}
+
+export interface PreparedSplit {
+  split: ParallelSplit;
+  pairs: EncodedPairs;
+}
+
+export interface TranslationTask {
+  sourceVocabulary: Vocabulary;
+  targetVocabulary: Vocabulary;
+  sourceBpe: BytePairEncoding | null;
+  targetBpe: BytePairEncoding | null;
+  splits: Partial<Record<SplitName, PreparedSplit>>;
+  /** What each filter removed, per split. */
+  dropped: Partial<Record<SplitName, { emptyPairs: number; tooLong: number }>>;
+}
+
+/**
+ * The usual pipeline on a loaded corpus: BPE learned on train (optional), length filter on train,
+ * vocabularies from train, every split encoded. Unknown valid/test units map to `<unk>`.
+ */
+export function prepareTranslationTask(corpus: TranslationCorpus, options: TranslationTaskOptions = {}): TranslationTask {
+  const train = corpus.splits.train;
+  if (!train) throw new Error(`prepareTranslationTask(${corpus.name}): the corpus has no train split; load it with splits including "train"`);
+  let sourceBpe: BytePairEncoding | null = null;
+  let targetBpe: BytePairEncoding | null = null;
+  if (options.bpeMerges !== undefined) {
+    if (options.jointBpe) sourceBpe = targetBpe = BytePairEncoding.learn([...train.source, ...train.target], options.bpeMerges);
+    else {
+      sourceBpe = BytePairEncoding.learn(train.source, options.bpeMerges);
+      targetBpe = BytePairEncoding.learn(train.target, options.bpeMerges);
+    }
+  }
+  const segment = (split: ParallelSplit) => (sourceBpe && targetBpe ? applyBpeToSplit(split, { source: sourceBpe, target: targetBpe }) : split);
+  const filtered = filterByLength(segment(train), { maxSourceLength: options.maxSourceLength, maxTargetLength: options.maxTargetLength });
+  const vocabularyOptions = { maxSize: options.maxVocabularySize, minFrequency: options.minFrequency };
+  const sourceVocabulary = buildTranslationVocabulary(filtered.split.source, vocabularyOptions);
+  const targetVocabulary = buildTranslationVocabulary(filtered.split.target, vocabularyOptions);
+  const task: TranslationTask = { sourceVocabulary, targetVocabulary, sourceBpe, targetBpe, splits: {}, dropped: {} };
+  for (const name of ["train", "valid", "test"] as SplitName[]) {
+    const raw = corpus.splits[name];
+    if (!raw) continue;
+    const split = name === "train" ? filtered.split : segment(raw);
+    task.splits[name] = { split, pairs: encodePairs(split, sourceVocabulary, targetVocabulary) };
+    task.dropped[name] = { emptyPairs: raw.dropped.emptyPairs, tooLong: name === "train" ? filtered.dropped : 0 };
+  }
+  return task;
+}

@@ -5,6 +5,7 @@ import {
   batchify,
   bpttWindow,
   buildLanguageModelCorpus,
+  evaluationWindows,
   fixedWindows,
   lineTokens,
   loadLanguageModelCorpus,
@@ -96,6 +97,14 @@ test("fixedWindows cover every target exactly once", () => {
   assert.deepEqual(windows.map((w) => w.start), [0, 7, 14, 21, 28]);
   assert.equal(s.steps, 34);
   assert.equal(windows.at(-1)!.length, 34 - 1 - 28);
+});
+
+test("evaluationWindows: batchify + fixed windows, all targets scored once", () => {
+  const { stream, windows } = evaluationWindows(Int32Array.from({ length: 95 }, (_, i) => i), 10, 4);
+  const list = [...windows];
+  assert.equal(stream.steps, 9);
+  assert.equal(list.reduce((n, w) => n + w.length * w.batchSize, 0), 80);
+  assert.deepEqual([...list[0].inputs.subarray(0, 4)], [0, 1, 2, 3]);
 });
 
 test("variableWindows: AWD lengths from the Rng, min 5, learning-rate scale, deterministic", () => {

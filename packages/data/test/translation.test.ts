@@ -15,6 +15,7 @@ import {
   filterByLength,
   loadTranslationCorpus,
   makeTranslationBatches,
+  prepareTranslationTask,
   readParallelFiles,
 } from "../src/translation";
 import { realDataDirectory, temporaryDirectory, writeFixture } from "./helpers";
@@ -196,6 +197,27 @@ test("loadTranslationCorpus: Multi30k layout (tok + gzip raw references), direct
     () => loadTranslationCorpus("iwslt15_en_vi", { dataDir: dir, verify: false }),
     /IWSLT'15 en-vi has no training set .*train\.en\/train\.vi are absent.*npm run data -- fetch iwslt15_en_vi/,
   );
+});
+
+test("IWSLT'14 fairseq layout: BPE units, references with BPE removed; prepareTranslationTask pipeline", () => {
+  const dir = temporaryDirectory();
+  for (const split of ["train", "valid", "test"]) {
+    writeFixture(dir, `iwslt14_de_en/${split}.de`, "das ist gu@@ t .\nein sehr sehr langer satz hier .\nja\n");
+    writeFixture(dir, `iwslt14_de_en/${split}.en`, "this is go@@ od .\na very very long sentence here .\nyes\n");
+  }
+  const corpus = loadTranslationCorpus("iwslt14_de_en", { dataDir: dir, verify: false });
+  assert.deepEqual(corpus.splits.valid!.references, ["this is good .", "a very very long sentence here .", "yes"]);
+  const task = prepareTranslationTask(corpus, { maxSourceLength: 5, maxTargetLength: 6 });
+  assert.deepEqual(task.dropped.train, { emptyPairs: 0, tooLong: 1 });
+  assert.deepEqual(task.dropped.test, { emptyPairs: 0, tooLong: 0 });
+  assert.equal(task.splits.train!.pairs.source.length, 2);
+  assert.equal(task.splits.test!.pairs.source.length, 3, "valid/test are never length-filtered");
+  // "langer" never occurs in the filtered training data: it maps to <unk> in test.
+  assert.ok(task.splits.test!.pairs.source[1].includes(UNKNOWN_ID));
+  const bpeTask = prepareTranslationTask(corpus, { bpeMerges: 20, jointBpe: true });
+  assert.equal(bpeTask.sourceBpe, bpeTask.targetBpe);
+  assert.deepEqual(BytePairEncoding.join(bpeTask.splits.train!.split.target[1]), corpus.splits.train!.target[1]);
+  assert.throws(() => prepareTranslationTask({ ...corpus, splits: { test: corpus.splits.test } }), /has no train split/);
 });
 
 test("real data: Multi30k has 29,000 / 1,014 / 1,000 pairs; BPE + batches work on it", (t) => {
