@@ -1,0 +1,212 @@
+/**
+ * One (arm, seed) of a language-model experiment: config sections -> @rnnlab/train's
+ * trainLanguageModel, with checkpoints in the run directory, progress forwarded, and the trainer's
+ * result turned into final metrics and bounded curves.
+ */
+import { loadLanguageModelCorpus, type LanguageModelCorpus } from "@rnnlab/data";
+import { gateSaturationFromHistogram } from "@rnnlab/metrics";
+import {
+  CheckpointManager,
+  configHash as trainerConfigHash,
+  trainLanguageModel,
+  type DniConfig,
+  type LanguageModelTrainConfig,
+  type OptimizerOptions,
+  type RecurrentCellConfig,
+  type ScheduleOptions,
+} from "@rnnlab/train";
+import { generatedLanguageModelCorpus } from "../generated-data";
+import type { ArmContext, ArmOutcome, Curve } from "../types";
+
+/** Where the tokens come from. */
+export interface LanguageModelDataSection {
+  /** "dataset": the real corpus via @rnnlab/data; "generated": a small made-up corpus (smoke preset). */
+  source: string;
+  dataset: string;
+  /** Generated corpus only: vocabulary size and training tokens. */
+  generatedVocabularySize: number;
+  generatedTrainTokens: number;
+}
+
+export interface LanguageModelSection {
+  embeddingSize: number;
+  hiddenSize: number;
+  layers: number;
+  tieWeights: boolean;
+  batchSize: number;
+  evaluationBatchSize: number;
+  bptt: number;
+  variableLength: boolean;
+  epochs: number;
+  /** 0 = no cap. */
+  maxStepsPerEpoch: number;
+  /** "sgd" | "adam" | "asgd" (NT-ASGD: SGD, then averaging when validation stalls). */
+  optimizer: string;
+  learningRate: number;
+  weightDecay: number;
+  /** 0 = no clipping. */
+  clipNorm: number;
+  evaluateEverySteps: number;
+  checkpointEverySteps: number;
+}
+
+export interface DropoutSection {
+  /** "locked" | "elementwise" | "structured". */
+  kind: string;
+  embedding: number;
+  input: number;
+  hidden: number;
+  output: number;
+  weightDrop: number;
+}
+
+export function loadCorpus(data: LanguageModelDataSection, level: "word" | "character"): LanguageModelCorpus {
+  if (data.source === "generated") {
+    return generatedLanguageModelCorpus({ level, vocabularySize: data.generatedVocabularySize, trainTokens: data.generatedTrainTokens });
+  }
+  if (data.source !== "dataset") throw new Error(`data.source="${data.source}" must be "dataset" or "generated"`);
+  // Throws @rnnlab/data's missing-dataset error (names `npm run data -- fetch <name>` and RNNLAB_DATA_DIR).
+  return loadLanguageModelCorpus(data.dataset as "ptb" | "ptb-char" | "wikitext-2");
+}
+
+export function optimizerOptions(kind: string, weightDecay: number): OptimizerOptions {
+  if (kind === "sgd") return { kind: "sgd", weightDecay };
+  if (kind === "adam") return { kind: "adam", weightDecay };
+  if (kind === "asgd") return { kind: "asgd", weightDecay };
+  if (kind === "rmsprop") return { kind: "rmsprop", weightDecay };
+  throw new Error(`train.optimizer="${kind}" must be one of sgd, adam, asgd, rmsprop`);
+}
+
+function curveOf(points: { step: number; value: number }[] | undefined): Curve {
+  return { step: (points ?? []).map((p) => p.step), value: (points ?? []).map((p) => p.value) };
+}
+
+export interface LanguageModelArmSpec {
+  data: LanguageModelDataSection;
+  level: "word" | "character";
+  model: LanguageModelSection;
+  dropout?: DropoutSection;
+  cell: RecurrentCellConfig;
+  dni?: DniConfig;
+  schedule?: ScheduleOptions;
+  gateHistograms?: boolean;
+  /** "auto" | "off" (the readable path; needed e.g. for per-step structured masks). */
+  fastPath?: "auto" | "off";
+}
+
+export async function runLanguageModelArm(ctx: ArmContext<object>, spec: LanguageModelArmSpec): Promise<ArmOutcome> {
+  const corpus = loadCorpus(spec.data, spec.level);
+  const m = spec.model;
+  const d = spec.dropout;
+  const config: LanguageModelTrainConfig = {
+    vocabularySize: corpus.vocabulary.tokens.length,
+    embeddingSize: m.embeddingSize,
+    hiddenSize: m.hiddenSize,
+    layers: m.layers,
+    cell: spec.cell,
+    tieWeights: m.tieWeights,
+    ...(d
+      ? {
+          dropout: {
+            kind: d.kind as "locked" | "elementwise" | "structured",
+            embedding: d.embedding,
+            input: d.input,
+            hidden: d.hidden,
+            output: d.output,
+            weightDrop: d.weightDrop,
+          },
+        }
+      : {}),
+    ...(spec.fastPath ? { fastPath: spec.fastPath } : {}),
+    batchSize: m.batchSize,
+    evaluationBatchSize: m.evaluationBatchSize,
+    bptt: m.bptt,
+    variableLength: m.variableLength,
+    epochs: m.epochs,
+    ...(m.maxStepsPerEpoch > 0 ? { maxStepsPerEpoch: m.maxStepsPerEpoch } : {}),
+    optimizer: optimizerOptions(m.optimizer, m.weightDecay),
+    schedule: spec.schedule ?? { kind: "constant", learningRate: m.learningRate },
+    clipNorm: m.clipNorm,
+    evaluateEverySteps: m.evaluateEverySteps,
+    seed: ctx.seed,
+    characterLevel: spec.level === "character",
+    gateHistograms: spec.gateHistograms ?? false,
+    ...(spec.dni ? { dni: spec.dni } : {}),
+    stepCurveCapacity: 256,
+  };
+  const checkpoints = new CheckpointManager({
+    directory: ctx.runDir,
+    everySteps: m.checkpointEverySteps,
+    configHash: trainerConfigHash({ config, data: corpus.name, tokens: corpus.train.length }),
+  });
+  const resumedFrom = ctx.resume && checkpoints.exists() ? (checkpoints.load()?.meta as { step?: number } | undefined)?.step ?? 0 : 0;
+  const result = await trainLanguageModel(
+    config,
+    { train: corpus.train, valid: corpus.valid, test: corpus.test },
+    {
+      checkpoints,
+      resume: ctx.resume,
+      onProgress: (e) => {
+        if (e.kind === "done") return;
+        ctx.onProgress({ step: e.step, totalSteps: e.totalSteps ?? 0, split: e.split, metrics: e.metrics });
+      },
+    },
+  );
+  const final: Record<string, number> = {
+    validLoss: result.final.valid.loss,
+    validPerplexity: result.final.valid.perplexity,
+    steps: result.steps,
+    trainSeconds: result.elapsedMs / 1000,
+    secondsPerStep: result.elapsedMs / 1000 / Math.max(1, result.steps),
+    parameterCount: result.parameterCount,
+  };
+  if (result.final.test) {
+    final.testLoss = result.final.test.loss;
+    final.testPerplexity = result.final.test.perplexity;
+  }
+  if (spec.level === "character") {
+    if (result.final.valid.bitsPerCharacter !== undefined) final.validBitsPerCharacter = result.final.valid.bitsPerCharacter;
+    if (result.final.test?.bitsPerCharacter !== undefined) final.testBitsPerCharacter = result.final.test.bitsPerCharacter;
+  }
+  const validEvaluations = result.evaluations.filter((e) => e.split === "valid");
+  const curves: Record<string, Curve> = {
+    trainLoss: curveOf(result.trainLossCurve),
+    validLoss: { step: validEvaluations.map((e) => e.step), value: validEvaluations.map((e) => e.loss) },
+    validPerplexity: { step: validEvaluations.map((e) => e.step), value: validEvaluations.map((e) => e.perplexity) },
+    gradientNorm: curveOf(result.gradientNormCurve),
+  };
+  if (spec.level === "character") {
+    curves.validBitsPerCharacter = { step: validEvaluations.map((e) => e.step), value: validEvaluations.map((e) => e.bitsPerCharacter ?? NaN) };
+  }
+  if (result.synthesizerLossCurve) curves.synthesizerLoss = curveOf(result.synthesizerLossCurve);
+  if (result.orthogonalityErrorCurve) curves.orthogonalityError = curveOf(result.orthogonalityErrorCurve);
+  const extra: Record<string, unknown> = { corpus: corpus.name, vocabularySize: config.vocabularySize, trainTokens: corpus.train.length };
+  if (result.gateHistograms) {
+    const saturation = gateSaturationSummary(result.gateHistograms);
+    extra.gateSaturation = saturation.byGate;
+    extra.gateHistograms = result.gateHistograms;
+    Object.assign(final, saturation.finals);
+  }
+  return { final, curves, extra, resumedFromStep: resumedFrom };
+}
+
+/**
+ * Fractions of input/forget gate values below 0.1 or above 0.9 (G2-LSTM's bimodality measure),
+ * per layer and gate, plus first-layer finals.
+ */
+export function gateSaturationSummary(histograms: unknown): { byGate: Record<string, unknown>; finals: Record<string, number> } {
+  const byGate: Record<string, unknown> = {};
+  const finals: Record<string, number> = {};
+  const layers = histograms as Record<string, Record<string, unknown>>;
+  const layerNames = Object.keys(layers ?? {});
+  for (const layer of layerNames) {
+    for (const [gate, histogram] of Object.entries(layers[layer] ?? {})) {
+      const s = gateSaturationFromHistogram(histogram as never);
+      byGate[`${layer}.${gate}`] = s;
+      if (layer === layerNames[0] && (gate === "i" || gate === "f")) {
+        finals[`${gate === "i" ? "input" : "forget"}GateSaturated`] = s.shareSaturated;
+      }
+    }
+  }
+  return { byGate, finals };
+}
