@@ -79,7 +79,7 @@ program
 program
   .command("verify")
   .argument("[names...]", "dataset names (default: every dataset that is at least partly present)")
-  .description("check size and sha256 of present files; exits 1 on any mismatch")
+  .description("check size and sha256 of present files; exits 1 on any mismatch or when a named dataset is entirely missing")
   .action((names: string[]) => {
     const all = Object.keys(loadManifest().datasets);
     const explicit = names.length > 0;
@@ -87,14 +87,19 @@ program
     for (const name of explicit ? names : all) {
       const check = checkDataset(name);
       if (!explicit && check.state === "missing") continue;
+      if (check.state === "missing") {
+        // Only reachable for a named dataset: asking to verify something absent is a failure.
+        console.log(`missing         ${name} (nothing in ${check.directory}; fetch it with \`npm run data -- fetch ${name}\`)`);
+        failed = true;
+        continue;
+      }
       for (const f of check.files) {
         console.log(`${f.status.padEnd(15)} ${name}/${f.path}${f.status === "sha256-mismatch" || f.status === "size-mismatch" ? `  (${f.message})` : ""}`);
         if (f.status === "sha256-mismatch" || f.status === "size-mismatch") failed = true;
-        if (explicit && f.status === "missing") failed = true;
       }
     }
     if (failed) {
-      console.error("verify: FAILED (mismatched or, for named datasets, missing files above)");
+      console.error("verify: FAILED (mismatched files, or a named dataset that is missing, above)");
       process.exitCode = 1;
     } else console.log("verify: ok");
   });

@@ -60,8 +60,9 @@ export type DatasetName = (typeof DATASET_NAMES)[number];
 
 let cached: { file: string; manifest: Manifest } | null = null;
 
+/** `RNNLAB_MANIFEST` (for tests and private mirrors), else `<repo>/datasets/manifest.json`. */
 export function manifestPath(): string {
-  return path.join(repoRoot(__dirname), "datasets", "manifest.json");
+  return path.resolve(process.env.RNNLAB_MANIFEST ?? path.join(repoRoot(__dirname), "datasets", "manifest.json"));
 }
 
 /** Parses and checks the manifest (cached per process). */

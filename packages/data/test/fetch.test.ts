@@ -1,6 +1,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -9,6 +9,7 @@ import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { downloadFile, fetchDataset, type FetchProgressEvent } from "../src/fetch";
 import type { Manifest, ManifestSource } from "../src/manifest";
+import { repoRoot } from "@rnnlab/core";
 import { temporaryDirectory, writeFixture } from "./helpers";
 
 const sha = (s: string | Uint8Array) => crypto.createHash("sha256").update(s).digest("hex");
@@ -53,6 +54,11 @@ before(async () => {
     if (url === "/loop") {
       res.writeHead(302, { Location: "/loop" });
       return res.end();
+    }
+    if (url === "/norange.txt") {
+      // A server without Range support answers 200 with the whole body: the .part must be rewritten.
+      res.writeHead(200, { "Content-Length": small.length });
+      return res.end(small);
     }
     const key = url === "/flaky.txt" ? "/big.txt" : url;
     const body = routes.get(key);
@@ -183,4 +189,59 @@ test("fetchDataset: a checksum mismatch places nothing and names expected and ac
     [{ path: "y.txt", content: small }],
   );
   await assert.rejects(fetchDataset("toy", { dataDir: dir, manifest: missingMember }), /has no member "pkg\/nothing\.txt"/);
+});
+
+test("a server that ignores Range restarts the .part file instead of appending", async () => {
+  const dir = temporaryDirectory();
+  const destination = path.join(dir, "n.txt");
+  fs.writeFileSync(`${destination}.part`, "stale bytes");
+  const result = await downloadFile(`${base}/norange.txt`, destination);
+  assert.equal(result.resumedFrom, 0);
+  assert.deepEqual(fs.readFileSync(destination), small);
+});
+
+function runCli(args: string[], env: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  // Asynchronous: the HTTP server lives in this process and must keep answering.
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "..", "src", "cli.ts"), ...args], {
+      env: { ...process.env, ...env },
+      cwd: repoRoot(),
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+test("CLI fetch (non-TTY) prints plain progress lines, then verify passes and list shows present", async () => {
+  const dir = temporaryDirectory();
+  const manifest = manifestWith(
+    [
+      { url: `${base}/redirect`, archive: "none", targets: [{ file: "small.txt" }] },
+      { url: `${base}/a.tgz`, archive: "tgz", targets: [{ member: "pkg/data/other.txt", file: "other.txt" }] },
+    ],
+    [
+      { path: "small.txt", content: small },
+      { path: "other.txt", content: other },
+    ],
+  );
+  const manifestFile = writeFixture(dir, "manifest.json", JSON.stringify(manifest));
+  const env = { RNNLAB_MANIFEST: manifestFile, RNNLAB_DATA_DIR: path.join(dir, "data") };
+  let r = await runCli(["verify", "toy"], env);
+  assert.equal(r.status, 1, "a named, entirely missing dataset fails verify");
+  r = await runCli(["fetch", "toy"], env);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /downloading http:\/\/127\.0\.0\.1:\d+\/small\.txt/);
+  assert.match(r.stderr, /placed other\.txt \(verified\)/);
+  assert.match(r.stdout, /toy: 2 file\(s\) placed/);
+  r = await runCli(["verify", "toy"], env);
+  assert.equal(r.status, 0, r.stdout);
+  r = await runCli(["list"], env);
+  assert.match(r.stdout, /toy\s+present\s+2\/2 files/);
+  fs.appendFileSync(path.join(dir, "data", "toy", "other.txt"), "tampered");
+  r = await runCli(["verify"], env);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /size-mismatch\s+toy\/other\.txt/);
 });
