@@ -2,14 +2,15 @@
  * Golden values from PyTorch: fixtures made by packages/cells/test/fixtures/make_golden.py
  * (nn.LSTM / nn.GRU in float64, converted to rnnlab's parameter convention). Checks outputs, final
  * states and the gradients of a scalar loss with respect to every parameter, the inputs and the
- * initial state, including packed (variable-length) and bidirectional sequences.
+ * initial state, including packed (variable-length) and bidirectional sequences, and a layer-norm
+ * LSTM and an ATN LSTM (window 3) that the script writes out from the equations.
  */
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { tf, selectBackend } from "@rnnlab/core";
-import { createGru, createLstm, stackScan, bidirectionalScan, type Layer, type State } from "../src";
+import { createGru, createLstm, stackScan, bidirectionalScan, type Layer, type State, type NormalizationConfig } from "../src";
 import { assertClose, t } from "./helpers";
 
 before(async () => {
@@ -24,6 +25,7 @@ interface Case {
   inputSize: number;
   hiddenSize: number;
   lengths: number[] | null;
+  normalization?: NormalizationConfig;
   x: number[][][];
   initialState: Record<string, number[][][]>;
   layerParams: { params: Record<string, number[] | number[][]>; gradients: Record<string, number[] | number[][]> }[];
@@ -43,7 +45,7 @@ function runCase(c: Case) {
   const directions = c.bidirectional ? 2 : 1;
   const stateNames = c.kind === "lstm" ? ["h", "c"] : ["h"];
   const makeCell = (inputSize: number) =>
-    c.kind === "lstm" ? createLstm({ inputSize, hiddenSize: c.hiddenSize }) : createGru({ inputSize, hiddenSize: c.hiddenSize });
+    c.kind === "lstm" ? createLstm({ inputSize, hiddenSize: c.hiddenSize, normalization: c.normalization }) : createGru({ inputSize, hiddenSize: c.hiddenSize });
   const x = tf.variable(t(c.x), true, `${c.name}.x`);
   const paramVariables = c.layerParams.map((lp, k) =>
     Object.fromEntries(Object.entries(lp.params).map(([name, v]) => [name, tf.variable(t(v), true, `${c.name}.p${k}.${name}`)])),
@@ -67,7 +69,9 @@ function runCase(c: Case) {
       finalStates = [out.state.forward, out.state.backward];
     } else {
       const layers: Layer[] = paramVariables.map((params, l) => ({ cell: makeCell(l === 0 ? c.inputSize : c.hiddenSize), params }));
-      const out = stackScan(layers, x as tf.Tensor3D, initial as State[], options);
+      // extra state entries (the ATN window) start empty
+      const states = layers.map((layer, l) => ({ ...layer.cell.initialState(c.x[0].length), ...initial[l] }) as State);
+      const out = stackScan(layers, x as tf.Tensor3D, states, options);
       output = tf.keep(out.ys);
       finalStates = out.states;
     }

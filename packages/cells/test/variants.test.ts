@@ -167,3 +167,36 @@ test("ATN window resets per sequence: two scans from the initial state give iden
   assert.deepEqual(Array.from(first.state.atnCount.dataSync()), [T, T, T]);
   assert.deepEqual(first.state.atnRecurrentSum.shape, [B, 3]);
 });
+
+test("weight drop: one DropConnect mask on the recurrent kernel per sequence (training only), rate and scale", () => {
+  const cell = createLstm({ inputSize: I, hiddenSize: 40, recurrence: { kind: "weightDrop", rate: 0.5 } });
+  const params = cell.init(new Rng(16));
+  const context = { training: true, rng: new Rng(17), steps: T, batchSize: B, layerName: "layer0" };
+  const dropped = cell.prepare(params, context).recurrentKernel.dataSync();
+  const original = params.recurrentKernel.dataSync();
+  let zeros = 0;
+  for (let k = 0; k < original.length; k++) {
+    if (dropped[k] === 0) zeros++;
+    else assert.ok(Math.abs(dropped[k] - 2 * original[k]) < 1e-6);
+  }
+  assert.ok(Math.abs(zeros / original.length - 0.5) < 0.03, `dropped share ${zeros / original.length}`);
+  assert.equal(cell.prepare(params, { ...context, training: false }).recurrentKernel, params.recurrentKernel);
+});
+
+test("scan works under tf.grads with plain tensors as parameters", () => {
+  const cell = createGru({ inputSize: I, hiddenSize: H });
+  const params = cell.init(new Rng(18));
+  const x = xs();
+  const f = (kernel: tf.Tensor) => tf.sum(scan(cell, { ...params, recurrentKernel: kernel as tf.Tensor2D }, x, cell.initialState(B)).ys);
+  const [grad] = tf.grads((kernel: tf.Tensor) => f(kernel))([params.recurrentKernel]);
+  // central difference on one entry
+  const eps = 1e-2;
+  const bump = (sign: number) => {
+    const data = params.recurrentKernel.arraySync() as number[][];
+    data[1][2] += sign * eps;
+    return f(tf.tensor2d(data)).dataSync()[0];
+  };
+  const numeric = (bump(1) - bump(-1)) / (2 * eps);
+  const analytic = (grad.arraySync() as number[][])[1][2];
+  assert.ok(Math.abs(numeric - analytic) < 2e-3 * Math.max(1, Math.abs(numeric)), `${analytic} vs ${numeric}`);
+});
