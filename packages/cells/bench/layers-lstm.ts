@@ -37,20 +37,27 @@ async function main(): Promise<void> {
   model.add(tf.layers.dense({ units: vocab, activation: "softmax", kernelInitializer: tf.initializers.randomUniform({ minval: -0.1, maxval: 0.1, seed: rng.tfSeed() }) }));
   model.compile({ optimizer: tf.train.sgd(1), loss: "sparseCategoricalCrossentropy" });
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   for (let s = 0; s < warmup + steps; s++) {
     const ids = Float32Array.from({ length: batch * (T + 1) }, () => rng.int(vocab));
     const x = tf.tensor2d(ids.subarray(0, batch * T), [batch, T]);
     const y = tf.tensor3d(ids.subarray(batch), [batch, T, 1]);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     await model.trainOnBatch(x, y);
     const ms = performance.now() - t0;
+    const c = process.cpuUsage(c0);
     tf.dispose([x, y]);
-    if (s >= warmup) times.push(ms);
+    if (s >= warmup) {
+      times.push(ms);
+      cpuTimes.push((c.user + c.system) / 1000);
+    }
     process.stderr.write(`layers-lstm ${sizeName} (${kernels} kernels) step ${s + 1}/${warmup + steps}: ${ms.toFixed(0)} ms${s < warmup ? " (warm-up)" : ""}\n`);
   }
   const sorted = [...times].sort((a, b) => a - b);
   const median = sorted[Math.floor(sorted.length / 2)];
-  process.stdout.write(JSON.stringify({ stepMs: times, medianStepMs: median, tokensPerSecond: (batch * T) / (median / 1000) }) + "\n");
+  const medianCpuMs = [...cpuTimes].sort((a, b) => a - b)[Math.floor(cpuTimes.length / 2)];
+  process.stdout.write(JSON.stringify({ stepMs: times, medianStepMs: median, medianCpuMs, tokensPerSecond: (batch * T) / (median / 1000) }) + "\n");
 }
 
 main().catch((e) => {

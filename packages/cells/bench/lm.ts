@@ -11,7 +11,7 @@
  */
 import { Rng, tf } from "@rnnlab/core";
 import {
-  dense,
+  denseProjection,
   addBias,
   lstmRecurrence,
   sequenceProjection,
@@ -119,7 +119,7 @@ export function trainStep(
       logits = structuredDropoutGroupedMatMul(x, m.outputKernel as tf.Tensor as tf.Tensor2D, sets, variant.rate);
     } else {
       const xd = variant.kind === "elementwise" ? elementwiseDropout(x, variant.rate, rng) : x;
-      logits = dense(xd, m.outputKernel as tf.Tensor as tf.Tensor2D, m.outputBias as tf.Tensor as tf.Tensor1D, { columnBlock: outputColumnBlock });
+      logits = denseProjection(xd, m.outputKernel as tf.Tensor as tf.Tensor2D, m.outputBias as tf.Tensor as tf.Tensor1D, { columnBlock: outputColumnBlock });
       return softmaxCrossEntropy(logits, batch.targets);
     }
     return softmaxCrossEntropy(addBias(logits, m.outputBias as tf.Tensor as tf.Tensor1D), batch.targets);

@@ -3,7 +3,7 @@
  * a plain-GEMM roofline, structured vs per-element dropout, and PyTorch CPU when available.
  *
  *   npm run bench -- [--sizes small,medium] [--steps N] [--quick] [--structured-groups G]
- *                    [--no-torch] [--no-layers] [--layers-steps N]
+ *                    [--no-torch] [--no-layers] [--layers-steps N] [--output-block C]
  *
  * Writes <results>/bench/lstm-lm.json (results = RNNLAB_RESULTS_DIR or <repo>/results; --quick writes
  * lstm-lm.quick.json) atomically; one progress line per measurement on stderr.
@@ -28,10 +28,11 @@ interface Options {
   torch: boolean;
   layers: boolean;
   layersSteps: number | undefined;
+  outputBlock: number | undefined;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { sizes: ["small", "medium"], steps: undefined, quick: false, structuredGroups: 1, dropoutRate: 0.5, torch: true, layers: true, layersSteps: undefined };
+  const o: Options = { sizes: ["small", "medium"], steps: undefined, quick: false, structuredGroups: 1, dropoutRate: 0.5, torch: true, layers: true, layersSteps: undefined, outputBlock: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -56,7 +57,12 @@ function parseArgs(argv: string[]): Options {
     } else if (a === "--no-torch") o.torch = false;
     else if (a === "--no-layers") o.layers = false;
     else if (a === "--layers-steps") o.layersSteps = count("--layers-steps", value());
-    else throw new Error(`bench: unknown option "${a}". Options: --sizes small,medium --steps N --quick --structured-groups G --dropout P --no-torch --no-layers --layers-steps N.`);
+    else if (a === "--output-block") {
+      const v = Number(value());
+      if (!Number.isInteger(v) || v < 0) throw new Error(`bench: --output-block must be a non-negative integer (0 = one product).`);
+      o.outputBlock = v;
+    }
+    else throw new Error(`bench: unknown option "${a}". Options: --sizes small,medium --steps N --quick --structured-groups G --dropout P --no-torch --no-layers --layers-steps N --output-block C.`);
   }
   return o;
 }
@@ -96,17 +102,23 @@ function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<str
     { key: "structuredDropout", variant: { kind: "structured", rate: o.dropoutRate, groups: o.structuredGroups } },
   ];
   if (o.structuredGroups !== T) variants.push({ key: "structuredDropoutPerStep", variant: { kind: "structured", rate: o.dropoutRate, groups: T } });
+  const outputColumnBlock = o.outputBlock ?? (size.hidden >= 512 ? 1024 : 0);
   const model = createLm(size, rng);
   const shapes = stepMatMuls(size);
   const times: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.key, []]));
   const matmulMs: number[] = [];
   const perShape: number[][] = shapes.map(() => []);
   const tokens = size.batch * T;
+  const cpu: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.key, []]));
+  let lastCpuMs = 0;
   const step = (v: DropoutVariant) => {
     const batch = randomBatch(size, rng);
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const loss = trainStep(model, batch, v, 0.1, rng);
+    const loss = trainStep(model, batch, v, 0.1, rng, outputColumnBlock);
     const ms = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    lastCpuMs = (c.user + c.system) / 1000;
     tf.dispose([batch.inputs, batch.targets]);
     if (!Number.isFinite(loss)) throw new Error(`bench: loss is ${loss} in ${name}`);
     return ms;
@@ -120,7 +132,8 @@ function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<str
     for (const v of variants) {
       const ms = step(v.variant);
       times[v.key].push(ms);
-      log(`${name} round ${r + 1}/${rounds} ${v.key}: ${ms.toFixed(0)} ms/step (${(tokens / (ms / 1000)).toFixed(0)} tok/s)`);
+      cpu[v.key].push(lastCpuMs);
+      log(`${name} round ${r + 1}/${rounds} ${v.key}: ${ms.toFixed(0)} ms/step (${(tokens / (ms / 1000)).toFixed(0)} tok/s; cpu ${lastCpuMs.toFixed(0)} ms)`);
     }
     const each = timeMatMuls(shapes, rng);
     each.forEach((ms, i) => perShape[i].push(ms));
@@ -141,6 +154,9 @@ function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<str
     stepMs: round(stepMs, 1),
     stepMsAll: times.rnnlab.map((x) => round(x, 1)),
     tokensPerSecond: round(tokens / (stepMs / 1000), 1),
+    cpuStepMs: round(median(cpu.rnnlab), 1),
+    tokensPerCpuSecond: round(tokens / (median(cpu.rnnlab) / 1000), 1),
+    outputColumnBlock,
     stepGflop: round(flops.reduce((a, b) => a + b, 0) / 1e9, 3),
     matmulBoundMs: round(median(matmulMs), 1),
     matmulBoundFraction: round(fraction),
@@ -150,6 +166,7 @@ function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<str
     structuredDropoutGroups: o.structuredGroups,
     dropoutRate: o.dropoutRate,
     structuredDropoutSpeedup: round(perRound("elementwiseDropout", "structuredDropout")),
+    structuredDropoutSpeedupCpuTime: round(median(cpu.elementwiseDropout.map((x, i) => x / cpu.structuredDropout[i]))),
     tensorsLeakedPerRound: leaked / rounds,
   };
   if (times.structuredDropoutPerStep) {
@@ -188,6 +205,10 @@ async function main(): Promise<void> {
         r.layersLstmStepMs = round(child.value.medianStepMs as number, 1);
         r.layersLstmTokensPerSecond = round(tps, 1);
         r.speedupVsLayersLstm = round((r.tokensPerSecond as number) / tps, 2);
+        if (typeof child.value.medianCpuMs === "number") {
+          r.layersLstmCpuStepMs = round(child.value.medianCpuMs, 1);
+          r.speedupVsLayersLstmCpuTime = round(child.value.medianCpuMs / (r.cpuStepMs as number), 2);
+        }
       } else {
         log(child.error);
         r.layersLstmError = child.error;

@@ -2,7 +2,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { Rng, selectBackend, tf } from "@rnnlab/core";
-import { addBias, dense } from "../src/fast";
+import { addBias, denseProjection } from "../src/fast";
 
 before(async () => {
   await selectBackend();
@@ -14,7 +14,7 @@ function randn(rng: Rng, shape: number[]): tf.Tensor {
 }
 
 for (const columnBlock of [0, 3, 4]) {
-  test(`dense (columnBlock=${columnBlock}) equals autodiff of x·W + b: value and all gradients`, () => {
+  test(`denseProjection (columnBlock=${columnBlock}) equals autodiff of x·W + b: value and all gradients`, () => {
     const rng = new Rng(40 + columnBlock);
     const x = randn(rng, [6, 5]);
     const w = randn(rng, [5, 10]);
@@ -25,7 +25,7 @@ for (const columnBlock of [0, 3, 4]) {
         const { value, grads } = tf.valueAndGrads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor2D, c as tf.Tensor2D, d as tf.Tensor1D), up)) as tf.Scalar)([x, w, b]);
         return [f(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), value, ...grads];
       });
-    const fast = run((a, c, d) => dense(a, c, d, { columnBlock }));
+    const fast = run((a, c, d) => denseProjection(a, c, d, { columnBlock }));
     const ref = run((a, c, d) => tf.add(tf.matMul(a, c), d) as tf.Tensor2D);
     for (let i = 0; i < fast.length; i++) {
       const d = tf.tidy(() => tf.max(tf.abs(tf.sub(fast[i], ref[i]))).dataSync()[0]);
@@ -35,14 +35,14 @@ for (const columnBlock of [0, 3, 4]) {
   });
 }
 
-test("addBias gradient is the column sum; dense rejects mismatched shapes; no leaks", () => {
+test("addBias gradient is the column sum; denseProjection rejects mismatched shapes; no leaks", () => {
   const g = tf.tidy(() => Array.from(tf.grad((b: tf.Tensor) => tf.sum(tf.mul(addBias(tf.ones([3, 2]) as tf.Tensor2D, b as tf.Tensor1D), tf.tensor2d([[1, 2], [3, 4], [5, 6]]))))(tf.zeros([2])).dataSync()));
   assert.deepEqual(g, [9, 12]);
-  assert.throws(() => dense(tf.zeros([2, 3]) as tf.Tensor2D, tf.zeros([4, 2]) as tf.Tensor2D), /kernel must have 3 rows/);
+  assert.throws(() => denseProjection(tf.zeros([2, 3]) as tf.Tensor2D, tf.zeros([4, 2]) as tf.Tensor2D), /kernel must have 3 rows/);
   const w = tf.variable(tf.ones([3, 4]));
   const x = tf.ones([2, 3]) as tf.Tensor2D;
   const step = () => {
-    const { value, grads } = tf.variableGrads(() => tf.sum(dense(x, w as unknown as tf.Tensor2D, undefined, { columnBlock: 2 })) as tf.Scalar, [w]);
+    const { value, grads } = tf.variableGrads(() => tf.sum(denseProjection(x, w as unknown as tf.Tensor2D, undefined, { columnBlock: 2 })) as tf.Scalar, [w]);
     tf.dispose([value, ...Object.values(grads)]);
   };
   step();

@@ -5,6 +5,7 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { Rng, selectBackend, tf } from "@rnnlab/core";
 import { lstmSequence, softmaxCrossEntropy, type LstmParams, type LstmState } from "../src/fast";
+import { createLstm, scan } from "../src";
 
 before(async () => {
   await selectBackend();
@@ -90,6 +91,19 @@ test("lstmSequence equals autodiff of the plain equations: outputs, state and al
     assert.ok(d < 2e-5, `gradient of ${names[i]} differs by ${d}`);
     assert.ok(gf.grads[i].some((v) => v !== 0), `gradient of ${names[i]} is all zero`);
   }
+});
+
+test("lstmSequence equals the readable path (scan over createLstm) on the same parameters, outputs and gradients", () => {
+  const k = makeCase(6, 4, 3, 5, 4);
+  const cell = createLstm({ inputSize: 5, hiddenSize: 4 });
+  const readable = (p: LstmParams, xs: tf.Tensor3D, s: LstmState) => {
+    const r = scan(cell, p, xs, s);
+    return { ys: r.ys, state: { h: r.state.h, c: r.state.c } };
+  };
+  const gf = lossAndGrads(lstmSequence, k);
+  const gr = lossAndGrads(readable as typeof referenceLstm, k);
+  assert.ok(Math.abs(gf.loss - gr.loss) < 1e-4, `${gf.loss} vs ${gr.loss}`);
+  for (let i = 0; i < 6; i++) assert.ok(maxAbsDiff(gf.grads[i], gr.grads[i]) < 2e-5, `gradient ${i} differs by ${maxAbsDiff(gf.grads[i], gr.grads[i])}`);
 });
 
 test("lstmSequence gradients match central finite differences (float32, small sizes)", () => {

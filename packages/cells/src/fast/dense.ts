@@ -35,7 +35,7 @@ export function addBias(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
   return op(x, bias) as tf.Tensor2D;
 }
 
-export interface DenseOptions {
+export interface DenseProjectionOptions {
   /** Compute x·W and dy·Wᵀ in blocks of this many columns of W; 0 = one product (default). */
   columnBlock?: number;
 }
@@ -48,11 +48,11 @@ function blocks(total: number, block: number): [number, number][] {
 }
 
 /** y = x·W (+ b) for x [N, F], W [F, V]; see the file comment for the gradient's shape choices. */
-export function dense(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D, options: DenseOptions = {}): tf.Tensor2D {
+export function denseProjection(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.Tensor1D, options: DenseProjectionOptions = {}): tf.Tensor2D {
   const [n, features] = x.shape;
   const [kernelRows, outputs] = kernel.shape;
-  if (kernelRows !== features) throw new Error(`dense: kernel must have ${features} rows to match x [${x.shape}], got [${kernel.shape}].`);
-  if (bias && (bias.rank !== 1 || bias.shape[0] !== outputs)) throw new Error(`dense: bias must be [${outputs}], got [${bias.shape}].`);
+  if (kernelRows !== features) throw new Error(`denseProjection: kernel must have ${features} rows to match x [${x.shape}], got [${kernel.shape}].`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== outputs)) throw new Error(`denseProjection: bias must be [${outputs}], got [${bias.shape}].`);
   const parts = blocks(outputs, options.columnBlock ?? 0);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, wIn] = args as [tf.Tensor2D, tf.Tensor2D];

@@ -26,19 +26,10 @@
  * test/fast-lstm.test.ts.
  */
 import { tf } from "@rnnlab/core";
-import { dense, weightGradient } from "./dense";
+import type { LstmParams, LstmState } from "../lstm";
+import { denseProjection, weightGradient } from "./dense";
 
-/** LSTM layer parameters (shared convention, gate order i, f, g, o in column blocks). */
-export interface LstmParams {
-  inputKernel: tf.Tensor2D; // [inputSize, 4*hidden]
-  recurrentKernel: tf.Tensor2D; // [hidden, 4*hidden]
-  bias: tf.Tensor1D; // [4*hidden]
-}
-
-export interface LstmState {
-  h: tf.Tensor2D; // [batch, hidden]
-  c: tf.Tensor2D; // [batch, hidden]
-}
+export type { LstmParams, LstmState };
 
 export interface LstmSequenceResult {
   ys: tf.Tensor3D; // [time, batch, hidden]
@@ -54,6 +45,8 @@ function checkShapes(params: LstmParams, xs: tf.Tensor, initial: LstmState): voi
   const [inputSize, fourH] = params.inputKernel.shape;
   const hidden = fourH / 4;
   const problems: string[] = [];
+  for (const k of ["inputNormGain", "inputNormBias", "recurrentNormGain", "recurrentNormBias", "cellNormGain", "cellNormBias"] as const)
+    if (params[k]) problems.push(`params.${k} is set, but the fast path has no normalisation (use scan with createLstm)`);
   if (xs.rank !== 3 || xs.shape[0] < 1) problems.push(`xs must be [time >= 1, batch, features], got [${xs.shape}]`);
   if (!Number.isInteger(hidden)) problems.push(`inputKernel's second dimension ${fourH} is not 4*hidden`);
   if (xs.rank === 3 && xs.shape[2] !== inputSize)
@@ -147,7 +140,7 @@ const recurrencePacked = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]
 /** xs [T, B, I] · W [I, N] + bias as one [T·B, I] matMul: the input projection of every step at once. */
 export function sequenceProjection(xs: tf.Tensor3D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor3D {
   const [T, B, I] = xs.shape;
-  return tf.tidy(() => tf.reshape(dense(tf.reshape(xs, [T * B, I]), kernel, bias), [T, B, kernel.shape[1]]) as tf.Tensor3D); // [T, B, N]
+  return tf.tidy(() => tf.reshape(denseProjection(tf.reshape(xs, [T * B, I]), kernel, bias), [T, B, kernel.shape[1]]) as tf.Tensor3D); // [T, B, N]
 }
 
 /**
