@@ -15,3 +15,4 @@ export * from "./seq2seq";
 export * from "./seq2seq-training";
 export * from "./translation";
 export * from "./tagger";
+export * from "./synthetic";
