@@ -212,17 +212,13 @@ export async function fetchDataset(name: string, options: FetchOptions = {}): Pr
     if (wanted.length === 0) continue;
     for (const url of [source.url, ...(source.mirrors ?? [])]) {
       const scratch = path.join(downloads, `scratch-${process.pid}`);
+      const base = path.basename(new URL(url).pathname) || "download";
+      const archive = path.join(downloads, `${crypto.createHash("sha1").update(url).digest("hex").slice(0, 8)}-${base}`);
       try {
         fs.mkdirSync(scratch, { recursive: true });
-        const base = path.basename(new URL(url).pathname) || "download";
-        const archive = path.join(downloads, `${crypto.createHash("sha1").update(url).digest("hex").slice(0, 8)}-${base}`);
+        // A finished download left by an interrupted run is reused (it is verified below).
         if (!fs.existsSync(archive)) await downloadFile(url, archive, options);
-        try {
-          verifyAgainst(archive, { size: source.size, sha256: source.sha256 }, `Downloaded ${url}`);
-        } catch (e) {
-          fs.rmSync(archive, { force: true }); // a bad download must not be reused by the next run
-          throw e;
-        }
+        verifyAgainst(archive, { size: source.size, sha256: source.sha256 }, `Downloaded ${url}`);
         const extracted = await extract(source, archive, scratch, wanted);
         for (const [file, from] of extracted) {
           const entry = entries.get(file) ?? { path: file, size: null, sha256: null };
@@ -246,6 +242,9 @@ export async function fetchDataset(name: string, options: FetchOptions = {}): Pr
         fs.rmSync(archive, { force: true });
         break;
       } catch (e) {
+        // A complete but bad download (or one whose members fail verification) must not be reused;
+        // an interrupted one survives as `.part` and is resumed next time.
+        fs.rmSync(archive, { force: true });
         const message = (e as Error).message;
         errors.push(`${url}: ${message}`);
         options.onProgress?.({ type: "source-failed", url, error: message });

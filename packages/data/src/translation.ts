@@ -4,7 +4,8 @@
  *
  * Layouts (see datasets/manifest.json):
  * - multi30k_de_en: `tok/<split>.lc.norm.tok.<lang>` (lowercased, tokenized: the model's text) and
- *   `raw/<split>.<lang>.gz` (original captions: the detokenized BLEU references). Splits: train=train,
+ *   `raw/<split>.<lang>.gz` (original, cased captions: the detokenized BLEU references; when a raw
+ *   file is absent, `detokenize` of the lowercased target is used instead). Splits: train=train,
  *   valid=val, test=test_2016_flickr.
  * - iwslt14_de_en: fairseq `prepare-iwslt14.sh` output `<split>.<lang>` (tokenized, lowercased, BPE
  *   with `@@ `); references are the BPE-joined tokenized target (fairseq `--remove-bpe` convention).
@@ -13,6 +14,8 @@
  * Filters, each counted in the result: pairs with an empty side (always dropped; none in Multi30k),
  * pairs outside [minLength, maxLength] (`filterByLength`, usually for training only).
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { Rng } from "@rnnlab/core";
 import { BytePairEncoding } from "./bpe";
 import { getManifestDataset } from "./manifest";
@@ -189,7 +192,10 @@ export function loadTranslationCorpus(name: TranslationDatasetName, options: Loa
   const corpus: TranslationCorpus = { name, sourceLanguage, targetLanguage, splits: {} };
   for (const split of options.splits ?? (["train", "valid", "test"] as SplitName[])) {
     const relative = [layout.files(split, sourceLanguage), layout.files(split, targetLanguage)];
-    if (layout.reference) relative.push(layout.reference(split, targetLanguage));
+    // Raw references are used when present; otherwise the documented `detokenize` of the target.
+    const referenceRelative = layout.reference?.(split, targetLanguage);
+    if (referenceRelative && fs.existsSync(path.join(datasetDirectory(name, options.dataDir), ...referenceRelative.split("/"))))
+      relative.push(referenceRelative);
     let paths: string[];
     try {
       paths = requireDatasetFiles(name, relative, options);

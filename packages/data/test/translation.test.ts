@@ -1,5 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { Rng } from "@rnnlab/core";
 import { BytePairEncoding, mergePair, wordSymbols } from "../src/bpe";
@@ -185,6 +187,9 @@ test("loadTranslationCorpus: Multi30k layout (tok + gzip raw references), direct
   assert.deepEqual(reverse.splits.valid!.references, ["Ein Hund.", "Zwei Katzen."]);
   assert.equal(reverse.splits.train, undefined);
   assert.throws(() => loadTranslationCorpus(m, { dataDir: dir, sourceLanguage: "fr" }), /sourceLanguage "fr" must be one of de, en/);
+  fs.rmSync(path.join(dir, m, "raw", "test_2016_flickr.en.gz"));
+  const fallback = loadTranslationCorpus(m, { dataDir: dir, verify: false, splits: ["test"] });
+  assert.deepEqual(fallback.splits.test!.references, ["a dog.", "two cats."], "no raw file: detokenized lowercased target");
   writeFixture(dir, `${m}/raw/val.en.gz`, zlib.gzipSync("A dog.\n"));
   assert.throws(() => loadTranslationCorpus(m, { dataDir: dir, verify: false, splits: ["valid"] }), /val\.en\.gz: 1 lines, but .* has 2/);
   writeFixture(dir, "iwslt15_en_vi/tst2012.en", "Hello .\n");
