@@ -3,7 +3,7 @@
  * a plain-GEMM roofline, structured vs per-element dropout, and PyTorch CPU when available.
  *
  *   npm run bench -- [--sizes small,medium] [--steps N] [--quick] [--structured-groups G]
- *                    [--no-torch] [--no-layers] [--layers-steps N] [--output-block C]
+ *                    [--no-torch] [--no-layers] [--layers-steps N] [--output-block C] [--max-wait-idle S]
  *
  * Writes <results>/bench/lstm-lm.json (results = RNNLAB_RESULTS_DIR or <repo>/results; --quick writes
  * lstm-lm.quick.json) atomically; one progress line per measurement on stderr.
@@ -11,7 +11,10 @@
  * Noise: this machine is shared, so the variants compared by a ratio (rnnlab / elementwise dropout /
  * structured dropout / the matMul roofline) are measured interleaved, round by round, in this process,
  * and each ratio is the median of the per-round ratios. tf.layers and PyTorch run in child processes
- * (tf.layers medium needs ~4 GB of wasm heap) right after the rnnlab rounds.
+ * (tf.layers medium needs ~4 GB of wasm heap) right after the rnnlab rounds. Before each round and each
+ * child we wait (up to --max-wait-idle seconds, default 30) until other processes use < 0.3 cores, and we
+ * record how many cores they used during every measured step (foreignCores*). CPU-time figures
+ * (cpuStepMs, *CpuTime) are reported too: for the single-threaded wasm backend they barely move with load.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -29,10 +32,11 @@ interface Options {
   layers: boolean;
   layersSteps: number | undefined;
   outputBlock: number | undefined;
+  maxWaitIdle: number;
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { sizes: ["small", "medium"], steps: undefined, quick: false, structuredGroups: 1, dropoutRate: 0.5, torch: true, layers: true, layersSteps: undefined, outputBlock: undefined };
+  const o: Options = { sizes: ["small", "medium"], steps: undefined, quick: false, structuredGroups: 1, dropoutRate: 0.5, torch: true, layers: true, layersSteps: undefined, outputBlock: undefined, maxWaitIdle: 30 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -57,25 +61,70 @@ function parseArgs(argv: string[]): Options {
     } else if (a === "--no-torch") o.torch = false;
     else if (a === "--no-layers") o.layers = false;
     else if (a === "--layers-steps") o.layersSteps = count("--layers-steps", value());
-    else if (a === "--output-block") {
+    else if (a === "--max-wait-idle") {
+      const v = Number(value());
+      if (!(v >= 0)) throw new Error(`bench: --max-wait-idle must be a number of seconds >= 0.`);
+      o.maxWaitIdle = v;
+    } else if (a === "--output-block") {
       const v = Number(value());
       if (!Number.isInteger(v) || v < 0) throw new Error(`bench: --output-block must be a non-negative integer (0 = one product).`);
       o.outputBlock = v;
     }
-    else throw new Error(`bench: unknown option "${a}". Options: --sizes small,medium --steps N --quick --structured-groups G --dropout P --no-torch --no-layers --layers-steps N --output-block C.`);
+    else throw new Error(`bench: unknown option "${a}". Options: --sizes small,medium --steps N --quick --structured-groups G --dropout P --no-torch --no-layers --layers-steps N --output-block C --max-wait-idle S.`);
   }
   return o;
 }
 
 const log = (line: string) => process.stderr.write(line + "\n");
+
+/** Busy and total jiffies of all CPUs from /proc/stat (Linux); undefined elsewhere. */
+function cpuJiffies(): { busy: number; total: number } | undefined {
+  try {
+    const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + (f[4] ?? 0);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Measures how many cores other processes keep busy while `f` runs: (all CPU time − ours) / wall time.
+ * Children of ours count as foreign (they are not running during our measurements).
+ */
+function withForeignLoad<T>(f: () => T): { value: T; foreignCores: number } {
+  const j0 = cpuJiffies();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = f();
+  const wallS = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  const j1 = cpuJiffies();
+  if (!j0 || !j1 || wallS <= 0) return { value, foreignCores: NaN };
+  const hz = 100; // USER_HZ on Linux
+  const allS = (j1.busy - j0.busy) / hz;
+  return { value, foreignCores: Math.max(0, allS - (c.user + c.system) / 1e6) / wallS };
+}
+
+/** Wait (up to maxSeconds) until other processes use less than `threshold` cores; returns the last reading. */
+function waitForIdle(maxSeconds: number, threshold = 0.3): number {
+  const deadline = Date.now() + maxSeconds * 1000;
+  let foreign = NaN;
+  for (;;) {
+    foreign = withForeignLoad(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500)).foreignCores;
+    if (!(foreign >= threshold) || Date.now() >= deadline) return foreign;
+  }
+}
 const median = (xs: number[]) => {
   const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   return s.length ? s[Math.floor(s.length / 2)] : NaN;
 };
 const round = (x: number, digits = 3) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : null);
 
-function runChild(label: string, command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): { ok: true; value: Record<string, unknown> } | { ok: false; error: string } {
-  log(`${label}: ${command} ${args.join(" ")}`);
+function runChild(label: string, command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, maxWaitIdle: number): { ok: true; value: Record<string, unknown> } | { ok: false; error: string } {
+  const idle = waitForIdle(maxWaitIdle);
+  log(`${label}: other processes use ${idle.toFixed(2)} cores; ${command} ${args.join(" ")}`);
   const r = spawnSync(command, args, { cwd: repoRoot(), env: { ...process.env, ...env }, encoding: "utf8", timeout: timeoutMs, stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 });
   if (r.error) return { ok: false, error: `${label}: ${r.error.message}` };
   if (r.status !== 0) return { ok: false, error: `${label}: exit status ${r.status}${r.signal ? ` (signal ${r.signal})` : ""}` };
@@ -111,14 +160,18 @@ function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<str
   const tokens = size.batch * T;
   const cpu: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.key, []]));
   let lastCpuMs = 0;
+  let lastForeign = NaN;
+  const foreign: number[] = [];
   const step = (v: DropoutVariant) => {
     const batch = randomBatch(size, rng);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const loss = trainStep(model, batch, v, 0.1, rng, outputColumnBlock);
+    const measured = withForeignLoad(() => trainStep(model, batch, v, 0.1, rng, outputColumnBlock));
+    const loss = measured.value;
     const ms = performance.now() - t0;
     const c = process.cpuUsage(c0);
     lastCpuMs = (c.user + c.system) / 1000;
+    lastForeign = measured.foreignCores;
     tf.dispose([batch.inputs, batch.targets]);
     if (!Number.isFinite(loss)) throw new Error(`bench: loss is ${loss} in ${name}`);
     return ms;
@@ -129,11 +182,14 @@ function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<str
   }
   const tensorsBefore = tf.memory().numTensors;
   for (let r = 0; r < rounds; r++) {
+    const idle = waitForIdle(o.maxWaitIdle);
+    log(`${name} round ${r + 1}/${rounds}: other processes use ${idle.toFixed(2)} cores before the round`);
     for (const v of variants) {
       const ms = step(v.variant);
       times[v.key].push(ms);
       cpu[v.key].push(lastCpuMs);
-      log(`${name} round ${r + 1}/${rounds} ${v.key}: ${ms.toFixed(0)} ms/step (${(tokens / (ms / 1000)).toFixed(0)} tok/s; cpu ${lastCpuMs.toFixed(0)} ms)`);
+      foreign.push(lastForeign);
+      log(`${name} round ${r + 1}/${rounds} ${v.key}: ${ms.toFixed(0)} ms/step (${(tokens / (ms / 1000)).toFixed(0)} tok/s; cpu ${lastCpuMs.toFixed(0)} ms; other processes ${lastForeign.toFixed(2)} cores)`);
     }
     const each = timeMatMuls(shapes, rng);
     each.forEach((ms, i) => perShape[i].push(ms));
@@ -168,6 +224,8 @@ function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<str
     structuredDropoutSpeedup: round(perRound("elementwiseDropout", "structuredDropout")),
     structuredDropoutSpeedupCpuTime: round(median(cpu.elementwiseDropout.map((x, i) => x / cpu.structuredDropout[i]))),
     tensorsLeakedPerRound: leaked / rounds,
+    foreignCoresMedian: round(median(foreign), 2),
+    foreignCoresMax: round(Math.max(...foreign.filter(Number.isFinite)), 2),
   };
   if (times.structuredDropoutPerStep) {
     out.structuredDropoutPerStepStepMs = round(median(times.structuredDropoutPerStep), 1);
@@ -178,6 +236,7 @@ function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<str
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.quick && !process.argv.includes("--max-wait-idle")) o.maxWaitIdle = 0;
   const choice = await selectBackend();
   const env = environmentInfo(choice);
   log(`bench: backend ${choice.backend} (fixes: ${choice.kernelFixes.join(", ") || "none"}), tfjs ${env.tfjs}, node ${env.node}, ${env.cpu} x ${env.cores}`);
@@ -198,7 +257,7 @@ async function main(): Promise<void> {
     const r = benchSize(name, size, o, rng);
     if (o.layers) {
       const steps = o.layersSteps ?? (o.quick ? 1 : name === "medium" ? 1 : 2);
-      const child = runChild(`layers-lstm ${name}`, process.execPath, ["--import", "tsx", path.join(__dirname, "layers-lstm.ts"), "--size", o.quick ? "quick" : name, "--steps", String(steps), "--kernels", "stock"], {}, 3_600_000);
+      const child = runChild(`layers-lstm ${name}`, process.execPath, ["--import", "tsx", path.join(__dirname, "layers-lstm.ts"), "--size", o.quick ? "quick" : name, "--steps", String(steps), "--kernels", "stock"], {}, 3_600_000, o.maxWaitIdle);
       if (child.ok) {
         const tps = child.value.tokensPerSecond as number;
         r.layersLstmKernels = "stock tfjs-wasm kernels + UnsortedSegmentSum shim";
@@ -215,7 +274,7 @@ async function main(): Promise<void> {
       }
     }
     if (haveTorch) {
-      const child = runChild(`pytorch ${name}`, "/usr/bin/python3", [path.join(__dirname, "torch_lstm.py"), "--size", o.quick ? "quick" : name, "--steps", o.quick ? "2" : "5", "--threads", "2"], { OMP_WAIT_POLICY: "PASSIVE" }, 1_800_000);
+      const child = runChild(`pytorch ${name}`, "/usr/bin/python3", [path.join(__dirname, "torch_lstm.py"), "--size", o.quick ? "quick" : name, "--steps", o.quick ? "2" : "5", "--threads", "2"], { OMP_WAIT_POLICY: "PASSIVE" }, 1_800_000, o.maxWaitIdle);
       if (child.ok) {
         r.pytorchVersion = child.value.torchVersion;
         r.pytorchThreads = child.value.threads;
