@@ -49,7 +49,10 @@ export interface BeamSearchOptions extends SearchOptions {
   beamSize: number;
   /** Default {kind: "none"}: raw log-probabilities, directly comparable with greedy's. */
   lengthPenalty?: LengthPenalty;
-  /** How many finished hypotheses to return, best first (default 1, at most beamSize). */
+  /**
+   * How many finished hypotheses to return, best first (default 1, at most beamSize). Fewer come back when
+   * the search stopped early (no normalisation and nothing live could beat the best finished one).
+   */
   returnCount?: number;
 }
 

@@ -60,6 +60,9 @@ import {
 } from "@rnnlab/cells";
 import { maskedCrossEntropy, maskedTokenLosses } from "./seq2seq-loss";
 
+/** A sentence as token ids: a plain array or the Int32Array that @rnnlab/data's Vocabulary.encode returns. */
+export type TokenIds = readonly number[] | Int32Array;
+
 export interface TranslationModelConfig {
   sourceVocabularySize: number;
   targetVocabularySize: number;
@@ -238,7 +241,7 @@ export interface TranslationTensors {
  * the target gets BOS prepended for the decoder input and EOS appended for the prediction target. A
  * sentence with an empty source is an error (the encoder would have no memory to attend to).
  */
-export function padTranslationBatch(config: Pick<TranslationModelConfig, "padToken" | "beginToken" | "endToken">, source: readonly (readonly number[])[], target: readonly (readonly number[])[]): TranslationTensors {
+export function padTranslationBatch(config: Pick<TranslationModelConfig, "padToken" | "beginToken" | "endToken">, source: readonly TokenIds[], target: readonly TokenIds[]): TranslationTensors {
   if (source.length !== target.length || source.length === 0) throw new Error(`padTranslationBatch: need as many targets as sources (>0), got ${source.length} sources and ${target.length} targets`);
   const B = source.length;
   source.forEach((s, b) => {
@@ -515,8 +518,8 @@ export function translationLoss(
 export function scoreTranslations(
   config: ResolvedTranslationConfig,
   params: TranslationParams,
-  source: readonly (readonly number[])[],
-  target: readonly (readonly number[])[],
+  source: readonly TokenIds[],
+  target: readonly TokenIds[],
 ): number[] {
   const batch = padTranslationBatch(config, source, target);
   try {

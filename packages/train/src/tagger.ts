@@ -18,6 +18,7 @@
  * output.bias [C].
  */
 import { tf, Rng } from "@rnnlab/core";
+import type { TokenIds } from "./seq2seq";
 import { createLstm, bidirectionalScan, denseSequence, type Cell, type DropoutConfig, type GateConfig, type GateTracer } from "@rnnlab/cells";
 import { spanF1, type SpanF1Result, type TaggingScheme } from "@rnnlab/metrics";
 import { maskedCrossEntropy } from "./seq2seq-loss";
@@ -119,8 +120,8 @@ export function initTaggerParams(config: ResolvedTaggerConfig, rng: Rng): Tagger
 
 /** Tagged sentences as ids: words[i][t] has tag tags[i][t]. */
 export interface TaggedIds {
-  words: readonly (readonly number[])[];
-  tags: readonly (readonly number[])[];
+  words: readonly TokenIds[];
+  tags: readonly TokenIds[];
 }
 
 export interface TaggingTensors {
@@ -133,7 +134,7 @@ export interface TaggingTensors {
   lengths: number[];
 }
 
-export function padTaggingBatch(config: Pick<TaggerModelConfig, "padToken">, words: readonly (readonly number[])[], tags: readonly (readonly number[])[]): TaggingTensors {
+export function padTaggingBatch(config: Pick<TaggerModelConfig, "padToken">, words: readonly TokenIds[], tags: readonly TokenIds[]): TaggingTensors {
   if (words.length !== tags.length || words.length === 0) throw new Error(`padTaggingBatch: need as many tag sequences as sentences (>0), got ${words.length} and ${tags.length}`);
   const B = words.length;
   words.forEach((w, b) => {
@@ -210,7 +211,7 @@ export function taggerLoss(
 }
 
 /** Argmax tag ids per sentence (unpadded). */
-export function predictTags(config: ResolvedTaggerConfig, params: TaggerParams, words: readonly (readonly number[])[], options: { batchSize?: number; tracer?: GateTracer } = {}): number[][] {
+export function predictTags(config: ResolvedTaggerConfig, params: TaggerParams, words: readonly TokenIds[], options: { batchSize?: number; tracer?: GateTracer } = {}): number[][] {
   const batchSize = options.batchSize ?? 64;
   const out: number[][] = [];
   for (let start = 0; start < words.length; start += batchSize) {
@@ -221,9 +222,24 @@ export function predictTags(config: ResolvedTaggerConfig, params: TaggerParams, 
     const B = chunk.length;
     best.dispose();
     disposeTaggingTensors(batch);
-    chunk.forEach((s, b) => out.push(s.map((_, t) => values[t * B + b])));
+    chunk.forEach((s, b) => out.push(Array.from({ length: s.length }, (_, t) => values[t * B + b])));
   }
   return out;
+}
+
+/**
+ * @rnnlab/data NER sentences (`{words, tags}` strings) as ids through its vocabularies (`buildNerVocabularies`:
+ * words with <pad>=0 and <unk>, tags with <pad>=0). Use `vocabularies.tags` tokens as `tagNames`.
+ */
+export function taggedIdsFromSentences(
+  sentences: readonly { words: readonly string[]; tags: readonly string[] }[],
+  vocabularies: { words: { id(token: string): number }; tags: { id(token: string): number } },
+  options: { lowercase?: boolean } = {},
+): TaggedIds {
+  return {
+    words: sentences.map((s) => s.words.map((w) => vocabularies.words.id(options.lowercase ? w.toLowerCase() : w))),
+    tags: sentences.map((s) => s.tags.map((t) => vocabularies.tags.id(t))),
+  };
 }
 
 export interface TaggerEvaluation {
@@ -258,9 +274,11 @@ export function evaluateTagger(
     disposeTaggingTensors(batch);
   }
   const predicted = predictTags(config, params, data.words, { batchSize });
+  // A predicted id whose name is no tag of the scheme (e.g. @rnnlab/data's "<pad>" at id 0) counts as "O".
+  const isTag = (name: string) => name === "O" || /^[BIES]-./.test(name);
   const spans = spanF1(
-    data.tags.map((s) => s.map((id) => tagNames[id])),
-    predicted.map((s) => s.map((id) => tagNames[id])),
+    data.tags.map((s) => Array.from(s, (id) => tagNames[id])),
+    predicted.map((s) => s.map((id) => (isTag(tagNames[id]) ? tagNames[id] : "O"))),
     options.scheme ?? "IOB2",
   );
   return { loss: total / tokens, spans, f1: spans.overall.f1 };

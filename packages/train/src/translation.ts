@@ -14,6 +14,7 @@
  * at an epoch boundary redraws exactly what an uninterrupted run would.
  */
 import { tf, Rng } from "@rnnlab/core";
+import type { TokenIds } from "./seq2seq";
 import type { GateTracer } from "@rnnlab/cells";
 import { corpusBleu, type BleuOptions, type BleuScore } from "@rnnlab/metrics";
 import {
@@ -39,8 +40,8 @@ import { deserializeTensor } from "./serialize";
 
 /** Parallel data as token ids: source[i] translates to target[i]. Ids exclude BOS/EOS. */
 export interface ParallelIds {
-  source: readonly (readonly number[])[];
-  target: readonly (readonly number[])[];
+  source: readonly TokenIds[];
+  target: readonly TokenIds[];
   /** Detokenized reference translations for BLEU (default: `detokenize(target[i])`). */
   references?: readonly string[];
 }
@@ -72,7 +73,7 @@ function maxLengthFor(options: DecodeOptions, sourceLength: number): number {
 export function translate(
   config: ResolvedTranslationConfig,
   params: TranslationParams,
-  sources: readonly (readonly number[])[],
+  sources: readonly TokenIds[],
   options: DecodeOptions & { tracer?: GateTracer } = {},
 ): Hypothesis[] {
   const beamSize = options.beamSize ?? 1;
@@ -214,7 +215,7 @@ export function evaluateTranslationBleu(
   config: ResolvedTranslationConfig,
   params: TranslationParams,
   data: ParallelIds,
-  detokenize: (ids: readonly number[]) => string,
+  detokenize: (ids: TokenIds) => string,
   options: DecodeOptions & { bleu?: BleuOptions; tracer?: GateTracer } = {},
 ): BleuEvaluation {
   const { bleu: bleuOptions, ...decodeOptions } = options;
@@ -235,7 +236,7 @@ export interface TranslationTrainingOptions {
   train: ParallelIds;
   valid?: ParallelIds;
   /** Token ids -> text, for BLEU. Without it, no BLEU is computed. */
-  detokenize?: (ids: readonly number[]) => string;
+  detokenize?: (ids: TokenIds) => string;
   epochs: number;
   batchSize: number;
   optimizer: OptimizerOptions;

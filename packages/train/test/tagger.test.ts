@@ -9,6 +9,7 @@ import {
   padTaggingBatch,
   disposeTaggingTensors,
   resolveTaggerConfig,
+  taggedIdsFromSentences,
   initTaggerParams,
   type TaggedIds,
   type TaggerModelConfig,
@@ -118,4 +119,18 @@ test("bad tagger configuration names the offending option", () => {
   assert.throws(() => resolveTaggerConfig({ ...model, crf: true } as never), /unknown option "crf"/);
   assert.throws(() => resolveTaggerConfig({ ...model, dropout: { kind: "structured", rate: 1.5 } }), /rate/);
   assert.throws(() => evaluateTagger(trained.config, trained.params, valid, TAGS.slice(1)), /tag names/);
+});
+
+test("sentences from @rnnlab/data vocabularies: ids via taggedIdsFromSentences, a predicted <pad> tag counts as O", () => {
+  const words = new Map([["<pad>", 0], ["<unk>", 1], ["Ann", 2], ["runs", 3]]);
+  const tags = new Map([["<pad>", 0], ["B-PER", 1], ["O", 2]]);
+  const vocabularies = { words: { id: (w: string) => words.get(w) ?? 1 }, tags: { id: (t: string) => tags.get(t)! } };
+  const ids = taggedIdsFromSentences([{ words: ["Ann", "runs", "fast"], tags: ["B-PER", "O", "O"] }], vocabularies);
+  assert.deepEqual(ids, { words: [[2, 3, 1]], tags: [[1, 2, 2]] });
+  // An untrained 3-tag model may predict id 0 ("<pad>"); evaluation must not choke on it.
+  const config = resolveTaggerConfig({ ...model, vocabularySize: 4, tagCount: 3 });
+  const params = initTaggerParams(config, new Rng(3));
+  const result = evaluateTagger(config, params, ids, ["<pad>", "B-PER", "O"]);
+  assert.ok(Number.isFinite(result.loss) && result.f1 >= 0 && result.f1 <= 100);
+  tf.dispose(params as unknown as tf.TensorContainer);
 });

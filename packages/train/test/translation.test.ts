@@ -22,6 +22,7 @@ import {
   scoreTranslations,
   translationCompressionMatrices,
   type TranslationModelConfig,
+  type TokenIds,
 } from "../src/seq2seq";
 import { snapshotToCheckpoint, checkpointToSnapshot, type TrainingSnapshot } from "../src/seq2seq-training";
 import { flattenParams, type ParamTree } from "../src/params";
@@ -32,7 +33,7 @@ const model: TranslationModelConfig = {
   sourceVocabularySize: V, targetVocabularySize: V, embeddingSize: 16, hiddenSize: 32, layers: 1,
   padToken: 0, beginToken: 1, endToken: 2,
 };
-const detokenize = (ids: readonly number[]) => ids.map(String).join(" ");
+const detokenize = (ids: TokenIds) => Array.from(ids, String).join(" ");
 
 function reversalData(count: number, seed: number): ParallelIds {
   const rng = new Rng(seed);
@@ -214,6 +215,20 @@ test("epoch-end snapshots resume to the same result as an uninterrupted run", as
   assert.equal(resumed.final.trainLoss, full.final.trainLoss);
   full.variables.dispose();
   resumed.variables.dispose();
+});
+
+test("2 layers, dot score, no input feeding: trains, and has no context kernel to compress", async () => {
+  const small = { source: train.source.slice(0, 60), target: train.target.slice(0, 60) };
+  const config = { ...model, layers: 2, attentionScore: "dot" as const, inputFeeding: false };
+  const losses: number[] = [];
+  const run = await trainTranslation({ ...base, train: small, epochs: 4, batchSize: 10, model: config, onProgress: (e) => void (e.kind === "epoch" && losses.push(e.metrics.trainLoss)) });
+  assert.ok(losses[3] < losses[0] - 0.3, `epoch losses ${losses}`);
+  const paths = Object.keys(flattenParams(run.params as unknown as ParamTree));
+  assert.ok(!paths.includes("decoder.0.contextKernel") && !paths.includes("attention.scoreKernel"), paths.join(", "));
+  assert.ok(paths.includes("decoder.1.recurrentKernel") && paths.includes("attention.combineKernel"));
+  assert.deepEqual(translationCompressionMatrices(run.config), ["encoder.0.recurrentKernel", "encoder.1.recurrentKernel", "decoder.0.recurrentKernel", "decoder.1.recurrentKernel"]);
+  assert.equal(translate(run.config, run.params, valid.source.slice(0, 4), { beamSize: 2 }).length, 4);
+  run.variables.dispose();
 });
 
 test("bad configuration names the offending option", () => {
