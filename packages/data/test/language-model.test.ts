@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import * as crypto from "node:crypto";
 import { Rng } from "@rnnlab/core";
 import {
   batchify,
@@ -33,6 +34,33 @@ test("word tokens: every line (empty ones too) gets <eos>; Python whitespace, U+
   assert.deepEqual([...corpus.valid], [0, 4, 2]); // z -> <unk>
   assert.deepEqual(corpus.outOfVocabulary, { valid: 1, test: 0 });
   assert.deepEqual(corpus.lines, { train: 3, valid: 1, test: 1 });
+});
+
+/** sha256 of ids as little-endian int32, as test/reference/awd_data.py prints it. */
+function idsSha256(ids: Int32Array): string {
+  const view = new DataView(new ArrayBuffer(ids.length * 4));
+  ids.forEach((id, i) => view.setInt32(i * 4, id, true));
+  return crypto.createHash("sha256").update(new Uint8Array(view.buffer)).digest("hex");
+}
+
+test("golden: ids equal AWD-LSTM data.py on tricky whitespace (test/reference/awd_data.py)", () => {
+  // Golden values printed by `python3 test/reference/awd_data.py tr.txt va.txt te.txt` on these bytes.
+  const corpus = buildLanguageModelCorpus("golden", {
+    train: source(" a\u00a0b \ufeff c\n\n\t = T = \n x\u000by a\n"),
+    valid: source(" a b\n"),
+    test: source("\n c x\n"),
+  });
+  assert.equal(corpus.vocabulary.size, 9);
+  assert.deepEqual([corpus.train.length, corpus.valid.length, corpus.test.length], [14, 3, 4]);
+  assert.deepEqual([...corpus.train.subarray(0, 12)], [0, 1, 2, 3, 4, 4, 5, 6, 5, 4, 7, 8]);
+  assert.deepEqual(
+    [idsSha256(corpus.train), idsSha256(corpus.valid), idsSha256(corpus.test)],
+    [
+      "9aef7d9d008bb7d13f265dc25df7dc40dc2ab978d7c0cb921ef3ec77d1da509a",
+      "e9df879ac2410b03261a92cd22d1f967bc107f8a4cdfa343f43027fa5e654156",
+      "905dd7db72bc19f5d2b7aade5c85af1de4a5936996b29788f0b235e0876a7544",
+    ],
+  );
 });
 
 test("a valid token unseen in train is an error naming file:line when there is no <unk>", () => {
@@ -156,6 +184,15 @@ test("real data: PTB token counts 929,589 / 73,760 / 82,430 and vocabulary 10,00
   assert.deepEqual([c.train.length, c.valid.length, c.test.length], [929589, 73760, 82430]);
   assert.equal(c.vocabulary.size, 10000);
   assert.deepEqual(c.outOfVocabulary, { valid: 0, test: 0 });
+  // Golden: `python3 test/reference/awd_data.py ptb.{train,valid,test}.txt` (AWD-LSTM data.py ids).
+  assert.deepEqual(
+    [idsSha256(c.train), idsSha256(c.valid), idsSha256(c.test)],
+    [
+      "b9488a18b214862469a298e9054553287d157d2e196e3ed3345ab343bfc59549",
+      "4262c34e1a26e4e43cfff2b9876716f9c4b3d7533f74ed3b4181da1f0fd6c34e",
+      "33ecddd6be0160ba47c1af93d5442f0a1924106cb5b96e756796ebaf69e9c63c",
+    ],
+  );
   t.diagnostic(`PTB load ${m.milliseconds.toFixed(0)} ms, heap +${m.heapMegabytes.toFixed(1)} MB, rss +${m.rssMegabytes.toFixed(1)} MB`);
   const chars = loadLanguageModelCorpus("ptb-char", { dataDir: real.dir });
   assert.equal(chars.vocabulary.size, 49);
@@ -169,5 +206,13 @@ test("real data: WikiText-2 token counts 2,088,628 / 217,646 / 245,569 and vocab
   const c = m.value;
   assert.deepEqual([c.train.length, c.valid.length, c.test.length], [2088628, 217646, 245569]);
   assert.equal(c.vocabulary.size, 33278);
+  assert.deepEqual(
+    [idsSha256(c.train), idsSha256(c.valid), idsSha256(c.test)],
+    [
+      "f0f1a9d18a658ea927c8bee3188f3830109c9d1f4d61d6f22ddea5ac136c156e",
+      "b6dc736e28ad52825723503918513ea99e72d19747f4c56ce8c50f3b0b0c9d65",
+      "776f31f4be794ed94bca7389b81a3f11b742a876ec973fcd6590632ddb1f77a3",
+    ],
+  );
   t.diagnostic(`WikiText-2 load ${m.milliseconds.toFixed(0)} ms, heap +${m.heapMegabytes.toFixed(1)} MB, rss +${m.rssMegabytes.toFixed(1)} MB`);
 });

@@ -247,3 +247,18 @@ test("real data: Multi30k has 29,000 / 1,014 / 1,000 pairs; BPE + batches work o
   assert.equal(batches.reduce((n, b) => n + b.batchSize, 0), 29000 - dropped);
   t.diagnostic(`BPE 2000 merges on Multi30k en train: ${learnMs.toFixed(0)} ms; length filter (50) dropped ${dropped}; de vocab ${sv.size}, en BPE vocab ${tv.size}`);
 });
+
+test("real data: IWSLT'15 en-vi tst2012 / tst2013 have 1,553 / 1,268 pairs; its train split is reported absent", (t) => {
+  const dir = process.env.RNNLAB_DATA_DIR;
+  if (!dir) return t.skip("RNNLAB_DATA_DIR is not set (e.g. RNNLAB_DATA_DIR=/work/shared/datasets): real iwslt15_en_vi not checked");
+  let corpus;
+  try {
+    corpus = loadTranslationCorpus("iwslt15_en_vi", { dataDir: dir, splits: ["valid", "test"] });
+  } catch (e) {
+    return t.skip(`iwslt15_en_vi test sets not loadable from ${dir}: ${(e as Error).message.slice(0, 120)}`);
+  }
+  assert.deepEqual([corpus.splits.valid!.source.length, corpus.splits.test!.source.length], [1553, 1268]);
+  assert.equal(corpus.splits.valid!.dropped.emptyPairs, 0);
+  if (!fs.existsSync(path.join(dir, "iwslt15_en_vi", "train.en")))
+    assert.throws(() => loadTranslationCorpus("iwslt15_en_vi", { dataDir: dir }), /IWSLT'15 en-vi has no training set/);
+});
