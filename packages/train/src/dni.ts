@@ -92,7 +92,9 @@ export class Synthesizer {
     this.noiseStd = config.noiseStd ?? 0.5;
     const D = stateSize;
     if (this.kind === "linear") {
-      this.parameters = createVariables({ kernel: tf.zeros([D, D]), bias: tf.zeros([D]) }, { scope: "dni" });
+      const zeros = { kernel: tf.zeros([D, D]), bias: tf.zeros([D]) };
+      this.parameters = createVariables(zeros, { scope: "dni" });
+      tf.dispose([zeros.kernel, zeros.bias]);
     } else {
       const k = config.elementwiseUnits ?? 50;
       const cellKind = config.elementwiseCell ?? "gru";

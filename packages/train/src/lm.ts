@@ -173,11 +173,13 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
   const optimizer = new Optimizer(config.optimizer, optimized);
   const ntAsgd = config.optimizer.kind === "asgd" && !config.optimizer.averageFromStart;
 
-  const stateEntries = model.initialStates(1).map((s) => Object.keys(s).filter((k) => CARRIED.includes(k)));
+  const probe = model.initialStates(1);
+  const stateEntries = probe.map((s) => Object.keys(s).filter((k) => CARRIED.includes(k)));
+  disposeStates(probe);
   const stateSize = model.layerSizes.reduce((acc, h, l) => acc + h * stateEntries[l].length, 0);
   const synthesizer = config.dni ? new Synthesizer(config.dni, stateSize, root.fork("dni-init")) : undefined;
   const stateVariables: tf.Variable[][] | undefined = config.dni
-    ? model.layerSizes.map((h, l) => stateEntries[l].map((k) => tf.variable(tf.zeros([config.batchSize, h]), true, `${set.scope}/state${l}.${k}`)))
+    ? model.layerSizes.map((h, l) => stateEntries[l].map((k) => tf.tidy(() => tf.variable(tf.zeros([config.batchSize, h]), true, `${set.scope}/state${l}.${k}`))))
     : undefined;
 
   const capacity = config.stepCurveCapacity ?? 512;

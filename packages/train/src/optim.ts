@@ -128,7 +128,9 @@ export class Optimizer {
     const key = `${name}/${path}`;
     let s = this.slots.get(key);
     if (!s) {
-      s = tf.variable(tf.zerosLike(like), false);
+      const zeros = tf.zerosLike(like);
+      s = tf.variable(zeros, false);
+      zeros.dispose();
       this.slots.set(key, s);
     }
     return s;

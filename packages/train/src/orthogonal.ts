@@ -55,7 +55,9 @@ export class OrthogonalUpdater {
       const negativeOnes = options.negativeOnes ?? Math.floor(0.4 * n);
       const orthogonal = OrthogonalRecurrence.create(n, negativeOnes, rng.fork(path));
       orthogonal.writeTo(v);
-      const A = tf.variable(tf.tensor2d(Float32Array.from(orthogonal.A.to1DArray()), [n, n]), false);
+      const initialA = tf.tensor2d(Float32Array.from(orthogonal.A.to1DArray()), [n, n]);
+      const A = tf.variable(initialA, false);
+      initialA.dispose();
       this.entries.push({ path, orthogonal, A });
       aVariables[path] = A;
     }

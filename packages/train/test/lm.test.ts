@@ -38,6 +38,7 @@ test("same seed, same numbers; the readable path trains too (GRU, layer norm, G2
     { cell: { kind: "lstm" as const, normalization: { kind: "layer" as const } } },
     { cell: { kind: "lstm" as const, gate: { kind: "gumbel" as const, temperature: 0.9 } }, dropout: { kind: "structured" as const, input: 0.2, output: 0.2 } },
     { cell: { kind: "lstm" as const, normalization: { kind: "assortedTime" as const, window: 3 } }, dropout: { weightDrop: 0.2, embedding: 0.1 } },
+    { cell: { kind: "nc-gru" as const }, dropout: {} },
   ]) {
     const r = await trainLanguageModel({ ...short, ...variant, maxStepsPerEpoch: 4 }, data);
     assert.ok(Number.isFinite(r.final.valid.loss) && r.final.valid.loss < Math.log(V) + 0.5, `${JSON.stringify(variant)}: ${r.final.valid.loss}`);
@@ -51,8 +52,9 @@ test("character-level runs report bits per character and gate histograms", async
   assert.ok(h && JSON.stringify(h).includes("layer0"), "gate histograms recorded for layer0");
 });
 
-test("no tensor leaks: the tensor count is constant over 50 training steps", async () => {
+test("no tensor leaks: the tensor count is constant over 50 training steps, and a run leaves nothing behind", async () => {
   const counts: number[] = [];
+  const before = tf.memory().numTensors;
   await trainLanguageModel({ ...base, epochs: 1, bptt: 3, maxStepsPerEpoch: 61, dni: { mode: "synthetic", synthesizer: "elementwise", elementwiseUnits: 4 } }, data, {
     onProgress: (e) => {
       if (e.kind === "step" && (e.step === 10 || e.step === 60)) counts.push(tf.memory().numTensors);
@@ -60,6 +62,7 @@ test("no tensor leaks: the tensor count is constant over 50 training steps", asy
   });
   assert.equal(counts.length, 2);
   assert.equal(counts[1], counts[0], `tensors at step 10: ${counts[0]}, at step 60: ${counts[1]}`);
+  assert.equal(tf.memory().numTensors, before, "tensors left after the run");
 });
 
 test("NT-ASGD switches to averaging and evaluates with the averaged weights", async () => {
