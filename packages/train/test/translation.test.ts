@@ -20,6 +20,7 @@ import {
   padTranslationBatch,
   disposeTranslationTensors,
   scoreTranslations,
+  translationLoss,
   translationCompressionMatrices,
   type TranslationModelConfig,
   type TokenIds,
@@ -229,6 +230,28 @@ test("2 layers, dot score, no input feeding: trains, and has no context kernel t
   assert.deepEqual(translationCompressionMatrices(run.config), ["encoder.0.recurrentKernel", "encoder.1.recurrentKernel", "decoder.0.recurrentKernel", "decoder.1.recurrentKernel"]);
   assert.equal(translate(run.config, run.params, valid.source.slice(0, 4), { beamSize: 2 }).length, 4);
   run.variables.dispose();
+});
+
+test("neutral variants equal the plain model: sharpened τ = 1, Gumbel with p = 0 and τ = 1, dropout rate 0", () => {
+  const batch = padTranslationBatch(trained.config, valid.source.slice(0, 8), valid.target.slice(0, 8));
+  const plain = translationLoss(trained.config, trained.params, batch);
+  const variants: Partial<TranslationModelConfig>[] = [
+    { gate: { kind: "sharpened", temperature: 1 } },
+    { gate: { kind: "gumbel", temperature: 1, noiseProbability: 0 } },
+    { dropout: { kind: "structured", rate: 0 } },
+    { dropout: { kind: "elementwise", rate: 0 } },
+  ];
+  for (const variant of variants) {
+    const config = resolveTranslationConfig({ ...model, ...variant });
+    const loss = translationLoss(config, trained.params, batch, { training: true, rng: new Rng(1) });
+    assert.ok(Math.abs(loss.dataSync()[0] - plain.dataSync()[0]) < 1e-5, `${JSON.stringify(variant)}: ${loss.dataSync()[0]} vs ${plain.dataSync()[0]}`);
+    loss.dispose();
+  }
+  // ...and a real variant differs (the comparison can fail).
+  const g2 = translationLoss(resolveTranslationConfig({ ...model, gate: { kind: "gumbel", temperature: 0.9 } }), trained.params, batch, { training: true, rng: new Rng(1) });
+  assert.ok(Math.abs(g2.dataSync()[0] - plain.dataSync()[0]) > 1e-4);
+  tf.dispose([plain, g2]);
+  disposeTranslationTensors(batch);
 });
 
 test("bad configuration names the offending option", () => {
