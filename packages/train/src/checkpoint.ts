@@ -146,6 +146,10 @@ export class CheckpointManager {
       throw new Error(`checkpoint everySteps=${options.everySteps} must be a non-negative integer (0 = only at the end)`);
     this.file = path.join(options.directory, "checkpoint.rnnlab");
   }
+  /** A manager whose config hash is computed from the resolved config. */
+  static forConfig(directory: string, everySteps: number, config: unknown): CheckpointManager {
+    return new CheckpointManager({ directory, everySteps, configHash: configHash(config) });
+  }
   shouldSave(step: number): boolean {
     return this.options.everySteps > 0 && step > 0 && step % this.options.everySteps === 0;
   }

@@ -156,8 +156,9 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
   const architecture = Object.fromEntries(ARCHITECTURE_KEYS.filter((k) => k in config).map((k) => [k, (config as unknown as Record<string, unknown>)[k]])) as unknown as LanguageModelArchitecture;
   const model = new LanguageModel(architecture);
   const root = new Rng(config.seed);
-  const trainRng = root.fork("train");
-  const dniRng = root.fork("dni");
+  // Reassigned on resume (Rng.fromState); every user reads these bindings at call time.
+  let trainRng = root.fork("train");
+  let dniRng = root.fork("dni");
   const initial = model.init(root.fork("init"));
   const set = createVariables(initial as never, { scope: "lm" });
   tf.dispose(initial as never);
@@ -255,8 +256,8 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
       return out;
     });
     const rngs = meta.rng as { train: ReturnType<Rng["state"]>; dni: ReturnType<Rng["state"]> };
-    restoreRng(trainRng, rngs.train);
-    restoreRng(dniRng, rngs.dni);
+    trainRng = Rng.fromState(rngs.train);
+    dniRng = Rng.fromState(rngs.dni);
     if (synthesizer) {
       const tensors: Record<string, SerializedTensor> = {};
       for (const [k, v] of Object.entries(ck.tensors)) if (k.startsWith("dni/")) tensors[k.slice(4)] = v;
@@ -483,10 +484,4 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
   } finally {
     cleanup();
   }
-}
-
-function restoreRng(rng: Rng, state: ReturnType<Rng["state"]>): void {
-  // Rng has no setter: copy the restored generator's state into the live one through fromState.
-  const restored = Rng.fromState(state);
-  Object.assign(rng, restored);
 }
