@@ -84,9 +84,12 @@ program
     const all = Object.keys(loadManifest().datasets);
     const explicit = names.length > 0;
     let failed = false;
+    let checked = 0;
+    console.log(`data directory: ${dataDirectory()}`);
     for (const name of explicit ? names : all) {
       const check = checkDataset(name);
       if (!explicit && check.state === "missing") continue;
+      checked++;
       if (check.state === "missing") {
         // Only reachable for a named dataset: asking to verify something absent is a failure.
         console.log(`missing         ${name} (nothing in ${check.directory}; fetch it with \`npm run data -- fetch ${name}\`)`);
@@ -101,7 +104,7 @@ program
     if (failed) {
       console.error("verify: FAILED (mismatched files, or a named dataset that is missing, above)");
       process.exitCode = 1;
-    } else console.log("verify: ok");
+    } else console.log(checked === 0 ? "verify: ok (no dataset is present)" : "verify: ok");
   });
 
 program

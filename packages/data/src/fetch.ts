@@ -254,6 +254,12 @@ export async function fetchDataset(name: string, options: FetchOptions = {}): Pr
     }
   }
   if (needed.size === 0) fs.rmSync(downloads, { recursive: true, force: true });
+  else
+    try {
+      fs.rmdirSync(downloads); // only when empty: `.part` files stay for the next run to resume
+    } catch {
+      // not empty or absent
+    }
   if (needed.size > 0)
     throw new Error(`Could not fetch ${[...needed].join(", ")} of dataset "${name}" into ${directory}:\n  ${errors.join("\n  ")}`);
   // A final whole-dataset check: catches a manifest whose sources do not cover its files.
