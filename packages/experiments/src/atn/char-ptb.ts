@@ -1,0 +1,82 @@
+/**
+ * atn/char-ptb — ATN on character-level PTB (authors' ptb/ AWD-based code): a 1-layer tied LSTM,
+ * LN-LSTM (window 1) vs ATN-LSTM (window k = 20), bits per character.
+ * ATN memory resets at every BPTT segment (PAPERS.md §4); equations in ./synthetic.ts.
+ *
+ * DEVIATION (cpu preset): bptt 100 and a capped number of steps instead of 150 epochs at bptt 220.
+ */
+import { runLanguageModelArm, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";
+import { smokeLanguageModel } from "../g2lstm/common";
+import { registerExperiment } from "../registry";
+import type { NormalizationArm } from "./synthetic";
+
+export interface AtnCharPtbConfig {
+  data: LanguageModelDataSection;
+  model: LanguageModelSection & { recurrentInit: string };
+  arms: { lstm: NormalizationArm; layerNorm: NormalizationArm; atn: NormalizationArm };
+}
+
+/** ptb/main.py: 1 layer, emsize 200, tied (effective hidden 200), Adam 1e-2, clip 3, batch 32, bptt 220, 150 epochs, k = 20. */
+export const atnCharPtbBase: AtnCharPtbConfig = {
+  data: { source: "dataset", dataset: "ptb-char", generatedVocabularySize: 40, generatedTrainTokens: 4000 },
+  model: {
+    embeddingSize: 200,
+    hiddenSize: 200,
+    layers: 1,
+    tieWeights: true,
+    batchSize: 32,
+    evaluationBatchSize: 32,
+    bptt: 220,
+    variableLength: true,
+    epochs: 150,
+    maxStepsPerEpoch: 0,
+    optimizer: "adam",
+    learningRate: 1e-2,
+    weightDecay: 0,
+    clipNorm: 3,
+    evaluateEverySteps: 0,
+    checkpointEverySteps: 500,
+    recurrentInit: "identity",
+  },
+  arms: {
+    lstm: { normalization: "none", window: 1 },
+    layerNorm: { normalization: "layer", window: 1 }, // the LN baseline is --max_length 1
+    atn: { normalization: "assortedTime", window: 20 },
+  },
+};
+
+registerExperiment<AtnCharPtbConfig>({
+  id: "atn/char-ptb",
+  title: "ATN on character-level PTB: LSTM vs LN-LSTM vs ATN-LSTM (bits per character)",
+  claim: "ATN-LSTM reaches lower bits per character than LN-LSTM.",
+  base: atnCharPtbBase,
+  presets: {
+    smoke: { data: smokeLanguageModel.data, model: { ...smokeLanguageModel.model }, arms: { atn: { window: 3 } } },
+    cpu: { model: { bptt: 100, variableLength: false, epochs: 1, maxStepsPerEpoch: 600, evaluateEverySteps: 200, checkpointEverySteps: 200 } },
+    paper: {},
+  },
+  defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
+  data: { kind: "dataset", datasets: ["ptb-char"], smoke: "generated bigram corpus, character level" },
+  reported: {
+    source: "PAPERS.md §4 (results not reachable)",
+    metric: "test bits per character",
+    ourMetric: "testBitsPerCharacter",
+    lowerIsBetter: true,
+    values: { lstm: null, layerNorm: null, atn: null },
+    note: "The ATN paper's char-PTB numbers are unknown [U].",
+  },
+  primaryMetric: { name: "testBitsPerCharacter", lowerIsBetter: true },
+  plotCurves: ["validBitsPerCharacter", "trainLoss"],
+  runArm: (ctx) => {
+    const c = ctx.config;
+    const arm = c.arms[ctx.arm as keyof AtnCharPtbConfig["arms"]];
+    const normalization =
+      arm.normalization === "layer" ? { kind: "layer" as const } : arm.normalization === "assortedTime" ? { kind: "assortedTime" as const, window: arm.window } : { kind: "none" as const };
+    return runLanguageModelArm(ctx, {
+      data: c.data,
+      level: "character",
+      model: c.model,
+      cell: { kind: "lstm", normalization, recurrentInit: c.model.recurrentInit as "identity" | "uniform" },
+    });
+  },
+});

@@ -1,0 +1,224 @@
+/**
+ * atn/adding, atn/copying, atn/denoise, atn/window — Assorted-Time Normalization (Pospisil, Zadorozhnyy,
+ * Ye 2022) on the synthetic long-memory tasks: LSTM vs LN-LSTM vs ATN-LSTM.
+ *
+ * ATN (PAPERS.md §4, authors' atn_lstm.py): for the last n ≤ k pre-activations a_s of the same example,
+ *   μ_t = mean_{s,j} a_s[j],  σ²_t = mean_{s,j} (a_s[j] − μ_t)²,  ATN(a_t) = γ ⊙ (a_t − μ_t)/√(σ²_t + 1e-5) + β
+ * LN-LSTM with N = ATN: [f,i,o,g] = N_hh(U h + b_h) + N_ih(W x + b_x),  h = σ(o) ⊙ tanh(N_c(c)); k = 1 is LN.
+ * Init as in the code: U = [I I I I] (identity per gate).
+ * Measured: test loss against the trivial baseline (adding MSE 1/6; copying 10·ln 8/(T+20)), and the
+ * first evaluation step below it. atn/window sweeps k on the adding task.
+ *
+ * DEVIATION: the paper's numbers are unknown [U]; the denoise settings are unknown too (we use the
+ * NC-GRU repo's denoise task and our own k = T/4).
+ */
+import type { RecurrentCellConfig, SyntheticTask } from "@rnnlab/train";
+import { runSyntheticArm, type SyntheticTrainingSection } from "../adapters/synthetic";
+import { registerExperiment } from "../registry";
+import type { ExperimentDefinition, PresetName } from "../types";
+import type { DeepPartial } from "../config";
+
+export interface NormalizationArm {
+  /** "none" | "layer" | "assortedTime". */
+  normalization: string;
+  /** ATN window k (assortedTime only). */
+  window: number;
+}
+
+export interface AtnSyntheticConfig<Arms = Record<string, NormalizationArm>> {
+  /** Adding/denoise: sequence length T; copying: delay L. */
+  task: { length: number; dataSymbols: number };
+  model: { hiddenSize: number; recurrentInit: string };
+  train: SyntheticTrainingSection;
+  arms: Arms;
+}
+
+function cellOf(arm: NormalizationArm, recurrentInit: string): RecurrentCellConfig {
+  const normalization =
+    arm.normalization === "none"
+      ? { kind: "none" as const }
+      : arm.normalization === "layer"
+        ? { kind: "layer" as const }
+        : arm.normalization === "assortedTime"
+          ? { kind: "assortedTime" as const, window: arm.window }
+          : undefined;
+  if (!normalization) throw new Error(`arms.*.normalization="${arm.normalization}" must be none, layer or assortedTime`);
+  if (recurrentInit !== "identity" && recurrentInit !== "uniform") throw new Error(`model.recurrentInit="${recurrentInit}" must be identity or uniform`);
+  return { kind: "lstm", normalization, recurrentInit };
+}
+
+function threeArms(window: number) {
+  return {
+    lstm: { normalization: "none", window: 1 },
+    layerNorm: { normalization: "layer", window: 1 },
+    atn: { normalization: "assortedTime", window },
+  };
+}
+
+const smokeTrain: Partial<SyntheticTrainingSection> = { batchSize: 8, steps: 6, evaluateEvery: 3, evaluationBatches: 1, checkpointEverySteps: 3 };
+
+function register(
+  id: string,
+  title: string,
+  claim: string,
+  kind: "adding" | "copying" | "denoise",
+  base: AtnSyntheticConfig,
+  presets: Record<PresetName, DeepPartial<AtnSyntheticConfig>>,
+  defaultSeeds: Record<PresetName, number[]>,
+  reportedSource: string,
+): ExperimentDefinition<AtnSyntheticConfig> {
+  return registerExperiment<AtnSyntheticConfig>({
+    id,
+    title,
+    claim,
+    base,
+    presets,
+    defaultSeeds,
+    data: { kind: "synthetic", task: kind },
+    reported: {
+      source: reportedSource,
+      metric: kind === "adding" ? "test MSE" : "test cross-entropy",
+      ourMetric: "testLoss",
+      lowerIsBetter: true,
+      values: Object.fromEntries(Object.keys(base.arms).map((a) => [a, null])),
+      note: "The ATN paper's result tables were not reachable: its numbers are unknown [U]. Compare against the trivial baseline (final 'baseline').",
+    },
+    primaryMetric: { name: "testLoss", lowerIsBetter: true },
+    plotCurves: ["testLoss", "trainLoss"],
+    runArm: (ctx) => {
+      const c = ctx.config;
+      const task: SyntheticTask =
+        kind === "adding"
+          ? { kind, length: c.task.length }
+          : kind === "copying"
+            ? { kind, delay: c.task.length, dataSymbols: c.task.dataSymbols }
+            : { kind, length: c.task.length, dataSymbols: c.task.dataSymbols };
+      return runSyntheticArm(ctx, { task, cell: cellOf(c.arms[ctx.arm], c.model.recurrentInit), hiddenSize: c.model.hiddenSize, train: c.train });
+    },
+  });
+}
+
+/** adding_problem.py: T = 100, hidden 60, RMSprop 1e-3, batch 50, 100k sequences × 10 epochs, k = 25. */
+export const atnAddingBase: AtnSyntheticConfig = {
+  task: { length: 100, dataSymbols: 0 },
+  model: { hiddenSize: 60, recurrentInit: "identity" },
+  train: {
+    layers: 1,
+    batchSize: 50,
+    steps: 20000, // 100k training sequences / batch 50 × 10 epochs
+    optimizer: "rmsprop",
+    learningRate: 1e-3,
+    momentum: 0,
+    weightDecay: 0,
+    clipNorm: 0,
+    evaluateEvery: 500,
+    evaluationBatches: 20,
+    checkpointEverySteps: 500,
+  },
+  arms: threeArms(25),
+};
+
+register(
+  "atn/adding",
+  "ATN on the adding problem (T = 100): LSTM vs LN-LSTM vs ATN-LSTM",
+  "ATN-LSTM gets below the trivial MSE (1/6) earlier or lower than LN-LSTM, which beats the plain LSTM.",
+  "adding",
+  atnAddingBase,
+  {
+    smoke: { task: { length: 12 }, model: { hiddenSize: 8 }, train: smokeTrain, arms: threeArms(3) },
+    // PAPERS.md §4 "CPU-affordable reproduction": the repo's sizes, T = 50, ~2k steps, k = T/4.
+    cpu: { task: { length: 50 }, train: { steps: 2000, evaluateEvery: 100, evaluationBatches: 8, checkpointEverySteps: 200 }, arms: threeArms(12) },
+    paper: {},
+  },
+  { smoke: [0], cpu: [0], paper: [0, 1, 2] },
+  "PAPERS.md §4 (adding_problem.py settings; results not reachable)",
+);
+
+/** copy_problem.py: L = 100, K = 10, hidden 68, batch 128, 4000 iterations, RMSprop 2e-4 momentum 0.9, k = 45. */
+export const atnCopyingBase: AtnSyntheticConfig = {
+  task: { length: 100, dataSymbols: 8 },
+  model: { hiddenSize: 68, recurrentInit: "identity" },
+  train: {
+    layers: 1,
+    batchSize: 128,
+    steps: 4000,
+    optimizer: "rmsprop",
+    learningRate: 2e-4,
+    momentum: 0.9,
+    weightDecay: 0,
+    clipNorm: 0,
+    evaluateEvery: 100,
+    evaluationBatches: 4,
+    checkpointEverySteps: 250,
+  },
+  arms: threeArms(45),
+};
+
+register(
+  "atn/copying",
+  "ATN on the copying problem (delay 100): LSTM vs LN-LSTM vs ATN-LSTM",
+  "ATN-LSTM drops below the memoryless cross-entropy 10·ln 8/(T+20) earlier than LN-LSTM and LSTM.",
+  "copying",
+  atnCopyingBase,
+  {
+    smoke: { task: { length: 5 }, model: { hiddenSize: 8 }, train: smokeTrain, arms: threeArms(3) },
+    cpu: { task: { length: 50 }, train: { batchSize: 64, steps: 1500, evaluateEvery: 100, checkpointEverySteps: 250 }, arms: threeArms(25) },
+    paper: {},
+  },
+  { smoke: [0], cpu: [0], paper: [5544, 1, 2] },
+  "PAPERS.md §4 (copy_problem.py settings; results not reachable)",
+);
+
+/** No ATN denoise script exists; the NC-GRU repo's denoise task and settings (T = 200, batch 128, 10k iterations, Adam 1e-3). */
+export const atnDenoiseBase: AtnSyntheticConfig = {
+  task: { length: 200, dataSymbols: 9 },
+  model: { hiddenSize: 68, recurrentInit: "identity" },
+  train: {
+    layers: 1,
+    batchSize: 128,
+    steps: 10000,
+    optimizer: "adam",
+    learningRate: 1e-3,
+    momentum: 0,
+    weightDecay: 0,
+    clipNorm: 0,
+    evaluateEvery: 250,
+    evaluationBatches: 4,
+    checkpointEverySteps: 250,
+  },
+  arms: threeArms(50),
+};
+
+register(
+  "atn/denoise",
+  "ATN on the denoise task (T = 200): LSTM vs LN-LSTM vs ATN-LSTM",
+  "ATN-LSTM reaches a lower cross-entropy than LN-LSTM on the denoise task.",
+  "denoise",
+  atnDenoiseBase,
+  {
+    smoke: { task: { length: 12 }, model: { hiddenSize: 8 }, train: smokeTrain, arms: threeArms(3) },
+    cpu: { task: { length: 50 }, train: { batchSize: 64, steps: 1500, evaluateEvery: 100, checkpointEverySteps: 250 }, arms: threeArms(12) },
+    paper: {},
+  },
+  { smoke: [0], cpu: [0], paper: [0, 1, 2] },
+  "PAPERS.md §4 (denoise settings unknown [U]; the NC-GRU repo's task is used)",
+);
+
+function windowArms(windows: number[]): Record<string, NormalizationArm> {
+  return Object.fromEntries(windows.map((k) => [`k${k}`, { normalization: "assortedTime", window: k }]));
+}
+
+register(
+  "atn/window",
+  "ATN window sweep on the adding problem: k = 1 (= LN) … T/2",
+  "A window of several steps helps relative to k = 1 (layer normalisation); the paper's choice is k = T/4.",
+  "adding",
+  { ...atnAddingBase, arms: windowArms([1, 5, 10, 25, 50]) },
+  {
+    smoke: { task: { length: 12 }, model: { hiddenSize: 8 }, train: smokeTrain },
+    cpu: { task: { length: 50 }, train: { steps: 1500, evaluateEvery: 100, evaluationBatches: 8, checkpointEverySteps: 250 } },
+    paper: {},
+  },
+  { smoke: [0], cpu: [0], paper: [0, 1, 2] },
+  "PAPERS.md §4 (k = 25 for T = 100 in adding_problem.py; sweep results unknown)",
+);
