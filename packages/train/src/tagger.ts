@@ -22,12 +22,8 @@ import type { TokenIds } from "./seq2seq";
 import { createLstm, bidirectionalScan, denseSequence, type Cell, type DropoutConfig, type GateConfig, type GateTracer } from "@rnnlab/cells";
 import { spanF1, type SpanF1Result, type TaggingScheme } from "@rnnlab/metrics";
 import { maskedCrossEntropy } from "./seq2seq-loss";
-import { createVariables, computeGradients, disposeNamed, type ParamTree, type VariableSet } from "./params";
-import { createOptimizer, clipByGlobalNorm, type OptimizerOptions } from "./optim";
-import { learningRateAt, validateSchedule, plateauInitial, plateauObserve, type ScheduleOptions } from "./schedules";
-import { emit, Stopwatch, type OnProgress } from "./events";
-import { bucketedBatches, takeSnapshot, type TrainingSnapshot } from "./seq2seq-training";
-import { deserializeTensor } from "./serialize";
+import { createVariables, type ParamTree, type VariableSet } from "./params";
+import { runEpochTraining, type EpochTrainingOptions, type EpochTrainingResult } from "./seq2seq-training";
 
 export interface TaggerModelConfig {
   vocabularySize: number;
@@ -284,119 +280,57 @@ export function evaluateTagger(
   return { loss: total / tokens, spans, f1: spans.overall.f1 };
 }
 
-export interface TaggerTrainingOptions {
+export interface TaggerTrainingOptions extends EpochTrainingOptions {
   model: TaggerModelConfig;
   train: TaggedIds;
   valid?: TaggedIds;
+  /** Tag id -> name, for span F1. */
   tagNames: readonly string[];
+  /** Tagging scheme of tagNames; default IOB2. */
   scheme?: TaggingScheme;
-  epochs: number;
-  batchSize: number;
-  optimizer: OptimizerOptions;
-  schedule: ScheduleOptions;
-  /** Global-norm clipping; default 5. 0 disables. */
-  clipNorm?: number;
-  seed: number;
-  logEvery?: number;
-  evaluateEvery?: number;
-  bucketPool?: number;
-  onProgress?: OnProgress;
-  /** Called at every epoch end with a resumable snapshot (see translation's onCheckpoint). */
-  onCheckpoint?: (snapshot: TrainingSnapshot) => void | Promise<void>;
-  resumeFrom?: TrainingSnapshot;
 }
 
-export interface TaggerTrainingResult {
+export interface TaggerTrainingResult extends EpochTrainingResult {
   config: ResolvedTaggerConfig;
+  /** The trained variables as a tree; the caller disposes them with `variables.dispose()`. */
   params: TaggerParams;
   variables: VariableSet;
-  final: Record<string, number>;
-  steps: number;
 }
 
+/** Train the tagger; validation reports loss, span F1 / precision / recall and token accuracy. */
 export async function trainTagger(options: TaggerTrainingOptions): Promise<TaggerTrainingResult> {
   const config = resolveTaggerConfig(options.model);
   for (const [name, data] of [["train", options.train], ["valid", options.valid]] as const) {
     if (data && (data.words.length !== data.tags.length || data.words.length === 0)) throw new Error(`trainTagger: ${name} needs as many tag sequences as sentences (>0)`);
   }
-  if (!Number.isInteger(options.epochs) || options.epochs < 1) throw new Error(`trainTagger: option "epochs" must be a positive integer, got ${options.epochs}`);
-  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new Error(`trainTagger: option "batchSize" must be a positive integer, got ${options.batchSize}`);
-  validateSchedule(options.schedule);
-  const clipNorm = options.clipNorm ?? 5;
-  const logEvery = options.logEvery ?? 10;
-  const evaluateEvery = options.evaluateEvery ?? 1;
-  const rng = new Rng(options.seed);
-  const initial = initTaggerParams(config, rng.fork("init"));
+  if (options.tagNames.length !== config.tagCount) throw new Error(`trainTagger: ${options.tagNames.length} tagNames for model.tagCount=${config.tagCount}; pass one name per tag id`);
+  const initial = initTaggerParams(config, new Rng(options.seed).fork("init"));
   const variables = createVariables(initial as unknown as ParamTree, { scope: "tagger" });
   tf.dispose(initial as unknown as tf.TensorContainer);
   const params = variables.tree as unknown as TaggerParams;
-  const optimizer = createOptimizer(options.optimizer, variables.variables);
-  let plateau = options.schedule.kind === "plateau" ? plateauInitial(options.schedule) : undefined;
-  let step = 0;
-  let firstEpoch = 0;
-  if (options.resumeFrom) {
-    const snap = options.resumeFrom;
-    for (const [path, value] of Object.entries(snap.parameters)) {
-      const v = variables.variables[path];
-      if (!v) throw new Error(`resumeFrom: the snapshot has parameter "${path}", which this model does not; resume with the same model config`);
-      const t = deserializeTensor(value);
-      v.assign(t);
-      t.dispose();
-    }
-    optimizer.importState(snap.optimizer);
-    step = snap.step;
-    firstEpoch = snap.epoch + 1;
-    plateau = snap.plateau ?? plateau;
+  const { valid } = options;
+  try {
+    const run = await runEpochTraining<TaggingTensors>(
+      {
+        kind: "tagger",
+        variables,
+        lengths: options.train.words.map((w) => w.length),
+        makeBatch: (indices) => padTaggingBatch(config, indices.map((i) => options.train.words[i]), indices.map((i) => options.train.tags[i])),
+        disposeBatch: disposeTaggingTensors,
+        tokens: (batch) => batch.lengths.reduce((a, b) => a + b, 0),
+        loss: (batch, rng) => taggerLoss(config, params, batch, { training: true, rng }),
+        evaluate: valid
+          ? () => {
+              const v = evaluateTagger(config, params, valid, options.tagNames, { scheme: options.scheme });
+              return { metrics: { loss: v.loss, f1: v.f1, precision: v.spans.overall.precision, recall: v.spans.overall.recall, tokenAccuracy: v.spans.tokenAccuracy } };
+            }
+          : undefined,
+      },
+      options,
+    );
+    return { ...run, config, params, variables };
+  } catch (e) {
+    variables.dispose();
+    throw e;
   }
-  const clock = new Stopwatch(options.resumeFrom?.elapsedMs ?? 0);
-  const lengths = options.train.words.map((w) => w.length);
-  const totalSteps = Math.ceil(lengths.length / options.batchSize) * options.epochs;
-  let final: Record<string, number> = {};
-  for (let epoch = firstEpoch; epoch < options.epochs; epoch++) {
-    const learningRate = learningRateAt(options.schedule, epoch, plateau);
-    let epochLoss = 0;
-    let epochTokens = 0;
-    for (const indices of bucketedBatches(lengths, options.batchSize, options.bucketPool ?? 20, rng.fork(`batches:${epoch}`))) {
-      const batch = padTaggingBatch(config, indices.map((i) => options.train.words[i]), indices.map((i) => options.train.tags[i]));
-      const stepRng = rng.fork(`step:${step}`);
-      const { loss, grads } = computeGradients(() => taggerLoss(config, params, batch, { training: true, rng: stepRng }), variables.variables);
-      const clipped = clipByGlobalNorm(grads, clipNorm);
-      optimizer.step(clipped.grads, learningRate);
-      disposeNamed(grads);
-      disposeNamed(clipped.grads);
-      const lossValue = loss.dataSync()[0];
-      loss.dispose();
-      const n = batch.lengths.reduce((a, b) => a + b, 0);
-      disposeTaggingTensors(batch);
-      if (!Number.isFinite(lossValue)) throw new Error(`trainTagger: the loss became ${lossValue} at step ${step}; lower the learning rate or clip harder (clipNorm)`);
-      epochLoss += lossValue * n;
-      epochTokens += n;
-      step++;
-      if (step % logEvery === 0) {
-        emit(options.onProgress, {
-          kind: "step", step, epoch, split: "train", totalSteps, elapsedMs: clock.elapsedMs(),
-          metrics: { loss: lossValue, gradientNorm: clipped.norm, learningRate },
-        });
-      }
-    }
-    final = { trainLoss: epochLoss / epochTokens };
-    if (options.valid && ((epoch + 1) % evaluateEvery === 0 || epoch === options.epochs - 1)) {
-      const v = evaluateTagger(config, params, options.valid, options.tagNames, { scheme: options.scheme });
-      final.validLoss = v.loss;
-      final.validF1 = v.f1;
-      final.validTokenAccuracy = v.spans.tokenAccuracy;
-      if (plateau && options.schedule.kind === "plateau") plateau = plateauObserve(options.schedule, plateau, v.loss);
-      emit(options.onProgress, {
-        kind: "eval", step, epoch, split: "valid", totalSteps, elapsedMs: clock.elapsedMs(),
-        metrics: { loss: v.loss, f1: v.f1, precision: v.spans.overall.precision, recall: v.spans.overall.recall, tokenAccuracy: v.spans.tokenAccuracy },
-      });
-    }
-    emit(options.onProgress, { kind: "epoch", step, epoch, split: "train", totalSteps, elapsedMs: clock.elapsedMs(), metrics: { ...final, learningRate } });
-    if (options.onCheckpoint) {
-      await options.onCheckpoint(takeSnapshot(epoch, step, clock.elapsedMs(), variables.variables, optimizer.exportState(), plateau));
-    }
-  }
-  optimizer.dispose();
-  emit(options.onProgress, { kind: "done", step, epoch: options.epochs - 1, split: "train", totalSteps, elapsedMs: clock.elapsedMs(), metrics: final });
-  return { config, params, variables, final, steps: step };
 }

@@ -28,15 +28,12 @@ import {
   createAttentionDecoderCell,
   type ResolvedTranslationConfig,
   type TranslationModelConfig,
+  type TranslationTensors,
   type TranslationParams,
 } from "./seq2seq";
 import { beamSearch, greedyDecode, type DecodeStep, type DecoderState, type Hypothesis, type LengthPenalty } from "./beam";
-import { createVariables, computeGradients, disposeNamed, flattenParams, type VariableSet, type ParamTree } from "./params";
-import { createOptimizer, clipByGlobalNorm, type OptimizerOptions } from "./optim";
-import { learningRateAt, validateSchedule, plateauInitial, plateauObserve, type ScheduleOptions, type PlateauState } from "./schedules";
-import { emit, Stopwatch, type OnProgress } from "./events";
-import { bucketedBatches, takeSnapshot, type TrainingSnapshot } from "./seq2seq-training";
-import { deserializeTensor } from "./serialize";
+import { createVariables, flattenParams, type VariableSet, type ParamTree } from "./params";
+import { runEpochTraining, type EpochTrainingOptions, type EpochTrainingResult } from "./seq2seq-training";
 
 /** Parallel data as token ids: source[i] translates to target[i]. Ids exclude BOS/EOS. */
 export interface ParallelIds {
@@ -231,48 +228,25 @@ export function evaluateTranslationBleu(
 
 // ------------------------------------------------------------------------------------------- training
 
-export interface TranslationTrainingOptions {
+export interface TranslationTrainingOptions extends EpochTrainingOptions {
   model: TranslationModelConfig;
   train: ParallelIds;
   valid?: ParallelIds;
-  /** Token ids -> text, for BLEU. Without it, no BLEU is computed. */
+  /** Token ids -> text, for validation BLEU. Without it, no BLEU is computed. */
   detokenize?: (ids: TokenIds) => string;
-  epochs: number;
-  batchSize: number;
-  optimizer: OptimizerOptions;
-  /** Learning-rate schedule over epochs; "plateau" observes the validation loss. */
-  schedule: ScheduleOptions;
-  /** Global-norm gradient clipping; default 5 (Luong et al. 2015). 0 disables. */
-  clipNorm?: number;
-  seed: number;
-  /** Emit a "step" event every N steps (default 10). */
-  logEvery?: number;
-  /** Validation loss (and BLEU when detokenize is given) every N epochs (default 1). */
-  evaluateEvery?: number;
-  /** Decoding used for validation BLEU. */
+  /** Decoding used for validation BLEU (default greedy). */
   decode?: DecodeOptions;
-  /** Sort batches by length inside pools of this many batches (bucketing, less padding); default 20, 1 = off. */
-  bucketPool?: number;
-  onProgress?: OnProgress;
-  /**
-   * Checkpoint hook, called at the end of every epoch with everything needed to resume (the trainer writes
-   * no files): e.g. `(s) => manager.save(snapshotToCheckpoint(s))` with train's CheckpointManager, and
-   * `resumeFrom: checkpointToSnapshot(manager.load()!)` to continue.
-   */
-  onCheckpoint?: (snapshot: TrainingSnapshot) => void | Promise<void>;
-  /** Resume from a snapshot taken by onCheckpoint (same config and seed). */
-  resumeFrom?: TrainingSnapshot;
+  /** BLEU options (default sacreBLEU's: 13a tokenizer, mixed case, exp smoothing). */
+  bleu?: BleuOptions;
   /** Start from these parameter values instead of a fresh init (not disposed). */
   initialParams?: TranslationParams;
 }
 
-export interface TranslationTrainingResult {
+export interface TranslationTrainingResult extends EpochTrainingResult {
   config: ResolvedTranslationConfig;
-  /** The trained variables as a tree (caller disposes with `variables.dispose()`). */
+  /** The trained variables as a tree; the caller disposes them with `variables.dispose()`. */
   params: TranslationParams;
   variables: VariableSet;
-  final: Record<string, number>;
-  steps: number;
 }
 
 function checkParallel(name: string, data: ParallelIds): void {
@@ -280,101 +254,47 @@ function checkParallel(name: string, data: ParallelIds): void {
   if (data.source.length === 0) throw new Error(`${name}: no sentence pairs`);
 }
 
+/**
+ * Train the attentional translator with teacher forcing. Validation (every `evaluateEvery` epochs) reports
+ * loss and perplexity per target token and, with `detokenize`, corpus BLEU of the decoded output.
+ */
 export async function trainTranslation(options: TranslationTrainingOptions): Promise<TranslationTrainingResult> {
   const config = resolveTranslationConfig(options.model);
   checkParallel("train", options.train);
   if (options.valid) checkParallel("valid", options.valid);
-  if (!Number.isInteger(options.epochs) || options.epochs < 1) throw new Error(`trainTranslation: option "epochs" must be a positive integer, got ${options.epochs}`);
-  if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new Error(`trainTranslation: option "batchSize" must be a positive integer, got ${options.batchSize}`);
-  validateSchedule(options.schedule);
-  const clipNorm = options.clipNorm ?? 5;
-  const logEvery = options.logEvery ?? 10;
-  const evaluateEvery = options.evaluateEvery ?? 1;
-  const rng = new Rng(options.seed);
-
-  const initial = options.initialParams ?? initTranslationParams(config, rng.fork("init"));
+  const initial = options.initialParams ?? initTranslationParams(config, new Rng(options.seed).fork("init"));
   const variables = createVariables(initial as unknown as ParamTree, { scope: "translation" });
   if (!options.initialParams) tf.dispose(initial as unknown as tf.TensorContainer);
   const params = variables.tree as unknown as TranslationParams;
-  const optimizer = createOptimizer(options.optimizer, variables.variables);
-  let plateau = options.schedule.kind === "plateau" ? plateauInitial(options.schedule) : undefined;
-  let step = 0;
-  let firstEpoch = 0;
-  if (options.resumeFrom) {
-    const snap = options.resumeFrom;
-    for (const [path, value] of Object.entries(snap.parameters)) {
-      const v = variables.variables[path];
-      if (!v) throw new Error(`resumeFrom: the snapshot has parameter "${path}", which this model does not; resume with the same model config`);
-      const t = deserializeTensor(value);
-      v.assign(t);
-      t.dispose();
-    }
-    optimizer.importState(snap.optimizer);
-    step = snap.step;
-    firstEpoch = snap.epoch + 1;
-    plateau = snap.plateau ?? plateau;
+  const { valid, detokenize } = options;
+  try {
+    const run = await runEpochTraining<TranslationTensors>(
+      {
+        kind: "translation",
+        variables,
+        lengths: options.train.target.map((t) => t.length),
+        makeBatch: (indices) => padTranslationBatch(config, indices.map((i) => options.train.source[i]), indices.map((i) => options.train.target[i])),
+        disposeBatch: disposeTranslationTensors,
+        tokens: (batch) => batch.targetLengths.reduce((a, b) => a + b, 0),
+        loss: (batch, rng) => translationLoss(config, params, batch, { training: true, rng }),
+        evaluate: valid
+          ? () => {
+              const v = evaluateTranslationLoss(config, params, valid);
+              const metrics: Record<string, number> = { loss: v.loss, perplexity: v.perplexity };
+              if (!detokenize) return { metrics };
+              const b = evaluateTranslationBleu(config, params, valid, detokenize, { ...(options.decode ?? {}), bleu: options.bleu });
+              metrics.bleu = b.bleu.score;
+              return { metrics, details: { bleuSignature: b.bleu.signature, sampleHypotheses: b.hypotheses.slice(0, 3) } };
+            }
+          : undefined,
+      },
+      options,
+    );
+    return { ...run, config, params, variables };
+  } catch (e) {
+    variables.dispose();
+    throw e;
   }
-  const clock = new Stopwatch(options.resumeFrom?.elapsedMs ?? 0);
-  const targetLengths = options.train.target.map((t) => t.length);
-  const batchesPerEpoch = Math.ceil(options.train.source.length / options.batchSize);
-  const totalSteps = batchesPerEpoch * options.epochs;
-  let final: Record<string, number> = {};
-
-  for (let epoch = firstEpoch; epoch < options.epochs; epoch++) {
-    const learningRate = learningRateAt(options.schedule, epoch, plateau);
-    const order = bucketedBatches(targetLengths, options.batchSize, options.bucketPool ?? 20, rng.fork(`batches:${epoch}`));
-    let epochLoss = 0;
-    let epochTokens = 0;
-    for (const indices of order) {
-      const batch = padTranslationBatch(config, indices.map((i) => options.train.source[i]), indices.map((i) => options.train.target[i]));
-      const stepRng = rng.fork(`step:${step}`);
-      const { loss, grads } = computeGradients(() => translationLoss(config, params, batch, { training: true, rng: stepRng }), variables.variables);
-      const clipped = clipByGlobalNorm(grads, clipNorm);
-      optimizer.step(clipped.grads, learningRate);
-      disposeNamed(grads);
-      disposeNamed(clipped.grads);
-      const lossValue = loss.dataSync()[0];
-      loss.dispose();
-      const n = batch.targetLengths.reduce((a, b) => a + b, 0);
-      disposeTranslationTensors(batch);
-      if (!Number.isFinite(lossValue)) throw new Error(`trainTranslation: the loss became ${lossValue} at step ${step}; lower the learning rate or clip harder (clipNorm)`);
-      epochLoss += lossValue * n;
-      epochTokens += n;
-      step++;
-      if (step % logEvery === 0) {
-        emit(options.onProgress, {
-          kind: "step", step, epoch, split: "train", totalSteps, elapsedMs: clock.elapsedMs(),
-          metrics: { loss: lossValue, perplexity: Math.exp(lossValue), gradientNorm: clipped.norm, learningRate },
-        });
-      }
-    }
-    const trainLoss = epochLoss / epochTokens;
-    final = { trainLoss, trainPerplexity: Math.exp(trainLoss) };
-    if (options.valid && ((epoch + 1) % evaluateEvery === 0 || epoch === options.epochs - 1)) {
-      const v = evaluateTranslationLoss(config, params, options.valid);
-      final.validLoss = v.loss;
-      final.validPerplexity = v.perplexity;
-      let details: Record<string, unknown> | undefined;
-      if (options.detokenize) {
-        const b = evaluateTranslationBleu(config, params, options.valid, options.detokenize, options.decode ?? {});
-        final.validBleu = b.bleu.score;
-        details = { bleuSignature: b.bleu.signature, sampleHypotheses: b.hypotheses.slice(0, 3) };
-      }
-      if (plateau && options.schedule.kind === "plateau") plateau = plateauObserve(options.schedule, plateau, v.loss);
-      emit(options.onProgress, {
-        kind: "eval", step, epoch, split: "valid", totalSteps, elapsedMs: clock.elapsedMs(),
-        metrics: { loss: v.loss, perplexity: v.perplexity, ...(final.validBleu !== undefined ? { bleu: final.validBleu } : {}) },
-        details,
-      });
-    }
-    emit(options.onProgress, { kind: "epoch", step, epoch, split: "train", totalSteps, elapsedMs: clock.elapsedMs(), metrics: { ...final, learningRate } });
-    if (options.onCheckpoint) {
-      await options.onCheckpoint(takeSnapshot(epoch, step, clock.elapsedMs(), variables.variables, optimizer.exportState(), plateau));
-    }
-  }
-  optimizer.dispose();
-  emit(options.onProgress, { kind: "done", step, epoch: options.epochs - 1, split: "train", totalSteps, elapsedMs: clock.elapsedMs(), metrics: final });
-  return { config, params, variables, final, steps: step };
 }
 
 /** The flat parameter map of a translation parameter tree (dotted paths, e.g. "decoder.0.contextKernel"). */

@@ -25,7 +25,10 @@ import {
   type TranslationModelConfig,
   type TokenIds,
 } from "../src/seq2seq";
-import { snapshotToCheckpoint, checkpointToSnapshot, type TrainingSnapshot } from "../src/seq2seq-training";
+import { CheckpointManager, configHash } from "../src/checkpoint";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { flattenParams, type ParamTree } from "../src/params";
 
 // Vocabulary: 0 pad, 1 BOS, 2 EOS, 3..V-1 symbols. The task: output the source reversed.
@@ -204,18 +207,33 @@ test("compression targets name real gate-structured matrices and change BLEU-rel
   tf.dispose(compressed as unknown as tf.TensorContainer);
 });
 
-test("epoch-end snapshots resume to the same result as an uninterrupted run", async () => {
+test("a run interrupted mid-epoch resumes from its checkpoint to exactly the uninterrupted result", async () => {
   const small = { source: train.source.slice(0, 40), target: train.target.slice(0, 40) };
-  const options = { ...base, train: small, epochs: 3, batchSize: 10, model: { ...model, dropout: { kind: "elementwise" as const, rate: 0.2 } } };
-  const snapshots: TrainingSnapshot[] = [];
-  const full = await trainTranslation({ ...options, onCheckpoint: (s) => void snapshots.push(s) });
-  assert.equal(snapshots.length, 3);
-  const stored = checkpointToSnapshot(snapshotToCheckpoint(snapshots[0]));
-  const resumed = await trainTranslation({ ...options, resumeFrom: stored });
-  assert.equal(resumed.steps, full.steps);
-  assert.equal(resumed.final.trainLoss, full.final.trainLoss);
-  full.variables.dispose();
-  resumed.variables.dispose();
+  const options = { ...base, train: small, valid: valid, epochs: 3, batchSize: 10, model: { ...model, dropout: { kind: "elementwise" as const, rate: 0.2 } } };
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), "rnnlab-translation-"));
+  const hash = configHash(options.model);
+  try {
+    const full = await trainTranslation(options);
+    // 4 batches per epoch; save every 3 steps, crash at step 7 (mid-epoch 2, last save at step 6).
+    const checkpoints = new CheckpointManager({ directory, everySteps: 3, configHash: hash });
+    await assert.rejects(
+      trainTranslation({ ...options, checkpoints, logEvery: 1, onProgress: (e) => { if (e.kind === "step" && e.step === 7) throw new Error("simulated crash"); } }),
+      /simulated crash/,
+    );
+    const resumed = await trainTranslation({ ...options, checkpoints });
+    assert.equal(resumed.resumedFromStep, 6);
+    assert.equal(resumed.steps, full.steps);
+    assert.equal(resumed.final.trainLoss, full.final.trainLoss);
+    assert.equal(resumed.final.validLoss, full.final.validLoss);
+    assert.deepEqual(resumed.evaluations.map((e) => e.step), full.evaluations.map((e) => e.step));
+    // A finished checkpoint: the trainer restores the parameters and returns without training.
+    const again = await trainTranslation({ ...options, checkpoints });
+    assert.equal(again.resumedFromStep, full.steps);
+    assert.equal(evaluateTranslationLoss(again.config, again.params, valid).loss, full.final.validLoss);
+    for (const r of [full, resumed, again]) r.variables.dispose();
+  } finally {
+    fs.rmSync(directory, { recursive: true, force: true });
+  }
 });
 
 test("2 layers, dot score, no input feeding: trains, and has no context kernel to compress", async () => {
