@@ -15,7 +15,7 @@ import {
   type NormalizationConfig,
 } from "@rnnlab/cells";
 // The fast path is not re-exported from @rnnlab/cells' index yet; import its module directly.
-import { lstmSequence, softmaxCrossEntropy } from "../../cells/src/fast";
+import { lstmSequence, softmaxCrossEntropy, denseProjection } from "../../cells/src/fast";
 import { checkKeys } from "./validate";
 
 export type RecurrentCellConfig =
@@ -58,9 +58,11 @@ export interface LanguageModelArchitecture {
   dropout?: LmDropoutConfig;
   /** "auto" (default): cells' fast LSTM path when the configuration allows it; "off": always the readable path. */
   fastPath?: "auto" | "off";
+  /** Fast path: compute the decoder in blocks of this many vocabulary columns (0 = one product; PERF.md: ~512 helps medium models). */
+  outputColumnBlock?: number;
 }
 
-export const ARCHITECTURE_KEYS = ["vocabularySize", "embeddingSize", "hiddenSize", "layers", "cell", "tieWeights", "dropout", "fastPath"];
+export const ARCHITECTURE_KEYS = ["vocabularySize", "embeddingSize", "hiddenSize", "layers", "cell", "tieWeights", "dropout", "fastPath", "outputColumnBlock"];
 
 export interface LanguageModelParams {
   embedding: tf.Tensor2D; // [V, E]
@@ -190,8 +192,15 @@ export class LanguageModel {
       newStates = r.states;
     }
     const kernel = a.tieWeights ? (tf.transpose(params.embedding) as tf.Tensor2D) : params.decoder.kernel!; // [H, V]
-    const logits = denseSequence(ys, kernel, params.decoder.bias, { dropout: dropoutConfig(d.kind, d.output), training, rng }); // [T, B, V]
-    const loss = softmaxCrossEntropy(tf.reshape(logits, [T * B, a.vocabularySize]) as tf.Tensor2D, tf.reshape(targets, [T * B]) as tf.Tensor1D);
+    let logits: tf.Tensor2D; // [T*B, V]
+    if (this.useFastPath && !options.tracer) {
+      const dropped = applyDropout(ys, dropoutConfig(d.kind, d.output), rng, training); // [T, B, H]
+      logits = denseProjection(tf.reshape(dropped, [T * B, ys.shape[2]]) as tf.Tensor2D, kernel, params.decoder.bias, { columnBlock: a.outputColumnBlock ?? 0 });
+    } else {
+      const seq = denseSequence(ys, kernel, params.decoder.bias, { dropout: dropoutConfig(d.kind, d.output), training, rng }); // [T, B, V]
+      logits = tf.reshape(seq, [T * B, a.vocabularySize]) as tf.Tensor2D;
+    }
+    const loss = softmaxCrossEntropy(logits, tf.reshape(targets, [T * B]) as tf.Tensor1D);
     return { loss, states: newStates, hidden: ys };
   }
 }
