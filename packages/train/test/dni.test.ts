@@ -64,3 +64,19 @@ test("alternating mode flips real/synthetic at every SGDR restart, starting real
   // cycles [0,1) [1,3) [3,7): real, synthetic, real
   assert.deepEqual([0, 1, 2, 3].map((e) => modes.get(e)), ["real", "synthetic", "synthetic", "real"]);
 });
+
+test("the surrogate term injects exactly scale·M(s) as the gradient at s (and nothing into the synthesizer)", () => {
+  const synth = new Synthesizer({ mode: "synthetic", learningRate: 0.1 }, 3, new Rng(1));
+  // give the linear synthesizer non-zero weights with one training step
+  const s0 = tf.tensor2d([[0.3, -0.1, 0.2]]);
+  const target = tf.tensor2d([[1, 2, -1]]);
+  synth.train(s0, target);
+  const s = tf.tensor2d([[0.5, 0.25, -0.75], [0.1, 0.2, 0.3]]);
+  const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(synth.injected(x as tf.Tensor2D), x)))(s);
+  const expected = tf.mul(synth.predict(s, false), 0.1);
+  const a = Array.from(g.dataSync()), b = Array.from(expected.dataSync());
+  assert.ok(b.some((v) => Math.abs(v) > 1e-3), "the synthesizer is non-zero");
+  a.forEach((v, i) => assert.ok(Math.abs(v - b[i]) < 1e-6, `${v} vs ${b[i]}`));
+  tf.dispose([s0, target, s, g, expected]);
+  synth.dispose();
+});
