@@ -116,7 +116,7 @@ export function trainStep(
     let logits: tf.Tensor2D; // [T*B, V]
     if (variant.kind === "structured") {
       const sets = keepSets(variant.groups, m.size.hidden, variant.rate, rng);
-      logits = structuredDropoutGroupedMatMul(x, m.outputKernel as tf.Tensor as tf.Tensor2D, sets, variant.rate);
+      logits = structuredDropoutGroupedMatMul(x, m.outputKernel as tf.Tensor as tf.Tensor2D, sets, variant.rate, { columnBlock: outputColumnBlock });
     } else {
       const xd = variant.kind === "elementwise" ? elementwiseDropout(x, variant.rate, rng) : x;
       logits = denseProjection(xd, m.outputKernel as tf.Tensor as tf.Tensor2D, m.outputBias as tf.Tensor as tf.Tensor1D, { columnBlock: outputColumnBlock });

@@ -11,11 +11,11 @@
  * halved contraction saves (measured in packages/cells/bench: per-step is slower than one dense [T·B, I]
  * GEMM). Grouping keeps the GEMMs large; `groups = 1` shares one keep set over the whole BPTT segment
  * (a new set every segment).
- * The forward and both gradients are one tf.customGrad: W[K_g] is gathered once per group and dW is one
- * scatter-add of all groups' rows.
+ * W[K_g] is gathered once per group; the gathers' gradients (scatter-adds through UnsortedSegmentSum)
+ * put dW[K_g] and dX[:, K_g] back in place.
  */
 import { tf } from "@rnnlab/core";
-import { addBias, weightGradient } from "./dense";
+import { addBias, denseProjection, type DenseProjectionOptions } from "./dense";
 
 function checkKeep(where: string, keepIndices: Int32Array[], inputSize: number, rows: number, rate: number): void {
   if (!(rate >= 0 && rate < 1)) throw new Error(`${where}: rate must be in [0, 1), got ${rate}.`);
@@ -34,64 +34,32 @@ function checkKeep(where: string, keepIndices: Int32Array[], inputSize: number, 
 /**
  * x [R, I] (R = groups·rowsPerGroup, time-major) · W [I, N] with structured dropout; keepIndices[g] are the
  * kept input features of row group g (all the same size, e.g. from structuredKeepIndices). Returns [R, N].
+ * Each group is one gather of x's columns and W's rows (their gradients are the scatter-adds) and one
+ * denseProjection (transposed weight gradient, optional column blocks).
  */
-export function structuredDropoutGroupedMatMul(x: tf.Tensor2D, kernel: tf.Tensor2D, keepIndices: Int32Array[], rate: number): tf.Tensor2D {
+export function structuredDropoutGroupedMatMul(
+  x: tf.Tensor2D,
+  kernel: tf.Tensor2D,
+  keepIndices: Int32Array[],
+  rate: number,
+  options: DenseProjectionOptions = {},
+): tf.Tensor2D {
   const [rows, inputSize] = x.shape;
-  const outputSize = kernel.shape[1];
   checkKeep("structuredDropoutGroupedMatMul", keepIndices, inputSize, rows, rate);
   if (kernel.shape[0] !== inputSize)
     throw new Error(`structuredDropoutGroupedMatMul: kernel must have ${inputSize} rows (x has ${inputSize} features), got [${kernel.shape}].`);
   const groups = keepIndices.length;
-  const perGroup = rows / groups;
-  const kept = keepIndices[0].length;
   const scale = 1 / (1 - rate);
-  // inverse[g][j] = position of feature j in keep set g, or `kept` (a zero column) when dropped.
-  const inverse = keepIndices.map((k) => {
-    const inv = new Int32Array(inputSize).fill(kept);
-    k.forEach((j, pos) => (inv[j] = pos));
-    return inv;
+  return tf.tidy(() => {
+    const xParts = groups === 1 ? [x] : (tf.split(x, groups, 0) as tf.Tensor2D[]); // groups x [R/G, I]
+    const outs = keepIndices.map((k, g) => {
+      const idx = tf.tensor1d(k, "int32");
+      const xKept = tf.mul(tf.gather(xParts[g], idx, 1), scale) as tf.Tensor2D; // [R/G, K]
+      const kernelKept = tf.gather(kernel, idx, 0) as tf.Tensor2D; // [K, N]
+      return denseProjection(xKept, kernelKept, undefined, options); // [R/G, N]
+    });
+    return (groups === 1 ? outs[0] : tf.concat(outs, 0)) as tf.Tensor2D; // [R, N]
   });
-  const allRows = new Int32Array(groups * kept);
-  keepIndices.forEach((k, g) => allRows.set(k, g * kept));
-
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xIn, wIn] = args as [tf.Tensor2D, tf.Tensor2D];
-    const save = args[2] as tf.GradSaveFunc;
-    const xParts = groups === 1 ? [xIn] : (tf.split(xIn, groups, 0) as tf.Tensor2D[]); // groups x [R/G, I]
-    const xKept: tf.Tensor2D[] = [];
-    const wKept: tf.Tensor2D[] = [];
-    const outs: tf.Tensor2D[] = [];
-    for (let g = 0; g < groups; g++) {
-      const idx = tf.tensor1d(keepIndices[g], "int32");
-      const xg = tf.mul(tf.gather(xParts[g], idx, 1), scale) as tf.Tensor2D; // [R/G, K]
-      const wg = tf.gather(wIn, idx, 0) as tf.Tensor2D; // [K, N]
-      xKept.push(xg);
-      wKept.push(wg);
-      outs.push(tf.matMul(xg, wg)); // [R/G, N]
-    }
-    const value = groups === 1 ? outs[0] : tf.concat(outs, 0); // [R, N]
-    save([...xKept, ...wKept]);
-    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-      const sx = saved.slice(0, groups) as tf.Tensor2D[];
-      const sw = saved.slice(groups) as tf.Tensor2D[];
-      const dyParts = groups === 1 ? [dy as tf.Tensor2D] : (tf.split(dy, groups, 0) as tf.Tensor2D[]);
-      const dxParts: tf.Tensor2D[] = [];
-      const dwParts: tf.Tensor2D[] = [];
-      const zeroColumn = tf.zeros([perGroup, 1]);
-      for (let g = 0; g < groups; g++) {
-        const dxKept = tf.mul(tf.matMul(dyParts[g], sw[g], false, true), scale); // [R/G, K]
-        // Scatter the kept columns back: gather from [dxKept | 0] with the inverse map.
-        dxParts.push(tf.gather(tf.concat([dxKept, zeroColumn], 1), tf.tensor1d(inverse[g], "int32"), 1) as tf.Tensor2D); // [R/G, I]
-        dwParts.push(weightGradient(sx[g], dyParts[g])); // [K, N] (scale already in sx)
-      }
-      const dx = groups === 1 ? dxParts[0] : tf.concat(dxParts, 0); // [R, I]
-      const dwRows = groups === 1 ? dwParts[0] : tf.concat(dwParts, 0); // [G*K, N]
-      const dw = tf.scatterND(tf.tensor2d(allRows, [groups * kept, 1], "int32"), dwRows, [inputSize, outputSize]); // sums duplicates
-      return [dx, dw];
-    };
-    return { value, gradFunc };
-  });
-  return op(x, kernel) as tf.Tensor2D;
 }
 
 /** Time-major sequence form: xs [T, B, I] · W [I, N] (+ bias) -> [T, B, N], one keep set per group of T/groups steps. */
@@ -101,12 +69,13 @@ export function structuredDropoutSequenceProjection(
   bias: tf.Tensor1D | undefined,
   keepIndices: Int32Array[],
   rate: number,
+  options: DenseProjectionOptions = {},
 ): tf.Tensor3D {
   const [T, B, I] = xs.shape;
   if (T % keepIndices.length !== 0)
     throw new Error(`structuredDropoutSequenceProjection: ${keepIndices.length} keep sets do not divide ${T} time steps; use a group count that divides the BPTT length.`);
   return tf.tidy(() => {
-    let out = structuredDropoutGroupedMatMul(tf.reshape(xs, [T * B, I]), kernel, keepIndices, rate); // [T*B, N]
+    let out = structuredDropoutGroupedMatMul(tf.reshape(xs, [T * B, I]), kernel, keepIndices, rate, options); // [T*B, N]
     if (bias) out = addBias(out, bias);
     return tf.reshape(out, [T, B, kernel.shape[1]]) as tf.Tensor3D;
   });
