@@ -51,10 +51,12 @@ def main():
     T, B = s["steps"], s["batch"]
     state = (torch.zeros(s["layers"], B, s["hidden"]), torch.zeros(s["layers"], B, s["hidden"]))
     times = []
+    cpu_times = []
     for i in range(a.warmup + a.steps):
         ids = torch.randint(0, s["vocab"], (T + 1, B))
         x, y = ids[:-1], ids[1:].reshape(-1)
         t0 = time.perf_counter()
+        c0 = time.process_time()
         state = tuple(t.detach() for t in state)
         opt.zero_grad()
         logits, state = model(x, state)
@@ -62,11 +64,14 @@ def main():
         loss.backward()
         opt.step()
         ms = (time.perf_counter() - t0) * 1000
+        cpu_ms = (time.process_time() - c0) * 1000
         if i >= a.warmup:
             times.append(ms)
+            cpu_times.append(cpu_ms)
         print(f"pytorch {a.size} step {i + 1}/{a.warmup + a.steps}: {ms:.0f} ms", file=sys.stderr)
     med = sorted(times)[len(times) // 2]
-    print(json.dumps({"stepMs": times, "medianStepMs": med, "tokensPerSecond": T * B / (med / 1000),
+    cpu_med = sorted(cpu_times)[len(cpu_times) // 2]
+    print(json.dumps({"stepMs": times, "medianStepMs": med, "medianCpuMs": cpu_med, "tokensPerSecond": T * B / (med / 1000),
                       "torchVersion": torch.__version__, "threads": torch.get_num_threads()}))
 
 
