@@ -358,13 +358,14 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
         return s;
       });
       crossEntropy = tf.keep(r.loss.clone());
+      const objective = r.regularizer ? (tf.add(r.loss, r.regularizer) as tf.Scalar) : r.loss;
       if (synthesizer) finalFlat = tf.keep(flattenStates(r.states, stateEntries));
       if (synthesizer && mode === "synthetic") {
         // Surrogate term: its gradient w.r.t. s_T is exactly scale·δ̂ (PAPERS, general notes).
         const predicted = synthesizer.injected(finalFlat!, dniRng);
-        return tf.add(r.loss, tf.sum(tf.mul(predicted, finalFlat!))) as tf.Scalar;
+        return tf.add(objective, tf.sum(tf.mul(predicted, finalFlat!))) as tf.Scalar;
       }
-      return r.loss;
+      return objective;
     }, gradVariables);
     loss.dispose();
     let target: tf.Tensor2D | undefined;

@@ -58,11 +58,15 @@ export interface LanguageModelArchitecture {
   dropout?: LmDropoutConfig;
   /** "auto" (default): cells' fast LSTM path when the configuration allows it; "off": always the readable path. */
   fastPath?: "auto" | "off";
+  /** AR α (AWD-LSTM 2): α·mean(h²) of the last layer's dropped output, training only. Default 0. */
+  activationRegularization?: number;
+  /** TAR β (AWD-LSTM 1): β·mean((h_t − h_{t−1})²) of the last layer's output, training only. Default 0. */
+  temporalActivationRegularization?: number;
   /** Fast path: compute the decoder in blocks of this many vocabulary columns (0 = one product; PERF.md: ~512 helps medium models). */
   outputColumnBlock?: number;
 }
 
-export const ARCHITECTURE_KEYS = ["vocabularySize", "embeddingSize", "hiddenSize", "layers", "cell", "tieWeights", "dropout", "fastPath", "outputColumnBlock"];
+export const ARCHITECTURE_KEYS = ["vocabularySize", "embeddingSize", "hiddenSize", "layers", "cell", "tieWeights", "dropout", "fastPath", "outputColumnBlock", "activationRegularization", "temporalActivationRegularization"];
 
 export interface LanguageModelParams {
   embedding: tf.Tensor2D; // [V, E]
@@ -90,6 +94,10 @@ export function validateArchitecture(a: LanguageModelArchitecture, where = "conf
   }
   const kinds = ["lstm", "gru", "nc-gru"];
   if (!a.cell || !kinds.includes(a.cell.kind)) throw new Error(`${where}.cell.kind="${a.cell?.kind}" must be one of ${kinds.join(", ")}`);
+  for (const k of ["activationRegularization", "temporalActivationRegularization"] as const) {
+    const v = a[k];
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new Error(`${where}.${k}=${v} must be a non-negative number`);
+  }
   if (a.fastPath && !["auto", "off"].includes(a.fastPath)) throw new Error(`${where}.fastPath="${a.fastPath}" must be "auto" or "off"`);
 }
 
@@ -160,7 +168,7 @@ export class LanguageModel {
     targets: tf.Tensor2D,
     states: State[],
     options: { training: boolean; rng?: Rng; tracer?: GateTracer },
-  ): { loss: tf.Scalar; states: State[]; hidden: tf.Tensor3D } {
+  ): { loss: tf.Scalar; regularizer?: tf.Scalar; states: State[]; hidden: tf.Tensor3D } {
     const a = this.architecture;
     const d = a.dropout ?? {};
     const training = options.training;
@@ -193,14 +201,32 @@ export class LanguageModel {
     }
     const kernel = a.tieWeights ? (tf.transpose(params.embedding) as tf.Tensor2D) : params.decoder.kernel!; // [H, V]
     let logits: tf.Tensor2D; // [T*B, V]
+    let dropped: tf.Tensor3D = ys; // the decoder's input after output dropout (AR is taken on it)
+    const outputDropout = dropoutConfig(d.kind, d.output);
     if (this.useFastPath && !options.tracer) {
-      const dropped = applyDropout(ys, dropoutConfig(d.kind, d.output), rng, training); // [T, B, H]
+      dropped = applyDropout(ys, outputDropout, rng, training); // [T, B, H]
       logits = denseProjection(tf.reshape(dropped, [T * B, ys.shape[2]]) as tf.Tensor2D, kernel, params.decoder.bias, { columnBlock: a.outputColumnBlock ?? 0 });
     } else {
-      const seq = denseSequence(ys, kernel, params.decoder.bias, { dropout: dropoutConfig(d.kind, d.output), training, rng }); // [T, B, V]
+      if (outputDropout.kind !== "structured") dropped = applyDropout(ys, outputDropout, rng, training); // same draws denseSequence would make
+      const seq = outputDropout.kind === "structured"
+        ? denseSequence(ys, kernel, params.decoder.bias, { dropout: outputDropout, training, rng })
+        : denseSequence(dropped, kernel, params.decoder.bias); // [T, B, V]
       logits = tf.reshape(seq, [T * B, a.vocabularySize]) as tf.Tensor2D;
     }
     const loss = softmaxCrossEntropy(logits, tf.reshape(targets, [T * B]) as tf.Tensor1D);
-    return { loss, states: newStates, hidden: ys };
+    let regularizer: tf.Scalar | undefined;
+    if (training && ((a.activationRegularization ?? 0) > 0 || (a.temporalActivationRegularization ?? 0) > 0)) {
+      // AWD-LSTM: AR = α·mean(dropped h_L²); TAR = β·mean((h_L,t − h_L,t−1)²) on the undropped output.
+      // DEVIATION: with structured output dropout, AR uses the undropped output (the dropped one is never formed).
+      const terms: tf.Scalar[] = [];
+      if ((a.activationRegularization ?? 0) > 0) terms.push(tf.mul(tf.mean(tf.square(dropped)), a.activationRegularization!) as tf.Scalar);
+      if ((a.temporalActivationRegularization ?? 0) > 0 && T > 1) {
+        const H = ys.shape[2];
+        const difference = tf.sub(tf.slice(ys, [1, 0, 0], [T - 1, B, H]), tf.slice(ys, [0, 0, 0], [T - 1, B, H])); // [T-1, B, H]
+        terms.push(tf.mul(tf.mean(tf.square(difference)), a.temporalActivationRegularization!) as tf.Scalar);
+      }
+      if (terms.length) regularizer = (terms.length === 1 ? terms[0] : tf.addN(terms)) as tf.Scalar;
+    }
+    return { loss, regularizer, states: newStates, hidden: ys };
   }
 }

@@ -79,3 +79,15 @@ test("bad configs name the option", async () => {
   await assert.rejects(trainLanguageModel({ ...base, dropout: { input: 1.5 } }, data), /dropout\.input/);
   await assert.rejects(trainLanguageModel({ ...base, dni: { mode: "alternating" } }, data), /sgdr/);
 });
+
+test("AR/TAR (AWD-LSTM) enter the objective in training only; the reported loss stays the cross-entropy", async () => {
+  const short = { ...base, epochs: 1, maxStepsPerEpoch: 5 };
+  const plain = await trainLanguageModel(short, data);
+  const regularized = await trainLanguageModel({ ...short, activationRegularization: 2, temporalActivationRegularization: 1 }, data);
+  const readable = await trainLanguageModel({ ...short, fastPath: "off", activationRegularization: 2, temporalActivationRegularization: 1 }, data);
+  // the first step's reported loss is computed before any update: identical
+  assert.equal(regularized.trainLossCurve[0].value, plain.trainLossCurve[0].value);
+  assert.notEqual(regularized.final.valid.loss, plain.final.valid.loss);
+  assert.ok(Math.abs(readable.final.valid.loss - regularized.final.valid.loss) < 1e-3, "fast and readable paths agree");
+  await assert.rejects(trainLanguageModel({ ...short, activationRegularization: -1 }, data), /activationRegularization/);
+});
