@@ -1,0 +1,115 @@
+/**
+ * One (arm, seed) of a named-entity tagging experiment: CoNLL-2003 (or generated sentences at the smoke
+ * preset) -> word vocabulary -> @rnnlab/train's trainTagger (BiLSTM + softmax) -> test span F1 (conlleval).
+ */
+import type { DropoutConfig } from "@rnnlab/cells";
+import { buildNerVocabularies, loadNerCorpus, type NerDatasetName, type NerSentence } from "@rnnlab/data";
+import { CheckpointManager, configHash as trainerConfigHash, evaluateTagger, trainTagger, type TaggedIds } from "@rnnlab/train";
+import { generatedNerSentences } from "../generated-data";
+import type { ArmContext, ArmOutcome, Curve } from "../types";
+import { optimizerOptions } from "./language-model";
+import type { EpochTrainingSection } from "./translation";
+
+export interface TaggingDataSection {
+  /** "dataset" | "generated". */
+  source: string;
+  dataset: string;
+  maxWords: number;
+  lowercase: boolean;
+  /** Use only the first N sentences of each split (0 = all). */
+  trainSentences: number;
+  validSentences: number;
+  testSentences: number;
+}
+
+export interface TaggerModelSection {
+  embeddingSize: number;
+  hiddenSize: number;
+  layers: number;
+}
+
+function splits(d: TaggingDataSection): { train: NerSentence[]; valid: NerSentence[]; test: NerSentence[] } {
+  if (d.source === "generated") {
+    return {
+      train: generatedNerSentences({ sentences: d.trainSentences || 200, seedOffset: 0 }),
+      valid: generatedNerSentences({ sentences: d.validSentences || 30, seedOffset: 1 }),
+      test: generatedNerSentences({ sentences: d.testSentences || 30, seedOffset: 2 }),
+    };
+  }
+  if (d.source !== "dataset") throw new Error(`data.source="${d.source}" must be "dataset" or "generated"`);
+  const corpus = loadNerCorpus(d.dataset as NerDatasetName, { scheme: "IOB2" });
+  const cap = (s: NerSentence[], n: number) => (n > 0 ? s.slice(0, n) : s);
+  return { train: cap(corpus.train.sentences, d.trainSentences), valid: cap(corpus.valid.sentences, d.validSentences), test: cap(corpus.test.sentences, d.testSentences) };
+}
+
+export async function runTaggerArm(
+  ctx: ArmContext<object>,
+  spec: { data: TaggingDataSection; model: TaggerModelSection; train: EpochTrainingSection; dropout?: DropoutConfig },
+): Promise<ArmOutcome> {
+  const d = spec.data;
+  const data = splits(d);
+  const vocabularies = buildNerVocabularies(data.train, { maxWords: d.maxWords, lowercase: d.lowercase });
+  const norm = (w: string) => (d.lowercase ? w.toLowerCase() : w);
+  const ids = (sentences: NerSentence[]): TaggedIds => ({
+    words: sentences.map((s) => vocabularies.words.encode(s.words.map(norm), "words")),
+    tags: sentences.map((s) => vocabularies.tags.encode(s.tags, "tags")),
+  });
+  const tagNames = vocabularies.tags.tokens;
+  const t = spec.train;
+  const model = {
+    vocabularySize: vocabularies.words.tokens.length,
+    tagCount: tagNames.length,
+    embeddingSize: spec.model.embeddingSize,
+    hiddenSize: spec.model.hiddenSize,
+    layers: spec.model.layers,
+    ...(spec.dropout ? { dropout: spec.dropout } : {}),
+    padToken: 0,
+  };
+  const trainerOptions = {
+    epochs: t.epochs,
+    batchSize: t.batchSize,
+    optimizer: optimizerOptions(t.optimizer, t.weightDecay),
+    schedule: { kind: "constant" as const, learningRate: t.learningRate },
+    clipNorm: t.clipNorm,
+    seed: ctx.seed,
+  };
+  const checkpoints = new CheckpointManager({
+    directory: ctx.runDir,
+    everySteps: t.checkpointEverySteps,
+    configHash: trainerConfigHash({ model, trainerOptions, data: d, trainSentences: data.train.length }),
+  });
+  const result = await trainTagger({
+    ...trainerOptions,
+    model,
+    train: ids(data.train),
+    valid: ids(data.valid),
+    tagNames,
+    scheme: "IOB2",
+    checkpoints,
+    resume: ctx.resume,
+    onProgress: (e) => {
+      if (e.kind !== "done") ctx.onProgress({ step: e.step, totalSteps: e.totalSteps ?? 0, split: e.split, metrics: e.metrics });
+    },
+  });
+  try {
+    const test = evaluateTagger(result.config, result.params, ids(data.test), tagNames, { scheme: "IOB2" });
+    const final: Record<string, number> = {
+      ...Object.fromEntries(Object.entries(result.final).filter(([, v]) => typeof v === "number")),
+      testF1: test.f1,
+      testLoss: test.loss,
+      steps: result.steps,
+      trainSeconds: result.elapsedMs / 1000,
+      secondsPerStep: result.elapsedMs / 1000 / Math.max(1, result.steps),
+    };
+    const curves: Record<string, Curve> = {
+      trainLoss: { step: result.curves.trainLoss.map((p) => p.step), value: result.curves.trainLoss.map((p) => p.value) },
+    };
+    for (const key of ["f1", "loss"]) {
+      const points = result.evaluations.filter((e) => typeof e.metrics[key] === "number");
+      if (points.length) curves[key === "f1" ? "validF1" : "validLoss"] = { step: points.map((e) => e.step), value: points.map((e) => e.metrics[key]) };
+    }
+    return { final, curves, extra: { corpus: d.source === "generated" ? "generated" : d.dataset, trainSentences: data.train.length, vocabulary: model.vocabularySize }, resumedFromStep: result.resumedFromStep };
+  } finally {
+    result.variables.dispose();
+  }
+}

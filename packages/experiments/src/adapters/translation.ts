@@ -1,0 +1,221 @@
+/**
+ * One (arm, seed) of a translation experiment: parallel text (real or generated) -> word vocabularies ->
+ * @rnnlab/train's trainTranslation (attentional LSTM encoder-decoder), then test BLEU, the decoder's
+ * first-layer gate saturation, and optionally G2-LSTM's compression table (BLEU after rounding / SVD of
+ * the i and f gate blocks, PAPERS.md §1).
+ */
+import { GateTracer, type DropoutConfig, type GateConfig } from "@rnnlab/cells";
+import {
+  BOS_ID,
+  buildTranslationVocabulary,
+  detokenize as detokenizeWords,
+  encodePairs,
+  END_ID,
+  filterByLength,
+  loadTranslationCorpus,
+  PAD_ID,
+  type ParallelSplit,
+  type TranslationDatasetName,
+} from "@rnnlab/data";
+import { compressGateBlocks } from "@rnnlab/metrics";
+import { tf } from "@rnnlab/core";
+import {
+  CheckpointManager,
+  configHash as trainerConfigHash,
+  evaluateTranslationBleu,
+  evaluateTranslationLoss,
+  trainTranslation,
+  translationCompressionMatrices,
+  type ParallelIds,
+  type TranslationParams,
+} from "@rnnlab/train";
+import { generatedParallelCorpus } from "../generated-data";
+import type { ArmContext, ArmOutcome, Curve } from "../types";
+import { gateSaturationSummary, optimizerOptions } from "./language-model";
+
+export interface TranslationDataSection {
+  /** "dataset" | "generated". */
+  source: string;
+  dataset: string;
+  /** Vocabulary cap per side (specials included). */
+  maxVocabulary: number;
+  /** Training pairs longer than this (either side, tokens) are dropped. */
+  maxLength: number;
+  /** Use only the first N pairs of each split (0 = all); the validation cap keeps per-epoch BLEU cheap. */
+  trainPairs: number;
+  validPairs: number;
+  testPairs: number;
+}
+
+export interface TranslationModelSection {
+  embeddingSize: number;
+  hiddenSize: number;
+  layers: number;
+  inputFeeding: boolean;
+}
+
+export interface EpochTrainingSection {
+  epochs: number;
+  batchSize: number;
+  optimizer: string;
+  learningRate: number;
+  weightDecay: number;
+  clipNorm: number;
+  checkpointEverySteps: number;
+}
+
+export interface CompressionSection {
+  /** NMT "precision": round(clip(w, −1, 1)·k)/k for each k (empty: skip). */
+  precisionLevels: number[];
+  /** Truncated-SVD ranks of each gate block (empty: skip). */
+  svdRanks: number[];
+}
+
+type Splits = Record<"train" | "valid" | "test", ParallelSplit>;
+
+function loadSplits(d: TranslationDataSection): Splits {
+  if (d.source === "generated") {
+    return generatedParallelCorpus({ vocabularySize: 30, sentences: { train: d.trainPairs || 200, valid: d.validPairs || 20, test: d.testPairs || 20 }, meanLength: 5 });
+  }
+  if (d.source !== "dataset") throw new Error(`data.source="${d.source}" must be "dataset" or "generated"`);
+  // Throws @rnnlab/data's missing-dataset error (fetch command, RNNLAB_DATA_DIR) when the files are absent.
+  const corpus = loadTranslationCorpus(d.dataset as TranslationDatasetName);
+  const need = (s: "train" | "valid" | "test") => {
+    const split = corpus.splits[s];
+    if (!split) throw new Error(`${d.dataset} has no ${s} split`);
+    return split;
+  };
+  return { train: need("train"), valid: need("valid"), test: need("test") };
+}
+
+function head(split: ParallelSplit, n: number): ParallelSplit {
+  if (n <= 0 || n >= split.source.length) return split;
+  return {
+    ...split,
+    source: split.source.slice(0, n),
+    target: split.target.slice(0, n),
+    references: split.references.slice(0, n),
+    lineNumbers: split.lineNumbers.slice(0, n),
+  };
+}
+
+export async function runTranslationArm(
+  ctx: ArmContext<object>,
+  spec: {
+    data: TranslationDataSection;
+    model: TranslationModelSection;
+    train: EpochTrainingSection;
+    gate?: GateConfig;
+    dropout?: DropoutConfig;
+    compression?: CompressionSection;
+  },
+): Promise<ArmOutcome> {
+  const d = spec.data;
+  const raw = loadSplits(d);
+  const train = filterByLength(head(raw.train, d.trainPairs), { maxSourceLength: d.maxLength, maxTargetLength: d.maxLength }).split;
+  const valid = head(raw.valid, d.validPairs);
+  const test = head(raw.test, d.testPairs);
+  const sourceVocabulary = buildTranslationVocabulary(train.source, { maxSize: d.maxVocabulary });
+  const targetVocabulary = buildTranslationVocabulary(train.target, { maxSize: d.maxVocabulary });
+  const ids = (split: ParallelSplit): ParallelIds => ({ ...encodePairs(split, sourceVocabulary, targetVocabulary), references: split.references });
+  const detokenize = (tokenIds: readonly number[] | Int32Array) => detokenizeWords(Array.from(tokenIds, (i) => targetVocabulary.tokens[i]));
+  const m = spec.model;
+  const t = spec.train;
+  const model = {
+    sourceVocabularySize: sourceVocabulary.tokens.length,
+    targetVocabularySize: targetVocabulary.tokens.length,
+    embeddingSize: m.embeddingSize,
+    hiddenSize: m.hiddenSize,
+    layers: m.layers,
+    inputFeeding: m.inputFeeding,
+    ...(spec.gate ? { gate: spec.gate, gateLayers: "all" as const } : {}),
+    ...(spec.dropout ? { dropout: spec.dropout } : {}),
+    padToken: PAD_ID,
+    beginToken: BOS_ID,
+    endToken: END_ID,
+  };
+  const trainerOptions = {
+    epochs: t.epochs,
+    batchSize: t.batchSize,
+    optimizer: optimizerOptions(t.optimizer, t.weightDecay),
+    schedule: { kind: "constant" as const, learningRate: t.learningRate },
+    clipNorm: t.clipNorm,
+    seed: ctx.seed,
+  };
+  const checkpoints = new CheckpointManager({
+    directory: ctx.runDir,
+    everySteps: t.checkpointEverySteps,
+    configHash: trainerConfigHash({ model, trainerOptions, data: d, trainPairs: train.source.length }),
+  });
+  const result = await trainTranslation({
+    ...trainerOptions,
+    model,
+    train: ids(train),
+    valid: ids(valid),
+    detokenize,
+    checkpoints,
+    resume: ctx.resume,
+    onProgress: (e) => {
+      if (e.kind !== "done") ctx.onProgress({ step: e.step, totalSteps: e.totalSteps ?? 0, split: e.split, metrics: e.metrics });
+    },
+  });
+  try {
+    const testIds = ids(test);
+    const tracer = new GateTracer();
+    const bleu = evaluateTranslationBleu(result.config, result.params, testIds, detokenize, { tracer });
+    const loss = evaluateTranslationLoss(result.config, result.params, testIds);
+    const final: Record<string, number> = {
+      ...Object.fromEntries(Object.entries(result.final).filter(([, v]) => typeof v === "number")),
+      testBleu: bleu.bleu.score,
+      testLoss: loss.loss,
+      testPerplexity: loss.perplexity,
+      steps: result.steps,
+      trainSeconds: result.elapsedMs / 1000,
+      secondsPerStep: result.elapsedMs / 1000 / Math.max(1, result.steps),
+    };
+    const saturation = gateSaturationSummary(tracer.toJSON());
+    Object.assign(final, saturation.finals);
+    const compression: Record<string, number> = {};
+    if (spec.compression) {
+      const matrices = translationCompressionMatrices(result.config);
+      const runs: [string, "precision" | "svd", number][] = [
+        ...spec.compression.precisionLevels.map((k): [string, "precision", number] => [`testBleuPrecision${k}`, "precision", k]),
+        ...spec.compression.svdRanks.map((r): [string, "svd", number] => [`testBleuSvdRank${r}`, "svd", r]),
+      ];
+      for (const [name, method, parameter] of runs) {
+        const compressed = compressGateBlocks(result.params as never, { method, parameter, matrices });
+        try {
+          const score = evaluateTranslationBleu(result.config, compressed.params as unknown as TranslationParams, testIds, detokenize).bleu.score;
+          compression[name] = score;
+          final[name] = score;
+        } finally {
+          tf.dispose(compressed.params as never);
+        }
+      }
+    }
+    const curves: Record<string, Curve> = {
+      trainLoss: { step: result.curves.trainLoss.map((p) => p.step), value: result.curves.trainLoss.map((p) => p.value) },
+      gradientNorm: { step: result.curves.gradientNorm.map((p) => p.step), value: result.curves.gradientNorm.map((p) => p.value) },
+    };
+    for (const key of ["loss", "bleu", "perplexity"]) {
+      const points = result.evaluations.filter((e) => typeof e.metrics[key] === "number");
+      if (points.length) curves[`valid${key[0].toUpperCase()}${key.slice(1)}`] = { step: points.map((e) => e.step), value: points.map((e) => e.metrics[key]) };
+    }
+    return {
+      final,
+      curves,
+      extra: {
+        corpus: d.source === "generated" ? "generated" : d.dataset,
+        trainPairs: train.source.length,
+        vocabulary: { source: sourceVocabulary.tokens.length, target: targetVocabulary.tokens.length },
+        bleuSignature: bleu.bleu.signature,
+        sampleHypotheses: bleu.hypotheses.slice(0, 3),
+        gateSaturation: saturation.byGate,
+        compression,
+      },
+      resumedFromStep: result.resumedFromStep,
+    };
+  } finally {
+    result.variables.dispose();
+  }
+}

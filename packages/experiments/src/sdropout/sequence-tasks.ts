@@ -1,0 +1,118 @@
+/**
+ * sdropout/translation and sdropout/ner — structured (batch-shared, per-step) vs per-element dropout in
+ * an attentional LSTM translator (OpenNMT-style) and a BiLSTM NER tagger (PAPERS.md §3); equations in
+ * ./ptb.ts. Measured: BLEU / span F1 and seconds per step.
+ *
+ * DEVIATION: IWSLT De-En/En-Vi training sets are not available offline; the `cpu` preset uses Multi30k
+ * De→En. Model sizes follow OpenNMT-py defaults [R] at `paper`, and are reduced at `cpu`.
+ */
+import type { DropoutConfig } from "@rnnlab/cells";
+import { runTaggerArm, type TaggerModelSection, type TaggingDataSection } from "../adapters/tagger";
+import { runTranslationArm, type EpochTrainingSection, type TranslationDataSection, type TranslationModelSection } from "../adapters/translation";
+import { registerExperiment } from "../registry";
+import type { DropoutArm } from "./ptb";
+
+type Arms = { elementwise: DropoutArm; structured: DropoutArm; none: DropoutArm };
+
+function arms(rate: number): Arms {
+  return { elementwise: { kind: "elementwise", rate }, structured: { kind: "structured", rate }, none: { kind: "none", rate: 0 } };
+}
+
+function dropoutOf(arm: DropoutArm): DropoutConfig | undefined {
+  if (arm.kind === "none" || arm.rate === 0) return undefined;
+  if (arm.kind === "elementwise") return { kind: "elementwise", rate: arm.rate };
+  if (arm.kind === "structured") return { kind: "structured", rate: arm.rate };
+  throw new Error(`arms.*.kind="${arm.kind}" must be elementwise, structured or none`);
+}
+
+const note = "The paper reports 1.23–1.64× faster training at the same metric (PAPERS.md §3); its BLEU/F1 values are unknown [U]. Compare secondsPerStep across arms.";
+
+export interface SdTranslationConfig {
+  data: TranslationDataSection;
+  model: TranslationModelSection;
+  train: EpochTrainingSection;
+  arms: Arms;
+}
+
+/** OpenNMT-py defaults [R]: 2-layer LSTM, 500 units, dropout 0.3, SGD lr 1, batch 64. */
+export const sdTranslationBase: SdTranslationConfig = {
+  data: { source: "dataset", dataset: "iwslt14_de_en", maxVocabulary: 50000, maxLength: 50, trainPairs: 0, validPairs: 0, testPairs: 0 },
+  model: { embeddingSize: 500, hiddenSize: 500, layers: 2, inputFeeding: true },
+  train: { epochs: 13, batchSize: 64, optimizer: "sgd", learningRate: 1, weightDecay: 0, clipNorm: 5, checkpointEverySteps: 1000 },
+  arms: arms(0.3),
+};
+
+registerExperiment<SdTranslationConfig>({
+  id: "sdropout/translation",
+  title: "Structured vs per-element dropout in attentional NMT (De→En): BLEU and time per step",
+  claim: "Structured dropout keeps BLEU while cutting the time per training step.",
+  base: sdTranslationBase,
+  presets: {
+    smoke: {
+      data: { source: "generated", trainPairs: 120, validPairs: 10, testPairs: 10, maxVocabulary: 100 },
+      model: { embeddingSize: 8, hiddenSize: 8, layers: 1 },
+      train: { epochs: 1, batchSize: 16, optimizer: "adam", learningRate: 0.01, checkpointEverySteps: 4 },
+    },
+    cpu: {
+      data: { dataset: "multi30k_de_en", maxVocabulary: 8000, maxLength: 30, validPairs: 300, testPairs: 1000 },
+      model: { embeddingSize: 128, hiddenSize: 128, layers: 2 },
+      train: { epochs: 2, optimizer: "adam", learningRate: 2e-3, checkpointEverySteps: 200 },
+    },
+    paper: {},
+  },
+  defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
+  data: { kind: "dataset", datasets: ["iwslt14_de_en", "multi30k_de_en (cpu preset)"], smoke: "generated reversal + word-substitution corpus" },
+  reported: { source: "PAPERS.md §3", metric: "test BLEU", ourMetric: "testBleu", lowerIsBetter: false, values: { elementwise: null, structured: null, none: null }, note },
+  primaryMetric: { name: "testBleu", lowerIsBetter: false },
+  plotCurves: ["validBleu", "trainLoss"],
+  runArm: (ctx) => {
+    const c = ctx.config;
+    const dropout = dropoutOf(c.arms[ctx.arm as keyof Arms]);
+    return runTranslationArm(ctx, { data: c.data, model: c.model, train: c.train, ...(dropout ? { dropout } : {}) });
+  },
+});
+
+export interface SdNerConfig {
+  data: TaggingDataSection;
+  model: TaggerModelSection;
+  train: EpochTrainingSection;
+  arms: Arms;
+}
+
+/** CoNLL-2003 BiLSTM tagger, dropout ≈ 0.5 [R] (PAPERS.md §3); sizes are our choice [U]. */
+export const sdNerBase: SdNerConfig = {
+  data: { source: "dataset", dataset: "conll2003", maxWords: 30000, lowercase: false, trainSentences: 0, validSentences: 0, testSentences: 0 },
+  model: { embeddingSize: 100, hiddenSize: 200, layers: 1 },
+  train: { epochs: 30, batchSize: 32, optimizer: "sgd", learningRate: 0.015, weightDecay: 0, clipNorm: 5, checkpointEverySteps: 500 },
+  arms: arms(0.5),
+};
+
+registerExperiment<SdNerConfig>({
+  id: "sdropout/ner",
+  title: "Structured vs per-element dropout in a BiLSTM NER tagger (CoNLL-2003): span F1 and time per step",
+  claim: "Structured dropout keeps span F1 while cutting the time per training step.",
+  base: sdNerBase,
+  presets: {
+    smoke: {
+      data: { source: "generated", trainSentences: 100, validSentences: 20, testSentences: 20 },
+      model: { embeddingSize: 8, hiddenSize: 8 },
+      train: { epochs: 1, batchSize: 16, optimizer: "adam", learningRate: 0.01, checkpointEverySteps: 3 },
+    },
+    cpu: {
+      data: { maxWords: 20000 },
+      model: { embeddingSize: 64, hiddenSize: 64 },
+      train: { epochs: 3, optimizer: "adam", learningRate: 2e-3, checkpointEverySteps: 200 },
+    },
+    paper: {},
+  },
+  defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
+  data: { kind: "dataset", datasets: ["conll2003"], smoke: "generated IOB2 sentences with cue words" },
+  reported: { source: "PAPERS.md §3", metric: "test span F1", ourMetric: "testF1", lowerIsBetter: false, values: { elementwise: null, structured: null, none: null }, note },
+  primaryMetric: { name: "testF1", lowerIsBetter: false },
+  plotCurves: ["validF1", "trainLoss"],
+  runArm: (ctx) => {
+    const c = ctx.config;
+    const dropout = dropoutOf(c.arms[ctx.arm as keyof Arms]);
+    return runTaggerArm(ctx, { data: c.data, model: c.model, train: c.train, ...(dropout ? { dropout } : {}) });
+  },
+});
