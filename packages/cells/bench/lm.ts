@@ -12,7 +12,6 @@
 import { Rng, tf } from "@rnnlab/core";
 import {
   denseProjection,
-  addBias,
   lstmRecurrence,
   sequenceProjection,
   softmaxCrossEntropy,
@@ -113,16 +112,17 @@ export function trainStep(
       nextState.push({ h: tf.keep(r.state.h), c: tf.keep(r.state.c) });
       x = tf.reshape(r.ys, [T * B, m.size.hidden]); // [T*B, H]
     }
-    let logits: tf.Tensor2D; // [T*B, V]
     if (variant.kind === "structured") {
       const sets = keepSets(variant.groups, m.size.hidden, variant.rate, rng);
-      logits = structuredDropoutGroupedMatMul(x, m.outputKernel as tf.Tensor as tf.Tensor2D, sets, variant.rate, { columnBlock: outputColumnBlock });
+      return softmaxCrossEntropy(
+        structuredDropoutGroupedMatMul(x, m.outputKernel as tf.Tensor as tf.Tensor2D, m.outputBias as tf.Tensor as tf.Tensor1D, sets, variant.rate, { columnBlock: outputColumnBlock }),
+        batch.targets,
+      );
     } else {
       const xd = variant.kind === "elementwise" ? elementwiseDropout(x, variant.rate, rng) : x;
-      logits = denseProjection(xd, m.outputKernel as tf.Tensor as tf.Tensor2D, m.outputBias as tf.Tensor as tf.Tensor1D, { columnBlock: outputColumnBlock });
+      const logits = denseProjection(xd, m.outputKernel as tf.Tensor as tf.Tensor2D, m.outputBias as tf.Tensor as tf.Tensor1D, { columnBlock: outputColumnBlock }); // [T*B, V]
       return softmaxCrossEntropy(logits, batch.targets);
     }
-    return softmaxCrossEntropy(addBias(logits, m.outputBias as tf.Tensor as tf.Tensor1D), batch.targets);
   }, m.variables);
   tf.tidy(() => {
     for (const v of m.variables) v.assign(tf.sub(v, tf.mul(grads[v.name], learningRate)));

@@ -36,19 +36,20 @@ for (const groups of [1, 3, 6]) {
     const x = randn(rng, [12, 7]) as tf.Tensor2D;
     const w = randn(rng, [7, 5]) as tf.Tensor2D;
     const up = randn(rng, [12, 5]);
+    const bias = randn(rng, [5]) as tf.Tensor1D;
     const sets = keepSets(rng, groups, 7, 3);
     const run = (f: typeof reference) =>
       tf.tidy(() => {
         const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor2D, b as tf.Tensor2D, sets, 0.5), up)) as tf.Scalar)([x, w]);
         return [f(x, w, sets, 0.5), value, ...grads];
       });
-    const fast = run(structuredDropoutGroupedMatMul);
-    const ref = run(reference);
+    const fast = run((a, b, k, r) => structuredDropoutGroupedMatMul(a, b, bias, k, r));
+    const ref = run((a, b, k, r) => tf.add(reference(a, b, k, r), bias) as tf.Tensor2D);
     for (let i = 0; i < fast.length; i++) assert.ok(diff(fast[i], ref[i]) < 1e-4, `output ${i} differs by ${diff(fast[i], ref[i])}`);
     // Dropped features get no gradient in x.
     const dx = fast[2].arraySync() as number[][];
     for (let r = 0; r < 12; r++) for (let j = 0; j < 7; j++) if (!sets[Math.floor(r / (12 / groups))].includes(j)) assert.equal(dx[r][j], 0);
-    tf.dispose([...fast, ...ref, x, w, up]);
+    tf.dispose([...fast, ...ref, x, w, up, bias]);
   });
 }
 
@@ -61,7 +62,7 @@ test("structured projection at rate 0 with every feature kept equals the dense p
   const d = tf.tidy(() => diff(structuredDropoutSequenceProjection(xs, w, b, all, 0), tf.add(tf.reshape(tf.matMul(tf.reshape(xs, [8, 3]), w), [4, 2, 5]), b)));
   assert.ok(d < 1e-5, `differs by ${d}`);
   assert.throws(() => structuredDropoutSequenceProjection(xs, w, b, [all[0], all[0], all[0]], 0.5), /do not divide 4 time steps/);
-  assert.throws(() => structuredDropoutGroupedMatMul(tf.zeros([8, 3]) as tf.Tensor2D, w, [Int32Array.from([3])], 0.5), /keep index 3/);
+  assert.throws(() => structuredDropoutGroupedMatMul(tf.zeros([8, 3]) as tf.Tensor2D, w, undefined, [Int32Array.from([3])], 0.5), /keep index 3/);
 });
 
 test("structured matMul leaks no tensors across training steps", () => {
@@ -70,7 +71,7 @@ test("structured matMul leaks no tensors across training steps", () => {
   const w = tf.variable(randn(rng, [4, 3]));
   const step = () => {
     const sets = keepSets(rng, 2, 4, 2);
-    const { value, grads } = tf.variableGrads(() => tf.sum(structuredDropoutGroupedMatMul(x, w as unknown as tf.Tensor2D, sets, 0.5)) as tf.Scalar, [w]);
+    const { value, grads } = tf.variableGrads(() => tf.sum(structuredDropoutGroupedMatMul(x, w as unknown as tf.Tensor2D, undefined, sets, 0.5)) as tf.Scalar, [w]);
     tf.dispose([value, ...Object.values(grads)]);
   };
   step();

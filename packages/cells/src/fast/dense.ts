@@ -5,8 +5,8 @@
  * fresh large matrix costs about as much as multiplying; /work/shared/docs/PERF.md §2):
  * - dW is computed as (dyᵀ·x)ᵀ: the packed operand is then x [N, H] (small) instead of dy [N, V]
  *   (e.g. 700 x 10000 for a word LM's output layer). Measured ~1.4-1.7x faster for that product.
- * - db is 1ᵀ·dy as a [1, N] matMul: the stock reduction over axis 0 transposes dy first (~25 ms on
- *   [700, 10000] against ~1.5 ms).
+ * - db is a last-axis sum of dyᵀ, which the dW product needs anyway: a sum over axis 0 transposes dy
+ *   again (~25 ms on [700, 10000]), and 1ᵀ·dy as a matMul would pack all of dy.
  * - With `columnBlock` > 0 the forward product and dx are computed in blocks of W's columns, so each
  *   packed block stays cache-sized (large right-hand matrices run at ~11-17 GFLOP/s, blocks at 22-27).
  *   Worth it for big layers (medium LM: output layer ~1.4x), not for small ones.
@@ -21,18 +21,9 @@ export function weightGradient(x: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => tf.transpose(tf.matMul(tf.transpose(dy), x)) as tf.Tensor2D); // [F, V]
 }
 
-/** x [N, F] + b [F], gradient of b as a [1, N]·[N, F] matMul. */
+/** x [N, F] + b [F] (the bias gradient is the column sum of dy). */
 export function addBias(x: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor2D {
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xIn, bIn] = args as [tf.Tensor2D, tf.Tensor1D];
-    const value = tf.add(xIn, bIn);
-    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-      const [n, f] = dy.shape;
-      return [dy, tf.reshape(tf.matMul(tf.ones([1, n]), dy as tf.Tensor2D), [f])]; // db [F]
-    };
-    return { value, gradFunc };
-  });
-  return op(x, bias) as tf.Tensor2D;
+  return tf.add(x, bias) as tf.Tensor2D;
 }
 
 export interface DenseProjectionOptions {
@@ -55,10 +46,11 @@ export function denseProjection(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.T
   if (bias && (bias.rank !== 1 || bias.shape[0] !== outputs)) throw new Error(`denseProjection: bias must be [${outputs}], got [${bias.shape}].`);
   const parts = blocks(outputs, options.columnBlock ?? 0);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xIn, wIn] = args as [tf.Tensor2D, tf.Tensor2D];
-    const save = args[2] as tf.GradSaveFunc;
-    const value =
+    const [xIn, wIn, bIn] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D | undefined];
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    let value: tf.Tensor =
       parts.length === 1 ? tf.matMul(xIn, wIn) : tf.concat(parts.map(([c, w]) => tf.matMul(xIn, tf.slice(wIn, [0, c], [features, w]))), 1); // [N, V]
+    if (bias) value = tf.add(value, bIn as tf.Tensor1D);
     save([xIn, wIn]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
@@ -69,14 +61,13 @@ export function denseProjection(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.T
         const wT = tf.transpose(sw); // [V, F]: its row blocks are contiguous
         dx = tf.addN(parts.map(([c, w]) => tf.matMul(tf.slice(d, [0, c], [n, w]), tf.slice(wT, [c, 0], [w, features])))) as tf.Tensor2D;
       }
-      const dw = weightGradient(sx, d); // [F, V]
-      return [dx, dw];
+      const dT = tf.transpose(d); // [V, N]
+      const dw = tf.transpose(tf.matMul(dT, sx)); // [F, V] = (dyᵀ·x)ᵀ, so x (small) is the packed operand
+      // The bias gradient is a last-axis sum of the transposed dy we already have (a sum over axis 0, or a
+      // [1, N]·dy matMul, would transpose or pack all of dy again).
+      return bias ? [dx, dw, tf.sum(dT, 1)] : [dx, dw];
     };
     return { value, gradFunc };
   });
-  const y = op(x, kernel) as tf.Tensor2D;
-  if (!bias) return y;
-  const out = addBias(y, bias);
-  y.dispose();
-  return out;
+  return (bias ? op(x, kernel, bias) : op(x, kernel)) as tf.Tensor2D;
 }

@@ -32,7 +32,7 @@ function checkKeep(where: string, keepIndices: Int32Array[], inputSize: number, 
 }
 
 /**
- * x [R, I] (R = groups·rowsPerGroup, time-major) · W [I, N] with structured dropout; keepIndices[g] are the
+ * x [R, I] (R = groups·rowsPerGroup, time-major) · W [I, N] (+ bias) with structured dropout; keepIndices[g] are the
  * kept input features of row group g (all the same size, e.g. from structuredKeepIndices). Returns [R, N].
  * Each group is one gather of x's columns and W's rows (their gradients are the scatter-adds) and one
  * denseProjection (transposed weight gradient, optional column blocks).
@@ -40,6 +40,7 @@ function checkKeep(where: string, keepIndices: Int32Array[], inputSize: number, 
 export function structuredDropoutGroupedMatMul(
   x: tf.Tensor2D,
   kernel: tf.Tensor2D,
+  bias: tf.Tensor1D | undefined,
   keepIndices: Int32Array[],
   rate: number,
   options: DenseProjectionOptions = {},
@@ -56,9 +57,11 @@ export function structuredDropoutGroupedMatMul(
       const idx = tf.tensor1d(k, "int32");
       const xKept = tf.mul(tf.gather(xParts[g], idx, 1), scale) as tf.Tensor2D; // [R/G, K]
       const kernelKept = tf.gather(kernel, idx, 0) as tf.Tensor2D; // [K, N]
-      return denseProjection(xKept, kernelKept, undefined, options); // [R/G, N]
+      return denseProjection(xKept, kernelKept, groups === 1 ? bias : undefined, options); // [R/G, N]
     });
-    return (groups === 1 ? outs[0] : tf.concat(outs, 0)) as tf.Tensor2D; // [R, N]
+    if (groups === 1) return outs[0];
+    const y = tf.concat(outs, 0) as tf.Tensor2D; // [R, N]
+    return bias ? addBias(y, bias) : y;
   });
 }
 
@@ -75,8 +78,7 @@ export function structuredDropoutSequenceProjection(
   if (T % keepIndices.length !== 0)
     throw new Error(`structuredDropoutSequenceProjection: ${keepIndices.length} keep sets do not divide ${T} time steps; use a group count that divides the BPTT length.`);
   return tf.tidy(() => {
-    let out = structuredDropoutGroupedMatMul(tf.reshape(xs, [T * B, I]), kernel, keepIndices, rate, options); // [T*B, N]
-    if (bias) out = addBias(out, bias);
+    const out = structuredDropoutGroupedMatMul(tf.reshape(xs, [T * B, I]), kernel, bias, keepIndices, rate, options); // [T*B, N]
     return tf.reshape(out, [T, B, kernel.shape[1]]) as tf.Tensor3D;
   });
 }
