@@ -21,7 +21,7 @@ import {
 } from "./optim";
 import { learningRateAt, plateauInitial, plateauObserve, sgdrCycleIndex, validateSchedule, type ScheduleOptions, type PlateauState } from "./schedules";
 import { emit, Stopwatch, DecimatedCurve, type OnProgress, type Split } from "./events";
-import { CheckpointManager, type CheckpointData } from "./checkpoint";
+import { CheckpointManager, configHash, type CheckpointData } from "./checkpoint";
 import { batchifyTokens, windowTensors, variableWindowLength, type BatchedStream } from "./batching";
 import { Synthesizer, flattenStates, validateDni, type DniConfig, type GradientMode } from "./dni";
 import { serializeNamed, deserializeTensor, type SerializedTensor } from "./serialize";
@@ -234,7 +234,9 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
 
   function restore(ck: CheckpointData): void {
     const meta = ck.meta as Record<string, never>;
-    if (meta.kind !== "language-model") throw new Error(`checkpoint ${checkpoints!.file} is not a language-model checkpoint (kind ${meta.kind})`);
+    if (meta.kind !== "language-model") throw new Error(`checkpoint ${checkpoints!.file} is not a language-model checkpoint (kind ${meta.kind}); delete it or use another checkpoint directory`);
+    if (configHash(meta.config) !== configHash(config))
+      throw new Error(`checkpoint ${checkpoints!.file} was written with a different trainer config; resume with the same config, or delete it / use another checkpoint directory to start fresh`);
     for (const [k, v] of Object.entries(set.variables)) {
       const st = ck.tensors[`param/${k}`];
       if (!st) throw new Error(`checkpoint ${checkpoints!.file} has no parameter "${k}": the model differs; delete the checkpoint to start fresh`);

@@ -23,7 +23,7 @@ import { createVariables, computeGradients, disposeNamed, type NamedTensors, typ
 import { Optimizer, clipByGlobalNorm, type OptimizerOptions } from "./optim";
 import { learningRateAt, validateSchedule, type ScheduleOptions } from "./schedules";
 import { emit, Stopwatch, DecimatedCurve, type OnProgress } from "./events";
-import type { CheckpointManager } from "./checkpoint";
+import { configHash, type CheckpointManager } from "./checkpoint";
 import { serializeNamed, deserializeTensor, type SerializedTensor } from "./serialize";
 import { OrthogonalUpdater, type OrthogonalOptions, type OrthogonalUpdaterState } from "./orthogonal";
 import { checkKeys, checkPositiveInteger } from "./validate";
@@ -289,6 +289,8 @@ export async function trainSyntheticTask(
       if (ck) {
         const meta = ck.meta as Record<string, never>;
         if (meta.kind !== "synthetic") throw new Error(`checkpoint ${checkpoints.file} is not a synthetic-task checkpoint (kind ${meta.kind}); delete it or use another directory`);
+        if (configHash(meta.config) !== configHash(config))
+          throw new Error(`checkpoint ${checkpoints.file} was written with a different trainer config; resume with the same config, or delete it / use another checkpoint directory to start fresh`);
         if (meta.done && meta.result) return meta.result as SyntheticResult;
         for (const [k, v] of Object.entries(set.variables)) {
           const t = deserializeTensor(ck.tensors[`param/${k}`]);

@@ -67,6 +67,8 @@ test("synthetic trainer: an interrupted run resumes from its checkpoint to the s
   assert.equal(first, 11, "continued after the step-10 checkpoint");
   assert.equal(resumed.final.loss, straight.final.loss);
   assert.deepEqual(resumed.trainLossCurve, straight.trainLossCurve);
+  // A different trainer config behind the same manager is refused, not silently restarted.
+  await assert.rejects(trainSyntheticTask({ ...ncgru, steps: 25 }, { checkpoints }), /different trainer config/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
