@@ -134,7 +134,6 @@ export function trainStep(
   return loss;
 }
 
-/** The matMuls of one fast training step (m x k · k x n), how often, and whether B is reused across calls. */
 export interface MatMulShape {
   m: number;
   k: number;
@@ -144,22 +143,35 @@ export interface MatMulShape {
   role: string;
 }
 
-export function stepMatMuls(size: LmSize): MatMulShape[] {
+/**
+ * The matMuls one fast training step executes (m x k · k x n), how often, and whether B is reused
+ * across calls: weight gradients run as (dyᵀ·x)ᵀ, i.e. [outputs, N]·[N, inputs]; with an output column
+ * block the output layer's forward and dx products run per block.
+ */
+export function stepMatMuls(size: LmSize, outputColumnBlock = 0): MatMulShape[] {
   const N = size.steps * size.batch;
   const H = size.hidden;
+  const V = size.vocab;
   const out: MatMulShape[] = [];
   for (let l = 0; l < size.layers; l++) {
     const I = l === 0 ? size.embedding : H;
     out.push({ m: N, k: I, n: 4 * H, count: 1, reusedB: false, role: `L${l} input projection` });
     out.push({ m: size.batch, k: H, n: 4 * H, count: size.steps, reusedB: true, role: `L${l} recurrent forward` });
     out.push({ m: size.batch, k: 4 * H, n: H, count: size.steps, reusedB: true, role: `L${l} recurrent backward` });
-    out.push({ m: H, k: N, n: 4 * H, count: 1, reusedB: false, role: `L${l} dW_hh` });
-    out.push({ m: I, k: N, n: 4 * H, count: 1, reusedB: false, role: `L${l} dW_ih` });
+    out.push({ m: 4 * H, k: N, n: H, count: 1, reusedB: false, role: `L${l} dW_hh (transposed)` });
+    out.push({ m: 4 * H, k: N, n: I, count: 1, reusedB: false, role: `L${l} dW_ih (transposed)` });
     out.push({ m: N, k: 4 * H, n: I, count: 1, reusedB: false, role: `L${l} dx` });
   }
-  out.push({ m: N, k: H, n: size.vocab, count: 1, reusedB: false, role: "output forward" });
-  out.push({ m: H, k: N, n: size.vocab, count: 1, reusedB: false, role: "output dW" });
-  out.push({ m: N, k: size.vocab, n: H, count: 1, reusedB: false, role: "output dx" });
+  const block = outputColumnBlock > 0 && outputColumnBlock < V ? outputColumnBlock : V;
+  const full = Math.floor(V / block);
+  const rest = V - full * block;
+  out.push({ m: N, k: H, n: block, count: full, reusedB: false, role: "output forward" });
+  out.push({ m: N, k: block, n: H, count: full, reusedB: false, role: "output dx" });
+  if (rest > 0) {
+    out.push({ m: N, k: H, n: rest, count: 1, reusedB: false, role: "output forward (last block)" });
+    out.push({ m: N, k: rest, n: H, count: 1, reusedB: false, role: "output dx (last block)" });
+  }
+  out.push({ m: V, k: N, n: H, count: 1, reusedB: false, role: "output dW (transposed)" });
   return out;
 }
 
@@ -168,34 +180,30 @@ export function stepMatMuls(size: LmSize): MatMulShape[] {
  * fresh right-hand tensor per call unless the step reuses it, as after a weight update). Returns the
  * milliseconds per call for each entry of `shapes`.
  */
-export function timeMatMuls(shapes: MatMulShape[], rng: Rng): number[] {
-  const cache = new Map<string, number>();
+export function timeMatMuls(shapes: MatMulShape[], rng: Rng): { wallMs: number; cpuMs: number }[] {
+  const cache = new Map<string, { wallMs: number; cpuMs: number }>();
   return shapes.map((s) => {
     const key = `${s.m}x${s.k}x${s.n}:${s.reusedB}:${s.count}`;
     const known = cache.get(key);
     if (known !== undefined) return known;
     const a = tf.randomUniform([s.m, s.k], -1, 1, "float32", rng.tfSeed());
     const b0 = tf.randomUniform([s.k, s.n], -1, 1, "float32", rng.tfSeed());
-    let ms: number;
-    if (s.reusedB) {
-      tf.dispose(tf.matMul(a, b0)); // pack B once, as the step's first call does
-      const t0 = performance.now();
-      for (let i = 0; i < s.count; i++) {
-        const y = tf.matMul(a, b0);
-        if (i === s.count - 1) y.dataSync(); // wait for asynchronous backends
-        y.dispose();
-      }
-      ms = (performance.now() - t0) / s.count;
-    } else {
-      const b = tf.add(b0, 0); // a fresh tensor: XNNPACK must pack it, as after a weight update
-      const t0 = performance.now();
-      const y = tf.matMul(a, b);
-      y.dataSync();
-      ms = performance.now() - t0;
-      tf.dispose([b, y]);
+    if (s.reusedB) tf.dispose(tf.matMul(a, b0)); // pack B once, as the step's first call does
+    // Otherwise a fresh right-hand tensor per call: XNNPACK must pack it, as after a weight update.
+    const operands = s.reusedB ? [] : Array.from({ length: s.count }, () => tf.add(b0, 0));
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < s.count; i++) {
+      const y = tf.matMul(a, s.reusedB ? b0 : operands[i]);
+      y.dataSync(); // wait for asynchronous backends
+      y.dispose();
     }
-    tf.dispose([a, b0]);
-    cache.set(key, ms);
-    return ms;
+    const wallMs = (performance.now() - t0) / s.count;
+    const c = process.cpuUsage(c0);
+    const cpuMs = (c.user + c.system) / 1000 / s.count;
+    tf.dispose([a, b0, ...operands]);
+    const r = { wallMs, cpuMs };
+    cache.set(key, r);
+    return r;
   });
 }

@@ -158,9 +158,10 @@ function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<str
   if (o.structuredGroups !== T && (o.structuredPerStep ?? name !== "medium")) variants.push({ key: "structuredDropoutPerStep", variant: { kind: "structured", rate: o.dropoutRate, groups: T } });
   const outputColumnBlock = o.outputBlock ?? (size.hidden >= 512 ? 1024 : 0);
   const model = createLm(size, rng);
-  const shapes = stepMatMuls(size);
+  const shapes = stepMatMuls(size, outputColumnBlock);
   const times: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.key, []]));
   const matmulMs: number[] = [];
+  const matmulCpuMs: number[] = [];
   const perShape: number[][] = shapes.map(() => []);
   const tokens = size.batch * T;
   const cpu: Record<string, number[]> = Object.fromEntries(variants.map((v) => [v.key, []]));
@@ -197,9 +198,10 @@ function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<str
       log(`${name} round ${r + 1}/${rounds} ${v.key}: ${ms.toFixed(0)} ms/step (${(tokens / (ms / 1000)).toFixed(0)} tok/s; cpu ${lastCpuMs.toFixed(0)} ms; other processes ${lastForeign.toFixed(2)} cores)`);
     }
     const each = timeMatMuls(shapes, rng);
-    each.forEach((ms, i) => perShape[i].push(ms));
-    const total = shapes.reduce((acc, s, i) => acc + s.count * each[i], 0);
+    each.forEach((t, i) => perShape[i].push(t.cpuMs));
+    const total = shapes.reduce((acc, s, i) => acc + s.count * each[i].wallMs, 0);
     matmulMs.push(total);
+    matmulCpuMs.push(shapes.reduce((acc, s, i) => acc + s.count * each[i].cpuMs, 0));
     log(`${name} round ${r + 1}/${rounds} matMul roofline: ${total.toFixed(0)} ms for the step's products`);
   }
   const leaked = tf.memory().numTensors - tensorsBefore;
@@ -221,7 +223,8 @@ function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<str
     stepGflop: round(flops.reduce((a, b) => a + b, 0) / 1e9, 3),
     matmulBoundMs: round(median(matmulMs), 1),
     matmulBoundFraction: round(fraction),
-    matmulGflops: shapes.map((s, i) => ({ role: s.role, m: s.m, k: s.k, n: s.n, count: s.count, reusedB: s.reusedB, gflops: round((2 * s.m * s.k * s.n) / (median(perShape[i]) * 1e6), 2) })),
+    matmulBoundFractionCpuTime: round(median(matmulCpuMs.map((m, i) => m / cpu.rnnlab[i]))),
+    matmulGflops: shapes.map((s, i) => ({ role: s.role, m: s.m, k: s.k, n: s.n, count: s.count, reusedB: s.reusedB, gflops: round((2 * s.m * s.k * s.n) / (median(perShape[i]) * 1e6), 2) })), // from CPU time
     elementwiseDropoutStepMs: round(median(times.elementwiseDropout), 1),
     structuredDropoutStepMs: round(median(times.structuredDropout), 1),
     structuredDropoutGroups: o.structuredGroups,
