@@ -17,8 +17,8 @@ import {
   softmaxCrossEntropy,
   structuredDropoutGroupedMatMul,
   structuredDropoutSequenceProjection,
-  type LstmState,
 } from "../src/fast";
+import type { LstmState } from "../src/lstm";
 
 export interface LmSize {
   vocab: number;

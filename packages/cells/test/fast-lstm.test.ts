@@ -4,8 +4,8 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { Rng, selectBackend, tf } from "@rnnlab/core";
-import { lstmSequence, softmaxCrossEntropy, type LstmParams, type LstmState } from "../src/fast";
-import { createLstm, scan } from "../src";
+import { lstmSequence, softmaxCrossEntropy } from "../src/fast";
+import { createLstm, scan, type LstmParams, type LstmState } from "../src";
 
 before(async () => {
   await selectBackend();

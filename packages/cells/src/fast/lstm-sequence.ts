@@ -29,8 +29,6 @@ import { tf } from "@rnnlab/core";
 import type { LstmParams, LstmState } from "../lstm";
 import { denseProjection, weightGradient } from "./dense";
 
-export type { LstmParams, LstmState };
-
 export interface LstmSequenceResult {
   ys: tf.Tensor3D; // [time, batch, hidden]
   state: LstmState;
