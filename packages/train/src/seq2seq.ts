@@ -327,9 +327,6 @@ interface DecoderPrepared {
   lockedMasks: (tf.Tensor | undefined)[];
 }
 
-/** The decoder's recurrent state: h/c per layer and the last attentional vector h̃ ("feed"). */
-export type DecoderStateRecord = State;
-
 function stepDropout(x: tf.Tensor2D, config: DropoutConfig, prepared: DecoderPrepared, lockedMask: tf.Tensor | undefined): tf.Tensor2D {
   if (!prepared.training || config.kind === "none") return x;
   const rng = prepared.rng!;
@@ -350,7 +347,7 @@ function stepDropout(x: tf.Tensor2D, config: DropoutConfig, prepared: DecoderPre
 
 /**
  * The attentional decoder as a cell (cells' contract), bound to one batch's attention memory: the input is
- * the embedding of y_{t-1}, the output y is h̃_t. scan runs it for teacher forcing; greedy and beam search
+ * the embedding of y_{t-1}, the output y is h̃_t, the state is {h<l>, c<l>} per layer plus feed = h̃_{t-1}. scan runs it for teacher forcing; greedy and beam search
  * call `prepare` once and `step` per emitted token.
  */
 export function createAttentionDecoderCell(config: ResolvedTranslationConfig, memory: AttentionMemory): Cell<ParamTree, State, DecoderPrepared> {
