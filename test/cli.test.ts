@@ -86,6 +86,22 @@ test("rnnlab resume continues a killed run and matches an uninterrupted run exac
   assert.equal(result.configHash, readJson(path.join(straight, "env", "tiny.json")).configHash);
 });
 
+test("rnnlab run --jobs 2 trains in child processes and gives the same numbers", () => {
+  const parallel = fs.mkdtempSync(path.join(os.tmpdir(), "rnnlab-jobs-"));
+  const r = rnnlab(["run", "env/tiny", "--preset", "smoke", "--jobs", "2"], { RNNLAB_RESULTS_DIR: parallel });
+  assert.equal(r.code, 0, r.stderr);
+  const sequential = readJson(path.join(resultsDir, "env", "tiny.json"));
+  const fromChildren = readJson(path.join(parallel, "env", "tiny.json"));
+  for (const arm of ["sgd", "momentum"]) assert.deepEqual(fromChildren.arms[arm].runs["0"].final, sequential.arms[arm].runs["0"].final);
+});
+
+test("an experiment whose dataset is missing fails with exit 1 and the data package's fix", () => {
+  const r = rnnlab(["run", "g2lstm/ptb", "--preset", "cpu", "--arms", "baseline"], { RNNLAB_DATA_DIR: path.join(resultsDir, "no-data-here") });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /Dataset "ptb" is missing/);
+  assert.match(r.stderr, /npm run data -- fetch ptb/);
+});
+
 test("rnnlab report regenerates README.md", () => {
   const r = rnnlab(["report", "--no-figures"]);
   assert.equal(r.code, 0, r.stderr);

@@ -210,7 +210,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`rnnlab: ${e.message}\n`);
       return EXIT_USAGE;
     }
-    process.stderr.write(`rnnlab: run failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    // The message names the problem and the fix; the stack only helps when debugging rnnlab itself.
+    const detail = e instanceof Error ? (process.env.RNNLAB_DEBUG ? (e.stack ?? e.message) : e.message) : String(e);
+    process.stderr.write(`rnnlab: run failed: ${detail}\n${process.env.RNNLAB_DEBUG ? "" : "(set RNNLAB_DEBUG=1 to see the stack trace)\n"}`);
     return EXIT_FAILED;
   }
 }
