@@ -105,3 +105,24 @@ test("a run killed with SIGKILL and resumed ends with the same metrics as an uni
   fs.rmSync(straight, { recursive: true, force: true });
   fs.rmSync(interrupted, { recursive: true, force: true });
 });
+
+test("LM resume is exact for NC-GRU, the element-wise synthesizer and the plateau reducer too (in-process interrupt)", async () => {
+  const config = {
+    ...RESUME_CONFIG, cell: { kind: "nc-gru" as const, recomputeEvery: 3 }, epochs: 3, variableLength: false, tieWeights: false,
+    optimizer: { kind: "adam" as const }, schedule: { kind: "plateau" as const, learningRate: 0.01, factor: 0.5, patience: 0 },
+    dropout: { kind: "elementwise" as const, input: 0.1 }, maxStepsPerEpoch: 6,
+    dni: { mode: "synthetic" as const, synthesizer: "elementwise" as const, elementwiseUnits: 3, learningRate: 0.01 },
+  };
+  const data = { train: cyclicCorpus(900, 10, 1), valid: cyclicCorpus(200, 10, 2) };
+  const straight = await trainLanguageModel(config, data);
+  const dir = tmp();
+  const checkpoints = CheckpointManager.forConfig(dir, 4, config);
+  await assert.rejects(trainLanguageModel(config, data, { checkpoints, onProgress: (e) => { if (e.kind === "step" && e.step === 11) throw new Error("interrupt"); } }), /interrupt/);
+  let first = 0;
+  const resumed = await trainLanguageModel(config, data, { checkpoints, onProgress: (e) => { if (e.kind === "step" && !first) first = e.step; } });
+  assert.equal(first, 9, "continued after the step-8 checkpoint");
+  assert.deepEqual(resumed.final, straight.final);
+  assert.deepEqual(resumed.synthesizerLossCurve, straight.synthesizerLossCurve);
+  assert.deepEqual(resumed.orthogonalityErrorCurve, straight.orthogonalityErrorCurve);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
