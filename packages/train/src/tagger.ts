@@ -1,7 +1,7 @@
 /**
  * BiLSTM sequence tagger (NER), the CoNLL-2003 model family of the structured-dropout paper (PAPERS §3):
  *
- *   x_t       = E w_t                                        word embeddings
+ *   x_t       = [E w_t ; K casing(w_t)]                      word embeddings (+ optional casing-class embeddings)
  *   h_t       = [→h_t ; ←h_t]                                 stacked bidirectional LSTM (layer l reads layer l−1's [→h;←h])
  *   p(y_t|w)  = softmax(W h_t + b)                            independent softmax per token (no CRF)
  *   loss      = Σ over real tokens of −log p(y_t | w) / number of real tokens
@@ -10,11 +10,13 @@
  * Dropout (cells' DropoutConfig: elementwise, locked, structured) on non-recurrent connections: every LSTM
  * layer's input (the embeddings for layer 0; fused into the input projection, so structured dropout shrinks
  * the matMul) and the BiLSTM output before the softmax layer.
- * DEVIATION: no CRF layer and no character features (the paper's tagger was probably a BiLSTM(-CRF) [R]);
- * the independent softmax keeps training and decoding one matMul per sequence.
+ * DEVIATION: no CRF layer and no character-level encoder (the paper's tagger was probably a BiLSTM(-CRF)
+ * [R]); the independent softmax keeps training and decoding one matMul per sequence. The optional casing
+ * feature (Collobert et al. 2011's "caps" feature, `wordCasing`) is the cheap stand-in for character
+ * features: it restores the capitalisation a lowercased word vocabulary loses.
  *
- * Parameter tree: embedding [V, E]; layers.<l>.forward / layers.<l>.backward = LSTM params
- * {inputKernel [I,4H], recurrentKernel [H,4H], bias [4H]} (I = E for l = 0, else 2H); output.kernel [2H, C],
+ * Parameter tree: embedding [V, E]; casingEmbedding [CASING_CLASSES, K] (when casingEmbeddingSize K > 0); layers.<l>.forward / layers.<l>.backward = LSTM params
+ * {inputKernel [I,4H], recurrentKernel [H,4H], bias [4H]} (I = E + K for l = 0, else 2H); output.kernel [2H, C],
  * output.bias [C].
  */
 import { tf, Rng } from "@rnnlab/core";
@@ -40,8 +42,28 @@ export interface TaggerModelConfig {
   forgetBias?: number;
   /** Uniform init range of the embeddings; default 0.1. */
   embeddingInitRange?: number;
+  /** Width K of the casing-class embedding concatenated to the word embedding; default 0 (off). */
+  casingEmbeddingSize?: number;
   /** Word id used for padding. */
   padToken: number;
+}
+
+/**
+ * Casing classes (id 0 is padding): 1 lower, 2 Capitalized, 3 ALLCAPS, 4 miXed, 5 numeric (digits and
+ * . , only), 6 contains a digit, 7 no letter or digit (punctuation, symbols).
+ */
+export const CASING_CLASSES = 8;
+
+export function wordCasing(word: string): number {
+  if (/^[0-9][0-9.,]*$/.test(word)) return 5;
+  if (/[0-9]/.test(word)) return 6;
+  const letters = [...word].filter((ch) => ch.toLowerCase() !== ch.toUpperCase());
+  if (letters.length === 0) return 7;
+  const upper = letters.filter((ch) => ch === ch.toUpperCase()).length;
+  if (upper === 0) return 1;
+  if (upper === letters.length) return letters.length === 1 ? 2 : 3;
+  if (upper === 1 && letters[0] === letters[0].toUpperCase()) return 2;
+  return 4;
 }
 
 export type ResolvedTaggerConfig = Readonly<Required<Omit<TaggerModelConfig, "dropout" | "gate">>> & {
@@ -53,11 +75,12 @@ type LstmLayerParams = { inputKernel: tf.Tensor2D; recurrentKernel: tf.Tensor2D;
 
 export interface TaggerParams {
   embedding: tf.Tensor2D;
+  casingEmbedding?: tf.Tensor2D;
   layers: { forward: LstmLayerParams; backward: LstmLayerParams }[];
   output: { kernel: tf.Tensor2D; bias: tf.Tensor1D };
 }
 
-const TAGGER_KEYS = ["vocabularySize", "tagCount", "embeddingSize", "hiddenSize", "layers", "dropout", "gate", "forgetBias", "embeddingInitRange", "padToken"];
+const TAGGER_KEYS = ["vocabularySize", "tagCount", "embeddingSize", "hiddenSize", "layers", "dropout", "gate", "forgetBias", "embeddingInitRange", "casingEmbeddingSize", "padToken"];
 
 export function resolveTaggerConfig(config: TaggerModelConfig): ResolvedTaggerConfig {
   for (const key of Object.keys(config)) {
@@ -70,7 +93,11 @@ export function resolveTaggerConfig(config: TaggerModelConfig): ResolvedTaggerCo
     gate: config.gate ?? { kind: "sigmoid" },
     forgetBias: config.forgetBias ?? 1,
     embeddingInitRange: config.embeddingInitRange ?? 0.1,
+    casingEmbeddingSize: config.casingEmbeddingSize ?? 0,
   } as ResolvedTaggerConfig;
+  if (!Number.isInteger(resolved.casingEmbeddingSize) || resolved.casingEmbeddingSize < 0) {
+    throw new Error(`tagger model option "casingEmbeddingSize" must be an integer >= 0 (0 = off), got ${JSON.stringify(resolved.casingEmbeddingSize)}`);
+  }
   for (const key of ["vocabularySize", "tagCount", "embeddingSize", "hiddenSize", "layers"] as const) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 1) throw new Error(`tagger model option "${key}" must be a positive integer, got ${JSON.stringify(resolved[key])}`);
   }
@@ -84,7 +111,7 @@ export function resolveTaggerConfig(config: TaggerModelConfig): ResolvedTaggerCo
 function taggerCells(config: ResolvedTaggerConfig): { forward: Cell; backward: Cell }[] {
   return Array.from({ length: config.layers }, (_, l) => {
     const options = {
-      inputSize: l === 0 ? config.embeddingSize : 2 * config.hiddenSize,
+      inputSize: l === 0 ? config.embeddingSize + config.casingEmbeddingSize : 2 * config.hiddenSize,
       hiddenSize: config.hiddenSize,
       forgetBias: config.forgetBias,
       gate: config.gate,
@@ -101,6 +128,9 @@ export function initTaggerParams(config: ResolvedTaggerConfig, rng: Rng): Tagger
     const r = rng.fork("embedding+output");
     const params: TaggerParams = {
       embedding: tf.randomUniform([config.vocabularySize, config.embeddingSize], -config.embeddingInitRange, config.embeddingInitRange, "float32", r.tfSeed()),
+      ...(config.casingEmbeddingSize > 0
+        ? { casingEmbedding: tf.randomUniform([CASING_CLASSES, config.casingEmbeddingSize], -config.embeddingInitRange, config.embeddingInitRange, "float32", r.fork("casing").tfSeed()) as tf.Tensor2D }
+        : {}),
       layers: cells.map((c, l) => ({
         forward: c.forward.init(rng.fork(`layers.${l}.forward`)) as unknown as LstmLayerParams,
         backward: c.backward.init(rng.fork(`layers.${l}.backward`)) as unknown as LstmLayerParams,
@@ -114,11 +144,16 @@ export function initTaggerParams(config: ResolvedTaggerConfig, rng: Rng): Tagger
   }) as unknown as TaggerParams;
 }
 
-/** Tagged sentences as ids: words[i][t] has tag tags[i][t]. */
+/** Sentences as ids: words[i][t] (casing class casing[i][t], see wordCasing) has tag tags[i][t]. */
 export interface TaggedIds {
   words: readonly TokenIds[];
   tags: readonly TokenIds[];
+  /** Needed when the model has casingEmbeddingSize > 0. */
+  casing?: readonly TokenIds[];
 }
+
+/** Sentences to tag (no gold tags). */
+export type UntaggedIds = Omit<TaggedIds, "tags">;
 
 export interface TaggingTensors {
   /** [T, B] int32, padded with padToken. */
@@ -128,24 +163,29 @@ export interface TaggingTensors {
   /** [T, B] float32, 1 on real tokens. */
   mask: tf.Tensor2D;
   lengths: number[];
+  /** [T, B] int32 casing classes (0 on padding), when the data has them. */
+  casing?: tf.Tensor2D;
 }
 
-export function padTaggingBatch(config: Pick<TaggerModelConfig, "padToken">, words: readonly TokenIds[], tags: readonly TokenIds[]): TaggingTensors {
+export function padTaggingBatch(config: Pick<TaggerModelConfig, "padToken">, words: readonly TokenIds[], tags: readonly TokenIds[], casing?: readonly TokenIds[]): TaggingTensors {
   if (words.length !== tags.length || words.length === 0) throw new Error(`padTaggingBatch: need as many tag sequences as sentences (>0), got ${words.length} and ${tags.length}`);
   const B = words.length;
   words.forEach((w, b) => {
     if (w.length === 0) throw new Error(`padTaggingBatch: sentence ${b} is empty; drop empty sentences before batching`);
     if (w.length !== tags[b].length) throw new Error(`padTaggingBatch: sentence ${b} has ${w.length} words but ${tags[b].length} tags`);
+    if (casing && casing[b]?.length !== w.length) throw new Error(`padTaggingBatch: sentence ${b} has ${w.length} words but ${casing[b]?.length} casing classes`);
   });
   const T = Math.max(...words.map((w) => w.length));
   const w = new Int32Array(T * B).fill(config.padToken);
   const y = new Int32Array(T * B);
   const m = new Float32Array(T * B);
+  const k = new Int32Array(T * B);
   for (let b = 0; b < B; b++) {
     for (let t = 0; t < words[b].length; t++) {
       w[t * B + b] = words[b][t];
       y[t * B + b] = tags[b][t];
       m[t * B + b] = 1;
+      if (casing) k[t * B + b] = casing[b][t];
     }
   }
   return {
@@ -153,6 +193,7 @@ export function padTaggingBatch(config: Pick<TaggerModelConfig, "padToken">, wor
     tags: tf.tensor2d(y, [T, B], "int32"),
     mask: tf.tensor2d(m, [T, B]),
     lengths: words.map((s) => s.length),
+    ...(casing ? { casing: tf.tensor2d(k, [T, B], "int32") } : {}),
   };
 }
 
@@ -160,21 +201,27 @@ export function disposeTaggingTensors(batch: TaggingTensors): void {
   batch.words.dispose();
   batch.tags.dispose();
   batch.mask.dispose();
+  batch.casing?.dispose();
 }
 
 /** Tag logits [T, B, C]. Create inside the caller's scope (tidy / gradient function). */
 export function taggerLogits(
   config: ResolvedTaggerConfig,
   params: TaggerParams,
-  words: tf.Tensor2D,
-  lengths: readonly number[],
+  batch: Pick<TaggingTensors, "words" | "lengths" | "casing">,
   options: { training?: boolean; rng?: Rng; tracer?: GateTracer } = {},
 ): tf.Tensor3D {
   const training = options.training ?? false;
   if (training && options.tracer) throw new Error("tagger: a gate tracer is evaluation-only; pass tracer only with training=false");
   const cells = taggerCells(config);
+  const { words, lengths } = batch;
   const [T, B] = words.shape;
   let xs = tf.reshape(tf.gather(params.embedding, tf.reshape(words, [T * B])), [T, B, config.embeddingSize]) as tf.Tensor3D; // [T, B, E]
+  if (config.casingEmbeddingSize > 0) {
+    if (!batch.casing || !params.casingEmbedding) throw new Error("tagger: the model has casingEmbeddingSize > 0 but the data has no casing classes; fill TaggedIds.casing (taggedIdsFromSentences does)");
+    const casing = tf.reshape(tf.gather(params.casingEmbedding, tf.reshape(batch.casing, [T * B])), [T, B, config.casingEmbeddingSize]); // [T, B, K]
+    xs = tf.concat([xs, casing], 2) as tf.Tensor3D; // [T, B, E + K]
+  }
   cells.forEach((c, l) => {
     const out = bidirectionalScan(
       { cell: c.forward, params: params.layers[l].forward as never },
@@ -200,20 +247,20 @@ export function taggerLoss(
   options: { training?: boolean; rng?: Rng; tracer?: GateTracer } = {},
 ): tf.Scalar {
   return tf.tidy(() => {
-    const logits = taggerLogits(config, params, batch.words, batch.lengths, options);
+    const logits = taggerLogits(config, params, batch, options);
     const [T, B, C] = logits.shape;
     return maskedCrossEntropy(tf.reshape(logits, [T * B, C]) as tf.Tensor2D, tf.reshape(batch.tags, [T * B]) as tf.Tensor1D, tf.reshape(batch.mask, [T * B]) as tf.Tensor1D).mean;
   });
 }
 
 /** Argmax tag ids per sentence (unpadded). */
-export function predictTags(config: ResolvedTaggerConfig, params: TaggerParams, words: readonly TokenIds[], options: { batchSize?: number; tracer?: GateTracer } = {}): number[][] {
+export function predictTags(config: ResolvedTaggerConfig, params: TaggerParams, data: UntaggedIds, options: { batchSize?: number; tracer?: GateTracer } = {}): number[][] {
   const batchSize = options.batchSize ?? 64;
   const out: number[][] = [];
-  for (let start = 0; start < words.length; start += batchSize) {
-    const chunk = words.slice(start, start + batchSize);
-    const batch = padTaggingBatch(config, chunk, chunk.map((s) => s.map(() => 0)));
-    const best = tf.tidy(() => tf.argMax(taggerLogits(config, params, batch.words, batch.lengths, { tracer: options.tracer }), 2)); // [T, B]
+  for (let start = 0; start < data.words.length; start += batchSize) {
+    const chunk = data.words.slice(start, start + batchSize);
+    const batch = padTaggingBatch(config, chunk, chunk.map((s) => new Array<number>(s.length).fill(0)), data.casing?.slice(start, start + batchSize));
+    const best = tf.tidy(() => tf.argMax(taggerLogits(config, params, batch, { tracer: options.tracer }), 2)); // [T, B]
     const values = best.dataSync();
     const B = chunk.length;
     best.dispose();
@@ -225,7 +272,8 @@ export function predictTags(config: ResolvedTaggerConfig, params: TaggerParams, 
 
 /**
  * @rnnlab/data NER sentences (`{words, tags}` strings) as ids through its vocabularies (`buildNerVocabularies`:
- * words with <pad>=0 and <unk>, tags with <pad>=0). Use `vocabularies.tags` tokens as `tagNames`.
+ * words with <pad>=0 and <unk>, tags with <pad>=0), with casing classes from the original words. Use
+ * `vocabularies.tags` tokens as `tagNames`.
  */
 export function taggedIdsFromSentences(
   sentences: readonly { words: readonly string[]; tags: readonly string[] }[],
@@ -235,6 +283,7 @@ export function taggedIdsFromSentences(
   return {
     words: sentences.map((s) => s.words.map((w) => vocabularies.words.id(options.lowercase ? w.toLowerCase() : w))),
     tags: sentences.map((s) => s.tags.map((t) => vocabularies.tags.id(t))),
+    casing: sentences.map((s) => s.words.map(wordCasing)),
   };
 }
 
@@ -261,7 +310,7 @@ export function evaluateTagger(
   let total = 0;
   let tokens = 0;
   for (let start = 0; start < data.words.length; start += batchSize) {
-    const batch = padTaggingBatch(config, data.words.slice(start, start + batchSize), data.tags.slice(start, start + batchSize));
+    const batch = padTaggingBatch(config, data.words.slice(start, start + batchSize), data.tags.slice(start, start + batchSize), data.casing?.slice(start, start + batchSize));
     const loss = taggerLoss(config, params, batch, { tracer: options.tracer });
     const n = batch.lengths.reduce((a, b) => a + b, 0);
     total += loss.dataSync()[0] * n;
@@ -269,7 +318,7 @@ export function evaluateTagger(
     loss.dispose();
     disposeTaggingTensors(batch);
   }
-  const predicted = predictTags(config, params, data.words, { batchSize });
+  const predicted = predictTags(config, params, data, { batchSize });
   // A predicted id whose name is no tag of the scheme (e.g. @rnnlab/data's "<pad>" at id 0) counts as "O".
   const isTag = (name: string) => name === "O" || /^[BIES]-./.test(name);
   const spans = spanF1(
@@ -315,7 +364,10 @@ export async function trainTagger(options: TaggerTrainingOptions): Promise<Tagge
         kind: "tagger",
         variables,
         lengths: options.train.words.map((w) => w.length),
-        makeBatch: (indices) => padTaggingBatch(config, indices.map((i) => options.train.words[i]), indices.map((i) => options.train.tags[i])),
+        makeBatch: (indices) => {
+          const { words, tags, casing } = options.train;
+          return padTaggingBatch(config, indices.map((i) => words[i]), indices.map((i) => tags[i]), casing ? indices.map((i) => casing[i]) : undefined);
+        },
         disposeBatch: disposeTaggingTensors,
         tokens: (batch) => batch.lengths.reduce((a, b) => a + b, 0),
         loss: (batch, rng) => taggerLoss(config, params, batch, { training: true, rng }),

@@ -10,6 +10,7 @@ import {
   disposeTaggingTensors,
   resolveTaggerConfig,
   taggedIdsFromSentences,
+  wordCasing,
   initTaggerParams,
   type TaggedIds,
   type TaggerModelConfig,
@@ -78,8 +79,8 @@ test("padding does not change the tag scores of real tokens (both directions)", 
   const mixed = [[1, 2, 9], [5, 6, 10, 3, 11, 12, 13]];
   const one = padTaggingBatch(config, short, short.map((s) => s.map(() => 0)));
   const two = padTaggingBatch(config, mixed, mixed.map((s) => s.map(() => 0)));
-  const alone = tf.tidy(() => taggerLogits(config, trained.params, one.words, one.lengths).arraySync()) as number[][][];
-  const together = tf.tidy(() => taggerLogits(config, trained.params, two.words, two.lengths).arraySync()) as number[][][];
+  const alone = tf.tidy(() => taggerLogits(config, trained.params, one).arraySync()) as number[][][];
+  const together = tf.tidy(() => taggerLogits(config, trained.params, two).arraySync()) as number[][][];
   for (let t = 0; t < 3; t++) {
     alone[t][0].forEach((v, c) => assert.ok(Math.abs(v - together[t][0][c]) < 1e-5, `t=${t} tag ${c}: ${v} vs ${together[t][0][c]}`));
   }
@@ -106,7 +107,7 @@ test("structured and elementwise dropout: deterministic per seed, no tensor leak
     assert.equal(a.final.trainLoss, b.final.trainLoss);
     assert.notEqual(a.final.trainLoss, c.final.trainLoss);
     const mid = tf.memory().numTensors;
-    predictTags(a.config, a.params, valid.words);
+    predictTags(a.config, a.params, valid);
     evaluateTagger(a.config, a.params, valid, TAGS);
     assert.equal(tf.memory().numTensors, mid);
     for (const r of [a, b, c]) r.variables.dispose();
@@ -126,11 +127,38 @@ test("sentences from @rnnlab/data vocabularies: ids via taggedIdsFromSentences, 
   const tags = new Map([["<pad>", 0], ["B-PER", 1], ["O", 2]]);
   const vocabularies = { words: { id: (w: string) => words.get(w) ?? 1 }, tags: { id: (t: string) => tags.get(t)! } };
   const ids = taggedIdsFromSentences([{ words: ["Ann", "runs", "fast"], tags: ["B-PER", "O", "O"] }], vocabularies);
-  assert.deepEqual(ids, { words: [[2, 3, 1]], tags: [[1, 2, 2]] });
+  assert.deepEqual(ids, { words: [[2, 3, 1]], tags: [[1, 2, 2]], casing: [[2, 1, 1]] });
   // An untrained 3-tag model may predict id 0 ("<pad>"); evaluation must not choke on it.
   const config = resolveTaggerConfig({ ...model, vocabularySize: 4, tagCount: 3 });
   const params = initTaggerParams(config, new Rng(3));
   const result = evaluateTagger(config, params, ids, ["<pad>", "B-PER", "O"]);
   assert.ok(Number.isFinite(result.loss) && result.f1 >= 0 && result.f1 <= 100);
   tf.dispose(params as unknown as tf.TensorContainer);
+});
+
+test("casing classes, and a casing feature the tagger needs: the tag is given by capitalisation alone", async () => {
+  assert.deepEqual(["the", "Paris", "IBM", "iPhone", "1,000", "A4", "--", "I", "McDonald"].map(wordCasing), [1, 2, 3, 4, 5, 6, 7, 2, 4]);
+  // Every word id is shared by a capitalised (B-PER) and a lowercase (O) use: without casing the words
+  // alone cannot tell them apart, with the casing feature the tagger can.
+  const rng = new Rng(7);
+  const data: TaggedIds & { casing: number[][] } = { words: [], tags: [], casing: [] };
+  for (let i = 0; i < 120; i++) {
+    const n = 3 + rng.int(4);
+    const words = Array.from({ length: n }, () => 1 + rng.int(10));
+    const caps = words.map(() => rng.uniform() < 0.3);
+    data.words.push(words);
+    (data.tags as number[][]).push(caps.map((c) => (c ? 1 : 0)));
+    data.casing.push(caps.map((c) => (c ? 2 : 1)));
+  }
+  const names = ["O", "B-PER"];
+  const common = { ...base, train: data, tagNames: names, epochs: 8, model: { ...model, vocabularySize: 11, tagCount: 2 } };
+  const withCasing = await trainTagger({ ...common, model: { ...common.model, casingEmbeddingSize: 4 } });
+  const without = await trainTagger({ ...common, train: { words: data.words, tags: data.tags } });
+  const f1With = evaluateTagger(withCasing.config, withCasing.params, data, names).f1;
+  const f1Without = evaluateTagger(without.config, without.params, { words: data.words, tags: data.tags }, names).f1;
+  assert.ok(f1With > 95, `with casing F1 ${f1With}`);
+  assert.ok(f1Without < 70, `without casing F1 ${f1Without}`);
+  assert.throws(() => evaluateTagger(withCasing.config, withCasing.params, { words: data.words, tags: data.tags }, names), /casing/);
+  withCasing.variables.dispose();
+  without.variables.dispose();
 });
