@@ -15,6 +15,7 @@
  */
 import { tf, type Rng } from "@rnnlab/core";
 import { checkKind, checkOptions, checkRate, requireRng } from "./validate";
+import { unstackSteps } from "./scan";
 
 export type DropoutConfig =
   | { kind: "none" }
@@ -139,7 +140,7 @@ export function structuredSequenceMatMul(
   }
   if (execution !== "gather") throw new Error(`structuredSequenceMatMul: option "execution" must be "gather" or "mask", got ${JSON.stringify(execution)}.`);
   return tf.tidy(() => {
-    const rows = tf.unstack(xs) as tf.Tensor2D[]; // T x [B, I]
+    const rows = unstackSteps(xs); // T x [B, I]
     const out = rows.map((x, t) => structuredDropoutMatMul(x, kernel, keepIndices[t], rate)); // T x [B, N]
     return tf.stack(out) as tf.Tensor3D; // [T, B, N]
   });

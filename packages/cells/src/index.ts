@@ -12,3 +12,4 @@ export * from "./scan";
 export * from "./stack";
 export * from "./state";
 export { uniformTensor, identityBlocks } from "./init";
+export * from "./fast";

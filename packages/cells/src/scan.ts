@@ -65,6 +65,15 @@ function stepMasks(steps: number, lengths: ArrayLike<number> | undefined): (tf.T
   return masks;
 }
 
+/**
+ * xs [T, B, F] -> T x [B, F]. TF.js 4.22's gradient of Unpack breaks for a single output (it calls
+ * stack() on one tensor), so a one-step sequence is reshaped instead.
+ */
+export function unstackSteps(xs: tf.Tensor3D): tf.Tensor2D[] {
+  if (xs.shape[0] === 1) return [tf.reshape(xs, [xs.shape[1], xs.shape[2]]) as tf.Tensor2D];
+  return tf.unstack(xs) as tf.Tensor2D[];
+}
+
 /** state' where the mask is 1, state where it is 0 (per batch row), for every named entry. */
 function freeze<S extends State>(next: S, previous: S, mask: tf.Tensor2D): S {
   const out: State = {};
@@ -97,7 +106,7 @@ export function scan<P extends ParamTree, S extends State, R>(
       layerName: options.layerName ?? "layer0",
     });
     const inputs = cell.project ? cell.project(params, xs, prepared) : xs; // [T, B, G]
-    const rows = tf.unstack(inputs) as tf.Tensor2D[]; // T x [B, G]
+    const rows = unstackSteps(inputs); // T x [B, G]
     const masks = stepMasks(steps, options.lengths);
     const ys: tf.Tensor2D[] = new Array(steps);
     const outputs = new Set<tf.Tensor>(); // y is often the state's own h: never dispose those

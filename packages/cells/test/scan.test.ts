@@ -205,3 +205,14 @@ test("training sanity: a 1-layer LSTM learns to output the previous step's input
   assert.ok(final < 0.05 * initial, `loss ${initial} -> ${final}`);
   optimizer.dispose();
 });
+
+test("a one-step sequence trains: gradients flow through scan and the structured gather path at T=1", () => {
+  const rng = new Rng(11);
+  const cell = createLstm({ inputSize: 3, hiddenSize: 4 });
+  const params = cell.init(rng);
+  const xs = tf.randomNormal([1, 2, 3], 0, 1, "float32", 5) as tf.Tensor3D;
+  const grads = tf.grads((x: tf.Tensor) => scan(cell, params, x as tf.Tensor3D, cell.initialState(2)).ys.sum())([xs]);
+  assert.deepEqual(grads[0].shape, [1, 2, 3]);
+  assert.ok(Math.abs(grads[0].sum().dataSync()[0]) > 0);
+  tf.dispose([xs, ...grads]);
+});
