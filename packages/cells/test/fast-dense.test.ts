@@ -51,3 +51,26 @@ test("addBias gradient is the column sum; denseProjection rejects mismatched sha
   step();
   assert.equal(tf.memory().numTensors, before);
 });
+
+test("denseProjection gradients match central finite differences (with column blocks and bias)", () => {
+  const rng = new Rng(50);
+  const inputs = [randn(rng, [3, 4]), randn(rng, [4, 5]), randn(rng, [5])];
+  const up = randn(rng, [3, 5]);
+  const loss = (t: tf.Tensor[]) => tf.sum(tf.mul(denseProjection(t[0] as tf.Tensor2D, t[1] as tf.Tensor2D, t[2] as tf.Tensor1D, { columnBlock: 2 }), up)) as tf.Scalar;
+  const analytic = tf.tidy(() => tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => loss([a, b, c]))(inputs).map((g) => Array.from(g.dataSync())));
+  const eps = 1e-2;
+  for (let which = 0; which < 3; which++) {
+    const base = Float32Array.from(inputs[which].dataSync());
+    for (let j = 0; j < base.length; j += 2) {
+      const at = (v: number) =>
+        tf.tidy(() => {
+          const x = base.slice();
+          x[j] = v;
+          return loss(inputs.map((t, i) => (i === which ? tf.tensor(x, t.shape) : t))).dataSync()[0];
+        });
+      const numeric = (at(base[j] + eps) - at(base[j] - eps)) / (2 * eps);
+      assert.ok(Math.abs(numeric - analytic[which][j]) < 2e-3 * Math.max(1, Math.abs(numeric)), `input ${which} entry ${j}: ${numeric} vs ${analytic[which][j]}`);
+    }
+  }
+  tf.dispose([...inputs, up]);
+});
