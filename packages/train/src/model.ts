@@ -14,8 +14,7 @@ import {
   createLstm, createGru, createNcGru, stackScan, embeddingDropout, applyDropout, denseSequence, type GateTracer, type Layer, type State, type Cell, type DropoutConfig, type GateConfig,
   type NormalizationConfig,
 } from "@rnnlab/cells";
-// The fast path is not re-exported from @rnnlab/cells' index yet; import its module directly.
-import { lstmSequence, softmaxCrossEntropy, denseProjection } from "../../cells/src/fast";
+import { lstmSequence, softmaxCrossEntropy, denseProjection } from "@rnnlab/cells";
 import { checkKeys } from "./validate";
 
 export type RecurrentCellConfig =

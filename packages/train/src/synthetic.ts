@@ -17,7 +17,7 @@ import {
   generateAdding, generateCopying, generateDenoise, generateParenthesis, addingBaselineMse, copyingBaselineCrossEntropy,
   denoiseBaselineCrossEntropy, parenthesisBaselineCrossEntropy, PARENTHESIS_TOKENS, PARENTHESIS_MAX_COUNT,
 } from "@rnnlab/data";
-import { softmaxCrossEntropy } from "../../cells/src/fast";
+import { softmaxCrossEntropy } from "@rnnlab/cells";
 import type { RecurrentCellConfig } from "./model";
 import { createVariables, computeGradients, disposeNamed, type NamedTensors, type NamedVariables } from "./params";
 import { Optimizer, clipByGlobalNorm, type OptimizerOptions } from "./optim";
