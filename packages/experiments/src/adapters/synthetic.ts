@@ -72,9 +72,12 @@ export async function runSyntheticArm(
     secondsPerStep: result.elapsedMs / 1000 / Math.max(1, result.steps),
   };
   if (result.final.accuracy !== undefined) final.testAccuracy = result.final.accuracy;
-  // First evaluation step at which the test loss fell below the trivial baseline (−1: never).
+  // First evaluation step at which the test loss fell below the trivial baseline, and below a tenth of it
+  // (clearly solved rather than noise around the baseline); −1: never.
   const below = result.evaluations.find((e) => e.loss < e.baseline);
   final.stepBelowBaseline = below ? below.step : -1;
+  const solved = result.evaluations.find((e) => e.loss < 0.1 * e.baseline);
+  final.stepBelowTenthOfBaseline = solved ? solved.step : -1;
   const curves: Record<string, Curve> = {
     testLoss: { step: result.evaluations.map((e) => e.step), value: result.evaluations.map((e) => e.loss) },
     trainLoss: curveOf(result.trainLossCurve),
