@@ -94,22 +94,35 @@ function cpuJiffies(): { busy: number; total: number } | undefined {
   }
 }
 
+/** CPU seconds of our waited-for child processes (cutime + cstime of /proc/self/stat); 0 elsewhere. */
+function childrenCpuSeconds(): number {
+  try {
+    const stat = fs.readFileSync("/proc/self/stat", "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[13]) + Number(fields[14])) / 100; // fields 16, 17 of proc(5), in USER_HZ ticks
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Measures how many cores other processes keep busy while `f` runs: (all CPU time − ours) / wall time.
- * Children of ours count as foreign (they are not running during our measurements).
+ * Our own children (spawnSync, so waited for) are subtracted too.
  */
 function withForeignLoad<T>(f: () => T): { value: T; foreignCores: number } {
   const j0 = cpuJiffies();
+  const k0 = childrenCpuSeconds();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const value = f();
   const wallS = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
+  const k1 = childrenCpuSeconds();
   const j1 = cpuJiffies();
   if (!j0 || !j1 || wallS <= 0) return { value, foreignCores: NaN };
   const hz = 100; // USER_HZ on Linux
   const allS = (j1.busy - j0.busy) / hz;
-  return { value, foreignCores: Math.max(0, allS - (c.user + c.system) / 1e6) / wallS };
+  return { value, foreignCores: Math.max(0, allS - (c.user + c.system) / 1e6 - (k1 - k0)) / wallS };
 }
 
 /** Wait (up to maxSeconds) until other processes use less than `threshold` cores; returns the last reading. */
@@ -130,12 +143,14 @@ const round = (x: number, digits = 3) => (Number.isFinite(x) ? Number(x.toFixed(
 function runChild(label: string, command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number, maxWaitIdle: number): { ok: true; value: Record<string, unknown> } | { ok: false; error: string } {
   const idle = waitForIdle(maxWaitIdle);
   log(`${label}: other processes use ${idle.toFixed(2)} cores; ${command} ${args.join(" ")}`);
-  const r = spawnSync(command, args, { cwd: repoRoot(), env: { ...process.env, ...env }, encoding: "utf8", timeout: timeoutMs, stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 });
+  const run = withForeignLoad(() => spawnSync(command, args, { cwd: repoRoot(), env: { ...process.env, ...env }, encoding: "utf8", timeout: timeoutMs, stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 20 }));
+  const r = run.value;
+  log(`${label}: other processes used ${run.foreignCores.toFixed(2)} cores meanwhile`);
   if (r.error) return { ok: false, error: `${label}: ${r.error.message}` };
   if (r.status !== 0) return { ok: false, error: `${label}: exit status ${r.status}${r.signal ? ` (signal ${r.signal})` : ""}` };
   const line = r.stdout.trim().split("\n").pop() ?? "";
   try {
-    return { ok: true, value: JSON.parse(line) };
+    return { ok: true, value: { ...JSON.parse(line), foreignCores: round(run.foreignCores, 2) } };
   } catch {
     return { ok: false, error: `${label}: no JSON on stdout (${line.slice(0, 200)})` };
   }
@@ -271,6 +286,7 @@ async function main(): Promise<void> {
         r.layersLstmKernels = "stock tfjs-wasm kernels + UnsortedSegmentSum shim";
         r.layersLstmStepMs = round(child.value.medianStepMs as number, 1);
         r.layersLstmTokensPerSecond = round(tps, 1);
+        r.layersLstmForeignCores = child.value.foreignCores;
         r.speedupVsLayersLstm = round((r.tokensPerSecond as number) / tps, 2);
         if (typeof child.value.medianCpuMs === "number") {
           r.layersLstmCpuStepMs = round(child.value.medianCpuMs, 1);
@@ -295,10 +311,12 @@ async function main(): Promise<void> {
           r.pytorchThreads = child.value.threads;
           r.pytorchStepMs = round(child.value.medianStepMs as number, 1);
           r.pytorchTokensPerSecond = round(child.value.tokensPerSecond as number, 1);
+          r.pytorchForeignCores = child.value.foreignCores;
           r.ratioVsPytorch = round((r.tokensPerSecond as number) / (child.value.tokensPerSecond as number), 3);
         } else {
           r.pytorch1ThreadStepMs = round(child.value.medianStepMs as number, 1);
           r.pytorch1ThreadCpuStepMs = round(child.value.medianCpuMs as number, 1);
+          r.pytorch1ThreadForeignCores = child.value.foreignCores;
           r.ratioVsPytorch1ThreadCpuTime = round((child.value.medianCpuMs as number) / (r.cpuStepMs as number), 3);
         }
       }
