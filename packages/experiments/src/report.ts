@@ -54,8 +54,19 @@ export function collectResults(resultsDir?: string): { results: ExperimentResult
     if (!fs.statSync(dir).isDirectory()) continue;
     for (const file of fs.readdirSync(dir).sort()) {
       if (!file.endsWith(".json")) continue;
+      // Other tools write JSON under results/ too (benchmarks, notebooks): only files that claim to be
+      // experiment results (schemaVersion + id + arms) are read; a broken one of those is reported.
+      const full = path.join(dir, file);
+      let parsed: unknown;
       try {
-        const r = readResult(path.join(dir, file));
+        parsed = JSON.parse(fs.readFileSync(full, "utf8"));
+      } catch {
+        continue;
+      }
+      const claims = typeof parsed === "object" && parsed !== null && "schemaVersion" in parsed && "id" in parsed && "arms" in parsed;
+      if (!claims) continue;
+      try {
+        const r = readResult(full);
         if (r) results.push(r);
       } catch (e) {
         errors.push((e as Error).message);
@@ -209,6 +220,16 @@ export async function writeReport(options: { resultsDir?: string; figures?: bool
       figureErrors.push((e as Error).message);
     } finally {
       await closeRenderer();
+    }
+  }
+  else {
+    // Without rendering, still link figures an earlier `rnnlab report` produced.
+    for (const result of results) {
+      const dir = figuresDir(result.id, options.resultsDir);
+      const existing = resultFigures(result)
+        .map(({ name }) => path.join(dir, `${name}.png`))
+        .filter((f) => fs.existsSync(f));
+      if (existing.length) figureLinks[result.id] = existing.map((p) => path.relative(root, p).split(path.sep).join("/"));
     }
   }
   const file = path.join(root, "README.md");

@@ -163,3 +163,18 @@ test("notebookProgress draws a bar, metrics and a sparkline, throttled", async (
   listener({ ...base, kind: "end", step: 0, totalSteps: 0, metrics: { testLoss: 0.5 } });
   assert.match(drawn.at(-1)!, /x\/y a seed 0 \(1\/1\): testLoss=0\.5000/);
 });
+
+test("the report skips JSON files that are not experiment results, and lists broken results", async () => {
+  const sub = fs.mkdtempSync(path.join(os.tmpdir(), "rnnlab-report-"));
+  await runExperiment("test/counting", { preset: "smoke", resultsDir: sub });
+  fs.mkdirSync(path.join(sub, "bench"));
+  fs.writeFileSync(path.join(sub, "bench", "lstm-lm.json"), JSON.stringify({ tokensPerSecond: 1000 }));
+  fs.writeFileSync(path.join(sub, "test", "broken.json"), JSON.stringify({ schemaVersion: 1, id: "test/broken", arms: {} }));
+  const { results, errors } = collectResults(sub);
+  assert.deepEqual(results.map((r) => r.id), ["test/counting"]);
+  assert.equal(errors.length, 1);
+  assert.match(errors[0], /broken\.json: not a valid rnnlab result/);
+  const md = buildReport(results, { errors });
+  assert.match(md, /## Unreadable result files/);
+  assert.doesNotMatch(md, /lstm-lm/);
+});
