@@ -1,5 +1,6 @@
 /**
- * Fast LSTM layer over a whole sequence: one tf.customGrad with hand-written backpropagation through time.
+ * Fast LSTM layer over a whole sequence: the recurrence is one tf.customGrad with hand-written
+ * backpropagation through time; the input projection is one matMul for all steps.
  *
  * LSTM (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000; PyTorch's gate order i, f, g, o):
  *   z_t = x_t·W_ih + h_{t-1}·W_hh + b                      // [batch, 4*hidden]
@@ -15,15 +16,16 @@
  * Why it is shaped this way (see /work/shared/docs/PERF.md §1-3, measured on tfjs-backend-wasm 4.22):
  * - The input projection of all T steps is one [T·B, I]x[I, 4H] matMul; one fused gate matMul per step.
  * - tanh is computed as 2σ(2x) − 1: wasm's tanh is scalar (~20x slower than its XNNPACK sigmoid). The factor 2 of
- *   the g gate is folded into the weights' g columns once per sequence (`GATE_SCALE`), so one sigmoid over
- *   [B, 4H] gives all four gates, and g = 2·σ − 1.
+ *   the g gate is folded into W_hh's and the projection's g columns once per sequence (`gateScale`), so one
+ *   sigmoid over [B, 4H] gives all four gates, and g = 2·σ − 1.
  * - W_hhᵀ is transposed once per sequence (XNNPACK packs a right-hand matrix once per tensor).
- * - dW_hh is one [H, T·B]x[T·B, 4H] matMul instead of T small ones plus T accumulating adds; the input
+ * - dW_hh is one matMul over all T·B rows instead of T small ones plus T accumulating adds; the input
  *   projection (and so dW_ih, dx) is outside the customGrad, one big matMul, so other projections
  *   (structured dropout) can feed `lstmRecurrence`.
  * - tf.split (one kernel) rather than four slices.
- * Backend-agnostic: only public tf ops; checked against autodiff of the readable formulation in
- * test/fast-lstm.test.ts.
+ * - Weight gradients run as (dzᵀ·x)ᵀ (./dense.ts: the small activation is the packed operand).
+ * Backend-agnostic: only public tf ops; checked against autodiff of the plain equations, against
+ * scan(createLstm) and against finite differences in test/fast-lstm.test.ts.
  */
 import { tf } from "@rnnlab/core";
 import type { LstmParams, LstmState } from "../lstm";
