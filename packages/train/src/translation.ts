@@ -11,10 +11,12 @@
  * parameters without touching the trained variables. The trainer emits step / eval / epoch / done events
  * and prints nothing. Randomness: parameter init from fork("init"), batch order from fork("batches:<epoch>"),
  * dropout and Gumbel noise from fork("step:<step>"), so a run is a function of (config, seed), and a resume
- * at an epoch boundary redraws exactly what an uninterrupted run would.
+ * from a checkpoint (./seq2seq-training.ts) redraws exactly what an uninterrupted run would.
+ *
+ * Decoding: greedy (batched) or beam search per sentence (./beam.ts); length normalisation is chosen with
+ * `lengthPenalty` (GNMT's ((5+n)/6)^α, or division by the length), default none (raw log-probability).
  */
 import { tf, Rng } from "@rnnlab/core";
-import type { TokenIds } from "./seq2seq";
 import type { GateTracer } from "@rnnlab/cells";
 import { corpusBleu, type BleuOptions, type BleuScore } from "@rnnlab/metrics";
 import {
@@ -30,6 +32,7 @@ import {
   type TranslationModelConfig,
   type TranslationTensors,
   type TranslationParams,
+  type TokenIds,
 } from "./seq2seq";
 import { beamSearch, greedyDecode, type DecodeStep, type DecoderState, type Hypothesis, type LengthPenalty } from "./beam";
 import { createVariables, flattenParams, type VariableSet, type ParamTree } from "./params";

@@ -141,13 +141,13 @@ test("casing classes, and a casing feature the tagger needs: the tag is given by
   // Every word id is shared by a capitalised (B-PER) and a lowercase (O) use: without casing the words
   // alone cannot tell them apart, with the casing feature the tagger can.
   const rng = new Rng(7);
-  const data: TaggedIds & { casing: number[][] } = { words: [], tags: [], casing: [] };
+  const data = { words: [] as number[][], tags: [] as number[][], casing: [] as number[][] };
   for (let i = 0; i < 120; i++) {
     const n = 3 + rng.int(4);
     const words = Array.from({ length: n }, () => 1 + rng.int(10));
     const caps = words.map(() => rng.uniform() < 0.3);
     data.words.push(words);
-    (data.tags as number[][]).push(caps.map((c) => (c ? 1 : 0)));
+    data.tags.push(caps.map((c) => (c ? 1 : 0)));
     data.casing.push(caps.map((c) => (c ? 2 : 1)));
   }
   const names = ["O", "B-PER"];
