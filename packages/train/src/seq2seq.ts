@@ -39,7 +39,8 @@
  *
  * Gates: `gate` (cells' GateConfig: sigmoid, sharpened, gumbel) applies to the input and forget gates of
  * the decoder's first layer (`gateLayers: "decoderFirst"`, default) or of every LSTM layer (`"all"`).
- * A GateTracer passed to evaluation records every LSTM layer under "encoder.layer<l>" / "decoder.layer<l>".
+ * A GateTracer passed to evaluation records every LSTM layer under "encoder.layer<l>" / "decoder.layer<l>"
+ * (translation.ts traceTranslationGates batches sentences of equal lengths so no padding is recorded).
  */
 import { tf, Rng } from "@rnnlab/core";
 import {

@@ -173,7 +173,10 @@ function decodeWith<T>(
   return result;
 }
 
-/** Mean per-token loss and perplexity over a data set (teacher forcing, evaluation mode). */
+/**
+ * Mean per-token loss and perplexity over a data set (teacher forcing, evaluation mode). A `tracer` here
+ * also records padded positions; use traceTranslationGates for clean gate histograms.
+ */
 export function evaluateTranslationLoss(
   config: ResolvedTranslationConfig,
   params: TranslationParams,
@@ -197,6 +200,45 @@ export function evaluateTranslationLoss(
   }
   const loss = tokens > 0 ? total / tokens : NaN;
   return { loss, perplexity: Math.exp(loss), tokens };
+}
+
+/**
+ * Record gate activations (GateTracer, layers "encoder.layer<l>" and "decoder.layer<l>") over a data set with
+ * teacher forcing, counting real positions only: sentences are grouped by exact (source, target) length, so
+ * no batch holds padding (padding steps would otherwise add gate values computed from pad embeddings).
+ * Histograms of "decoder.layer0" gates i and f are the G2-LSTM figure. Returns the number of decoder steps traced.
+ */
+export function traceTranslationGates(
+  config: ResolvedTranslationConfig,
+  params: TranslationParams,
+  data: ParallelIds,
+  tracer: GateTracer,
+  options: { batchSize?: number } = {},
+): { decoderSteps: number; encoderSteps: number } {
+  const batchSize = options.batchSize ?? 64;
+  const groups = new Map<string, number[]>();
+  data.source.forEach((s, i) => {
+    const key = `${s.length}:${data.target[i].length}`;
+    const group = groups.get(key);
+    if (group) group.push(i);
+    else groups.set(key, [i]);
+  });
+  let decoderSteps = 0;
+  let encoderSteps = 0;
+  for (const indices of groups.values()) {
+    for (let start = 0; start < indices.length; start += batchSize) {
+      const chunk = indices.slice(start, start + batchSize);
+      const batch = padTranslationBatch(config, chunk.map((i) => data.source[i]), chunk.map((i) => data.target[i]));
+      try {
+        tf.dispose(translationLoss(config, params, batch, { tracer }));
+      } finally {
+        disposeTranslationTensors(batch);
+      }
+      decoderSteps += chunk.length * (data.target[chunk[0]].length + 1);
+      encoderSteps += chunk.length * data.source[chunk[0]].length;
+    }
+  }
+  return { decoderSteps, encoderSteps };
 }
 
 export interface BleuEvaluation {

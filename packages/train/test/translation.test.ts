@@ -8,6 +8,7 @@ import {
   translate,
   evaluateTranslationBleu,
   evaluateTranslationLoss,
+  traceTranslationGates,
   type ParallelIds,
   type TranslationTrainingResult,
 } from "../src/translation";
@@ -186,6 +187,20 @@ test("gate variants and dropout kinds: deterministic per seed; the tracer record
       assert.ok(tracer.layers().includes("encoder.layer0"), `layers: ${tracer.layers()}`);
     }
     a.variables.dispose();
+  }
+});
+
+test("gate tracing counts exactly the real positions (no padding) of encoder and decoder", () => {
+  const tracer = new GateTracer({ bins: 10 });
+  const data = { source: valid.source.slice(0, 20), target: valid.target.slice(0, 20) };
+  const counts = traceTranslationGates(partial.config, partial.params, data, tracer);
+  const H = partial.config.hiddenSize;
+  const decoderSteps = data.target.reduce((a, t) => a + t.length + 1, 0);
+  const encoderSteps = data.source.reduce((a, s) => a + s.length, 0);
+  assert.deepEqual(counts, { decoderSteps, encoderSteps });
+  for (const gate of ["i", "f", "g", "o"]) {
+    assert.equal(tracer.histogram("decoder.layer0", gate)!.total, decoderSteps * H, `decoder ${gate}`);
+    assert.equal(tracer.histogram("encoder.layer0", gate)!.total, encoderSteps * H, `encoder ${gate}`);
   }
 });
 
