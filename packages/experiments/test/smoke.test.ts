@@ -54,6 +54,15 @@ for (const definition of listExperiments()) {
         assert.ok(Object.values(a.runs).every((r) => r.curves[curve]?.step.length > 0), `${definition.id} ${arm}: curve ${curve} recorded`);
       }
     }
+    // The G2 compression table re-evaluates the trained weights from the checkpoint: uncompressed == trainer's test value.
+    for (const a of Object.values(result.arms)) {
+      for (const run of Object.values(a.runs)) {
+        const table = (run.extra as { compression?: Record<string, number> } | undefined)?.compression;
+        if (table && "uncompressed" in table && typeof run.final.testPerplexity === "number") {
+          assert.ok(Math.abs(table.uncompressed - run.final.testPerplexity) < 1e-3 * run.final.testPerplexity, `${definition.id}: ${table.uncompressed} vs ${run.final.testPerplexity}`);
+        }
+      }
+    }
     assert.ok(seconds < 60, `${definition.id} smoke took ${seconds.toFixed(1)} s`);
     // Trainers dispose what they create (a few kept tensors, e.g. cached constants, are tolerated).
     assert.ok(tf.memory().numTensors - tensorsBefore < 50, `${definition.id} leaked ${tf.memory().numTensors - tensorsBefore} tensors`);

@@ -16,6 +16,7 @@ import {
   type ScheduleOptions,
 } from "@rnnlab/train";
 import { generatedLanguageModelCorpus } from "../generated-data";
+import { languageModelCompressionTable, type LanguageModelCompressionSection } from "./lm-compression";
 import type { ArmContext, ArmOutcome, Curve } from "../types";
 
 /** Where the tokens come from. */
@@ -92,6 +93,8 @@ export interface LanguageModelArmSpec {
   gateHistograms?: boolean;
   /** "auto" | "off" (the readable path; needed e.g. for per-step structured masks). */
   fastPath?: "auto" | "off";
+  /** G2-LSTM's compression table on the test split, from the final checkpoint. */
+  compression?: LanguageModelCompressionSection;
 }
 
 export async function runLanguageModelArm(ctx: ArmContext<object>, spec: LanguageModelArmSpec): Promise<ArmOutcome> {
@@ -186,6 +189,22 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     extra.gateSaturation = saturation.byGate;
     extra.gateHistograms = result.gateHistograms;
     Object.assign(final, saturation.finals);
+  }
+  if (spec.compression && corpus.test.length > 0) {
+    const checkpoint = checkpoints.load();
+    if (!checkpoint) throw new Error(`${checkpoints.file}: no final checkpoint to read the trained parameters from`);
+    const table = languageModelCompressionTable({
+      architecture: config,
+      checkpoint,
+      tokens: corpus.test,
+      batchSize: m.evaluationBatchSize,
+      bptt: m.bptt,
+      compression: spec.compression,
+    });
+    extra.compression = table;
+    for (const [name, value] of Object.entries(table)) {
+      if (name !== "uncompressed") final[`testPerplexity_${name}`] = value;
+    }
   }
   return { final, curves, extra, resumedFromStep: resumedFrom };
 }

@@ -1,0 +1,109 @@
+/**
+ * G2-LSTM's compression table for language models (PAPERS.md §1, authors' pointer.py / test-model.py):
+ * after training, with no retraining, replace the input and forget gate blocks of every layer's input
+ * and recurrent kernels by
+ *   Round:        w ← r·round(w/r)
+ *   Round & Clip: w ← r·round(clip(w, −2r, 2r)/r)      (5 levels)
+ *   SVD:          the rank-k truncated SVD of each gate block
+ * and report the test perplexity of each compressed model next to the uncompressed one.
+ *
+ * The trained parameters come from the trainer's final checkpoint in the run directory. The model is
+ * rebuilt with the trained architecture minus dropout, so evaluation gates are exactly the trainer's
+ * (plain σ for G2; the cells keep σ(a/τ) for the sharpened arm) and "uncompressed" equals the trainer's
+ * test perplexity (the smoke test checks this).
+ */
+import { Rng, tf } from "@rnnlab/core";
+import type { State } from "@rnnlab/cells";
+import { compressGateBlocks, type CompressionSpec } from "@rnnlab/metrics";
+import {
+  ARCHITECTURE_KEYS,
+  batchifyTokens,
+  deserializeTensor,
+  flattenParams,
+  LanguageModel,
+  unflattenLike,
+  windowTensors,
+  type CheckpointData,
+  type LanguageModelArchitecture,
+  type LanguageModelParams,
+} from "@rnnlab/train";
+
+export interface LanguageModelCompressionSection {
+  /** Grid steps r for Round and for Round & Clip (empty: skip both). */
+  roundSteps: number[];
+  /** SVD ranks as divisors of the layer width: rank = width / d (e.g. 4 → H/4). Empty: skip. */
+  svdRankDivisors: number[];
+}
+
+/** Mean-NLL perplexity of `params` on `tokens`, state carried across windows (as the trainer evaluates). */
+export function languageModelPerplexity(model: LanguageModel, params: LanguageModelParams, tokens: ArrayLike<number>, batchSize: number, bptt: number): number {
+  const stream = batchifyTokens(tokens, batchSize, "test tokens");
+  let states: State[] = model.initialStates(batchSize);
+  let lossSum = 0;
+  let count = 0;
+  for (let row = 0; row < stream.rows - 1; row += bptt) {
+    const next = tf.tidy(() => {
+      const w = windowTensors(stream, row, bptt);
+      const r = model.forward(params, w.inputs, w.targets, states, { training: false });
+      lossSum += r.loss.dataSync()[0] * w.length * batchSize;
+      count += w.length * batchSize;
+      return r.states.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, tf.keep(v)]))) as State[];
+    });
+    for (const s of states) tf.dispose(Object.values(s));
+    states = next;
+  }
+  for (const s of states) tf.dispose(Object.values(s));
+  return Math.exp(lossSum / count);
+}
+
+/** Test perplexity uncompressed and under each compression; keys like `compressedRound0.1`. */
+export function languageModelCompressionTable(args: {
+  architecture: LanguageModelArchitecture;
+  checkpoint: CheckpointData;
+  tokens: ArrayLike<number>;
+  batchSize: number;
+  bptt: number;
+  compression: LanguageModelCompressionSection;
+}): Record<string, number> {
+  const architecture = Object.fromEntries(
+    ARCHITECTURE_KEYS.filter((k) => k in args.architecture && k !== "dropout").map((k) => [k, (args.architecture as unknown as Record<string, unknown>)[k]]),
+  ) as unknown as LanguageModelArchitecture;
+  const model = new LanguageModel(architecture);
+  const template = model.init(new Rng(0));
+  const flat: Record<string, tf.Tensor> = {};
+  try {
+    for (const key of Object.keys(flattenParams(template as never))) {
+      const stored = args.checkpoint.tensors[`param/${key}`];
+      if (!stored) throw new Error(`the final checkpoint has no parameter "${key}"`);
+      flat[key] = deserializeTensor(stored);
+    }
+  } finally {
+    tf.dispose(template as never);
+  }
+  const params = unflattenLike(template as never, flat) as unknown as LanguageModelParams;
+  const width = Math.min(...model.layerSizes);
+  const specs: [string, CompressionSpec | undefined][] = [["uncompressed", undefined]];
+  for (const r of args.compression.roundSteps) {
+    specs.push([`round${r}`, { method: "round", parameter: r }]);
+    specs.push([`roundAndClip${r}`, { method: "roundAndClip", parameter: r }]);
+  }
+  for (const d of args.compression.svdRankDivisors) specs.push([`svdRank${Math.max(1, Math.floor(width / d))}`, { method: "svd", parameter: Math.max(1, Math.floor(width / d)) }]);
+  const out: Record<string, number> = {};
+  try {
+    for (const [name, spec] of specs) {
+      if (!spec) {
+        out[name] = languageModelPerplexity(model, params, args.tokens, args.batchSize, args.bptt);
+        continue;
+      }
+      const compressed = compressGateBlocks(params as never, spec);
+      try {
+        out[name] = languageModelPerplexity(model, compressed.params as unknown as LanguageModelParams, args.tokens, args.batchSize, args.bptt);
+      } finally {
+        tf.dispose(compressed.params as never);
+      }
+    }
+  } finally {
+    tf.dispose(Object.values(flat));
+  }
+  return out;
+}
