@@ -48,7 +48,7 @@ function checkShapes(where: string, logits: tf.Tensor2D, targets: tf.Tensor1D, w
 export function maskedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, weights: tf.Tensor1D): MaskedCrossEntropy {
   checkShapes("maskedCrossEntropy", logits, targets, weights);
   return tf.tidy(() => {
-    const oneHot = tf.oneHot(tf.cast(targets, "int32"), logits.shape[1], 1, 0, "float32") as tf.Tensor2D; // [N, V]
+    const oneHot = tf.cast(tf.oneHot(tf.cast(targets, "int32"), logits.shape[1]), "float32") as tf.Tensor2D; // [N, V] (int32 oneHot, then cast: stock wasm float32 oneHot is wrong)
     const w = tf.cast(weights, "float32") as tf.Tensor1D;
     const mean = meanLoss(logits, oneHot, w) as tf.Scalar;
     return { mean, count: tf.maximum(tf.sum(w), 1) as tf.Scalar };
@@ -59,7 +59,7 @@ export function maskedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, we
 export function maskedTokenLosses(logits: tf.Tensor2D, targets: tf.Tensor1D, weights: tf.Tensor1D): tf.Tensor1D {
   checkShapes("maskedTokenLosses", logits, targets, weights);
   return tf.tidy(() => {
-    const oneHot = tf.oneHot(tf.cast(targets, "int32"), logits.shape[1], 1, 0, "float32"); // [N, V]
+    const oneHot = tf.cast(tf.oneHot(tf.cast(targets, "int32"), logits.shape[1]), "float32"); // [N, V]
     const p = tf.sum(tf.mul(tf.softmax(logits), oneHot), 1); // [N]
     return tf.mul(tf.neg(tf.log(tf.maximum(p, 1e-30))), tf.cast(weights, "float32")) as tf.Tensor1D;
   });
