@@ -63,7 +63,10 @@ export interface Evaluation {
 }
 
 export interface EpochTrainingResult {
-  /** trainLoss of the last epoch and valid<Metric> of the last evaluation. */
+  /**
+   * trainLoss, epochTrainSeconds (training steps only) of the last epoch, trainSeconds (all epochs, without
+   * evaluation) and valid<Metric> of the last evaluation.
+   */
   final: Record<string, number>;
   steps: number;
   elapsedMs: number;
@@ -95,6 +98,9 @@ interface Position {
   step: number;
   epochLoss: number;
   epochTokens: number;
+  /** Wall time spent in training steps (no evaluation), this epoch and in total. */
+  epochTrainMs: number;
+  trainMs: number;
 }
 
 const capitalize = (s: string) => s[0].toUpperCase() + s.slice(1);
@@ -115,7 +121,7 @@ export async function runEpochTraining<Batch>(spec: EpochLoopSpec<Batch>, option
   const batchesPerEpoch = Math.ceil(spec.lengths.length / options.batchSize);
   const totalSteps = batchesPerEpoch * options.epochs;
 
-  let position: Position = { epoch: 0, batchesDone: 0, step: 0, epochLoss: 0, epochTokens: 0 };
+  let position: Position = { epoch: 0, batchesDone: 0, step: 0, epochLoss: 0, epochTokens: 0, epochTrainMs: 0, trainMs: 0 };
   let plateau: PlateauState | undefined = options.schedule.kind === "plateau" ? plateauInitial(options.schedule) : undefined;
   let evaluations: Evaluation[] = [];
   let final: Record<string, number> = {};
@@ -178,6 +184,7 @@ export async function runEpochTraining<Batch>(spec: EpochLoopSpec<Batch>, option
       const learningRate = learningRateAt(options.schedule, epoch, plateau);
       const order = bucketedBatches(spec.lengths, options.batchSize, pool, rng.fork(`batches:${epoch}`));
       while (position.batchesDone < order.length) {
+        const started = Date.now();
         const batch = spec.makeBatch(order[position.batchesDone]);
         const step = position.step;
         let lossValue: number;
@@ -198,7 +205,12 @@ export async function runEpochTraining<Batch>(spec: EpochLoopSpec<Batch>, option
           spec.disposeBatch(batch);
         }
         if (!Number.isFinite(lossValue)) throw new Error(`${spec.kind} training: the loss became ${lossValue} at step ${step + 1}; lower the learning rate or clip harder (clipNorm)`);
-        position = { epoch, batchesDone: position.batchesDone + 1, step: step + 1, epochLoss: position.epochLoss + lossValue * tokens, epochTokens: position.epochTokens + tokens };
+        const spent = Date.now() - started;
+        position = {
+          epoch, batchesDone: position.batchesDone + 1, step: step + 1,
+          epochLoss: position.epochLoss + lossValue * tokens, epochTokens: position.epochTokens + tokens,
+          epochTrainMs: position.epochTrainMs + spent, trainMs: position.trainMs + spent,
+        };
         trainCurve.add(position.step, lossValue);
         normCurve.add(position.step, norm);
         if (position.step % logEvery === 0) {
@@ -209,7 +221,8 @@ export async function runEpochTraining<Batch>(spec: EpochLoopSpec<Batch>, option
         }
         if (checkpoints?.shouldSave(position.step) && position.batchesDone < order.length) save(false);
       }
-      final = { ...final, trainLoss: position.epochLoss / Math.max(1, position.epochTokens) };
+      // Training-only time (the structured-dropout comparison is about step cost, not evaluation).
+      final = { ...final, trainLoss: position.epochLoss / Math.max(1, position.epochTokens), epochTrainSeconds: position.epochTrainMs / 1000, trainSeconds: position.trainMs / 1000 };
       if (spec.evaluate && ((epoch + 1) % evaluateEvery === 0 || epoch === options.epochs - 1)) {
         const v = spec.evaluate();
         evaluations.push({ step: position.step, epoch, metrics: v.metrics });
@@ -218,7 +231,7 @@ export async function runEpochTraining<Batch>(spec: EpochLoopSpec<Batch>, option
         emit(options.onProgress, { kind: "eval", step: position.step, epoch, split: "valid", totalSteps, elapsedMs: clock.elapsedMs(), metrics: v.metrics, details: v.details });
       }
       emit(options.onProgress, { kind: "epoch", step: position.step, epoch, split: "train", totalSteps, elapsedMs: clock.elapsedMs(), metrics: { ...final, learningRate } });
-      position = { epoch: epoch + 1, batchesDone: 0, step: position.step, epochLoss: 0, epochTokens: 0 };
+      position = { epoch: epoch + 1, batchesDone: 0, step: position.step, epochLoss: 0, epochTokens: 0, epochTrainMs: 0, trainMs: position.trainMs };
       if (checkpoints?.shouldSave(position.step) && position.epoch < options.epochs) save(false);
     }
     emit(options.onProgress, { kind: "done", step: position.step, epoch: options.epochs - 1, split: "train", totalSteps, elapsedMs: clock.elapsedMs(), metrics: final });
