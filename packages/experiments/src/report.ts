@@ -168,7 +168,13 @@ export function buildReport(results: ExperimentResult[], options: { figureLinks?
       const env = result.environment;
       const commit = env.gitCommit ? `${env.gitCommit.slice(0, 10)}${env.gitDirty ? " (dirty)" : ""}` : "no git";
       lines.push(`### ${result.id}${staleness.stale ? " — **STALE**" : ""}`, "");
-      lines.push(`${result.title}.`, "");
+      let claim = "";
+      try {
+        claim = ` Claim: ${getExperiment(result.id).claim}`;
+      } catch {
+        // An experiment that is no longer registered: its result is still listed (and marked STALE).
+      }
+      lines.push(`${result.title}.${claim}`, "");
       if (staleness.stale) lines.push(`> **STALE**: ${staleness.reason}.`, "");
       lines.push(
         `Preset **${result.preset}**${result.overrides.length ? ` with \`${result.overrides.join(" ")}\`` : ""}, seeds ${result.seeds.join(", ")}, ` +

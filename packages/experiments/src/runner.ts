@@ -375,6 +375,46 @@ export async function runExperiment(id: string, options: RunOptions = {}): Promi
     throw new UsageError(`${id} cannot run yet: ${plan.definition.unavailable}`);
   }
   const resume = options.resume ?? true;
+  const releaseLock = lockExperiment(id, options.resultsDir);
+  try {
+    return await runPlanned(id, plan, options, resume, startedAt);
+  } finally {
+    releaseLock();
+  }
+}
+
+/**
+ * One `rnnlab run` per experiment and results directory at a time: a second one would race on the run
+ * directories and the result file. The lock holds the owner's pid; a lock whose process is gone is stale.
+ */
+function lockExperiment(id: string, resultsDir: string | undefined): () => void {
+  const dir = experimentRunsDir(id, resultsDir);
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, "experiment.lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: "wx" });
+      return () => fs.rmSync(file, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const pid = Number(fs.readFileSync(file, "utf8"));
+      let alive = false;
+      try {
+        process.kill(pid, 0);
+        alive = pid !== process.pid;
+      } catch {
+        alive = false;
+      }
+      if (alive) {
+        throw new UsageError(`${id} is already running in process ${pid} (lock ${file}). Wait for it, or stop it and use \`rnnlab resume ${dir}\`.`);
+      }
+      fs.rmSync(file, { force: true });
+    }
+  }
+  throw new Error(`${file}: could not take the experiment lock`);
+}
+
+async function runPlanned(id: string, plan: ExperimentPlan, options: RunOptions, resume: boolean, startedAt: Date): Promise<ExperimentResult> {
   writeJsonAtomic(path.join(experimentRunsDir(id, options.resultsDir), "experiment.json"), {
     experimentId: id,
     preset: plan.preset,

@@ -178,3 +178,15 @@ test("the report skips JSON files that are not experiment results, and lists bro
   assert.match(md, /## Unreadable result files/);
   assert.doesNotMatch(md, /lstm-lm/);
 });
+
+test("a second concurrent run of the same experiment is refused; a stale lock is taken over", async () => {
+  const sub = fs.mkdtempSync(path.join(os.tmpdir(), "rnnlab-lock-"));
+  const lock = path.join(sub, "test", "runs", "counting", "experiment.lock");
+  fs.mkdirSync(path.dirname(lock), { recursive: true });
+  fs.writeFileSync(lock, String(process.ppid)); // a live process that is not us
+  await assert.rejects(runExperiment("test/counting", { preset: "smoke", resultsDir: sub }), (e: Error) => e instanceof UsageError && /already running in process/.test(e.message));
+  fs.writeFileSync(lock, "2147483646"); // no such process
+  const result = await runExperiment("test/counting", { preset: "smoke", resultsDir: sub });
+  assert.equal(result.arms.a.summary.value.n, 2);
+  assert.ok(!fs.existsSync(lock), "the lock is released");
+});
