@@ -164,7 +164,7 @@ function torchAvailable(): boolean {
 function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<string, unknown> {
   const T = size.steps;
   if (T % o.structuredGroups !== 0) throw new Error(`bench: --structured-groups ${o.structuredGroups} must divide the BPTT length ${T}.`);
-  const rounds = o.steps ?? (o.quick ? 2 : name === "medium" ? 3 : 5);
+  const rounds = o.steps ?? (o.quick ? 2 : 5);
   const variants: { key: string; variant: DropoutVariant }[] = [
     { key: "rnnlab", variant: { kind: "none" } },
     { key: "elementwiseDropout", variant: { kind: "elementwise", rate: o.dropoutRate } },
