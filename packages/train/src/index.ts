@@ -15,4 +15,5 @@ export * from "./seq2seq";
 export * from "./seq2seq-training";
 export * from "./translation";
 export * from "./tagger";
+export * from "./tagger-crf";
 export * from "./synthetic";

@@ -3,27 +3,29 @@
  *
  *   x_t       = [E w_t ; K casing(w_t)]                      word embeddings (+ optional casing-class embeddings)
  *   h_t       = [→h_t ; ←h_t]                                 stacked bidirectional LSTM (layer l reads layer l−1's [→h;←h])
- *   p(y_t|w)  = softmax(W h_t + b)                            independent softmax per token (no CRF)
- *   loss      = Σ over real tokens of −log p(y_t | w) / number of real tokens
+ *   e_t       = W h_t + b                                    tag scores
+ *   output    = softmax(e_t) per token (default), or a linear-chain CRF over e_1..e_n (`crf: true`, ./tagger-crf.ts)
+ *   loss      = Σ over real tokens of −log p(y_t | w), or Σ_sentences CRF NLL; divided by the number of real tokens
  *   metric    = CoNLL span F1 (conlleval, @rnnlab/metrics spanF1) over predicted argmax tags
  *
  * Dropout (cells' DropoutConfig: elementwise, locked, structured) on non-recurrent connections: every LSTM
  * layer's input (the embeddings for layer 0; fused into the input projection, so structured dropout shrinks
  * the matMul) and the BiLSTM output before the softmax layer.
- * DEVIATION: no CRF layer and no character-level encoder (the paper's tagger was probably a BiLSTM(-CRF)
- * [R]); the independent softmax keeps training and decoding one matMul per sequence. The optional casing
+ * DEVIATION: no character-level encoder (the paper's tagger was probably a BiLSTM(-CRF) with character
+ * features [R]); the CRF is optional and off by default (softmax decoding is one argmax). The optional casing
  * feature (Collobert et al. 2011's "caps" feature, `wordCasing`) is the cheap stand-in for character
  * features: it restores the capitalisation a lowercased word vocabulary loses.
  *
  * Parameter tree: embedding [V, E]; casingEmbedding [CASING_CLASSES, K] (when casingEmbeddingSize K > 0); layers.<l>.forward / layers.<l>.backward = LSTM params
  * {inputKernel [I,4H], recurrentKernel [H,4H], bias [4H]} (I = E + K for l = 0, else 2H); output.kernel [2H, C],
- * output.bias [C].
+ * output.bias [C]; with `crf`, crf.{transitions [C, C], start [C], end [C]}.
  */
 import { tf, Rng } from "@rnnlab/core";
 import type { TokenIds } from "./seq2seq";
 import { createLstm, bidirectionalScan, denseSequence, type Cell, type DropoutConfig, type GateConfig, type GateTracer } from "@rnnlab/cells";
 import { spanF1, type SpanF1Result, type TaggingScheme } from "@rnnlab/metrics";
 import { maskedCrossEntropy } from "./seq2seq-loss";
+import { initCrfParams, crfNegativeLogLikelihood, crfViterbi, type CrfParams } from "./tagger-crf";
 import { createVariables, type ParamTree, type VariableSet } from "./params";
 import { runEpochTraining, type EpochTrainingOptions, type EpochTrainingResult } from "./seq2seq-training";
 
@@ -42,6 +44,8 @@ export interface TaggerModelConfig {
   forgetBias?: number;
   /** Uniform init range of the embeddings; default 0.1. */
   embeddingInitRange?: number;
+  /** Linear-chain CRF output layer instead of per-token softmax; default false. */
+  crf?: boolean;
   /** Width K of the casing-class embedding concatenated to the word embedding; default 0 (off). */
   casingEmbeddingSize?: number;
   /** Word id used for padding. */
@@ -78,9 +82,10 @@ export interface TaggerParams {
   casingEmbedding?: tf.Tensor2D;
   layers: { forward: LstmLayerParams; backward: LstmLayerParams }[];
   output: { kernel: tf.Tensor2D; bias: tf.Tensor1D };
+  crf?: CrfParams;
 }
 
-const TAGGER_KEYS = ["vocabularySize", "tagCount", "embeddingSize", "hiddenSize", "layers", "dropout", "gate", "forgetBias", "embeddingInitRange", "casingEmbeddingSize", "padToken"];
+const TAGGER_KEYS = ["vocabularySize", "tagCount", "embeddingSize", "hiddenSize", "layers", "dropout", "gate", "forgetBias", "embeddingInitRange", "casingEmbeddingSize", "crf", "padToken"];
 
 export function resolveTaggerConfig(config: TaggerModelConfig): ResolvedTaggerConfig {
   for (const key of Object.keys(config)) {
@@ -94,7 +99,9 @@ export function resolveTaggerConfig(config: TaggerModelConfig): ResolvedTaggerCo
     forgetBias: config.forgetBias ?? 1,
     embeddingInitRange: config.embeddingInitRange ?? 0.1,
     casingEmbeddingSize: config.casingEmbeddingSize ?? 0,
+    crf: config.crf ?? false,
   } as ResolvedTaggerConfig;
+  if (typeof resolved.crf !== "boolean") throw new Error(`tagger model option "crf" must be true or false, got ${JSON.stringify(resolved.crf)}`);
   if (!Number.isInteger(resolved.casingEmbeddingSize) || resolved.casingEmbeddingSize < 0) {
     throw new Error(`tagger model option "casingEmbeddingSize" must be an integer >= 0 (0 = off), got ${JSON.stringify(resolved.casingEmbeddingSize)}`);
   }
@@ -139,6 +146,7 @@ export function initTaggerParams(config: ResolvedTaggerConfig, rng: Rng): Tagger
         kernel: tf.randomUniform([H2, config.tagCount], -1 / Math.sqrt(H2), 1 / Math.sqrt(H2), "float32", r.tfSeed()),
         bias: tf.zeros([config.tagCount]),
       },
+      ...(config.crf ? { crf: initCrfParams(config.tagCount) } : {}),
     };
     return params as unknown as tf.TensorContainer;
   }) as unknown as TaggerParams;
@@ -248,21 +256,33 @@ export function taggerLoss(
 ): tf.Scalar {
   return tf.tidy(() => {
     const logits = taggerLogits(config, params, batch, options);
+    if (config.crf) {
+      if (!params.crf) throw new Error("tagger: the model config has crf: true but the parameters have no crf entry; initialise them with initTaggerParams");
+      const tokens = batch.lengths.reduce((a, b) => a + b, 0);
+      return tf.div(crfNegativeLogLikelihood(params.crf, logits, batch.tags, batch.lengths), tokens) as tf.Scalar;
+    }
     const [T, B, C] = logits.shape;
     return maskedCrossEntropy(tf.reshape(logits, [T * B, C]) as tf.Tensor2D, tf.reshape(batch.tags, [T * B]) as tf.Tensor1D, tf.reshape(batch.mask, [T * B]) as tf.Tensor1D).mean;
   });
 }
 
-/** Argmax tag ids per sentence (unpadded). */
+/** Best tag ids per sentence (unpadded): per-token argmax, or the Viterbi path with a CRF. */
 export function predictTags(config: ResolvedTaggerConfig, params: TaggerParams, data: UntaggedIds, options: { batchSize?: number; tracer?: GateTracer } = {}): number[][] {
   const batchSize = options.batchSize ?? 64;
   const out: number[][] = [];
   for (let start = 0; start < data.words.length; start += batchSize) {
     const chunk = data.words.slice(start, start + batchSize);
     const batch = padTaggingBatch(config, chunk, chunk.map((s) => new Array<number>(s.length).fill(0)), data.casing?.slice(start, start + batchSize));
+    const B = chunk.length;
+    if (config.crf) {
+      const emissions = tf.tidy(() => taggerLogits(config, params, batch, { tracer: options.tracer })); // [T, B, C]
+      out.push(...crfViterbi(params.crf!, emissions, batch.lengths));
+      emissions.dispose();
+      disposeTaggingTensors(batch);
+      continue;
+    }
     const best = tf.tidy(() => tf.argMax(taggerLogits(config, params, batch, { tracer: options.tracer }), 2)); // [T, B]
     const values = best.dataSync();
-    const B = chunk.length;
     best.dispose();
     disposeTaggingTensors(batch);
     chunk.forEach((s, b) => out.push(Array.from({ length: s.length }, (_, t) => values[t * B + b])));

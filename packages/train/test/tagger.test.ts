@@ -117,7 +117,7 @@ test("structured and elementwise dropout: deterministic per seed, no tensor leak
 
 test("bad tagger configuration names the offending option", () => {
   assert.throws(() => resolveTaggerConfig({ ...model, hiddenSize: 0 }), /"hiddenSize"/);
-  assert.throws(() => resolveTaggerConfig({ ...model, crf: true } as never), /unknown option "crf"/);
+  assert.throws(() => resolveTaggerConfig({ ...model, characterEmbedding: 8 } as never), /unknown option "characterEmbedding"/);
   assert.throws(() => resolveTaggerConfig({ ...model, dropout: { kind: "structured", rate: 1.5 } }), /rate/);
   assert.throws(() => evaluateTagger(trained.config, trained.params, valid, TAGS.slice(1)), /tag names/);
 });
