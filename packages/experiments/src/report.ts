@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "@rnnlab/core";
+import { histogramDensity } from "@rnnlab/metrics";
 import { lineFigure, renderFigure, closeRenderer, type FigureSpec, type Series } from "@rnnlab/plots";
 import { getExperiment } from "./registry";
 import { figuresDir, readResult, resultsRoot, type ExperimentResult, type MetricSummary } from "./results";
@@ -121,7 +122,36 @@ export function resultFigures(result: ExperimentResult): { name: string; spec: F
       }),
     });
   }
+  const gates = gateHistogramFigure(result);
+  if (gates) out.push({ name: `${experiment}-gates`, spec: gates });
   return out;
+}
+
+/**
+ * G2-LSTM's gate figure: density of the input (i) and forget (f) gate values of the first layer
+ * ("decoder.layer0" for translation), per arm, from the first seed's histograms in `extra.gateHistograms`.
+ */
+export function gateHistogramFigure(result: ExperimentResult): FigureSpec | undefined {
+  const series: Series[] = [];
+  for (const [arm, a] of Object.entries(result.arms)) {
+    const run = Object.values(a.runs)[0];
+    const histograms = (run?.extra as { gateHistograms?: Record<string, Record<string, { min: number; max: number; counts: number[] }>> } | undefined)?.gateHistograms;
+    if (!histograms) continue;
+    const layer = histograms["decoder.layer0"] ?? Object.values(histograms)[0];
+    for (const gate of ["i", "f"]) {
+      const h = layer?.[gate];
+      if (!h || h.counts.reduce((x, y) => x + y, 0) === 0) continue;
+      const d = histogramDensity(h);
+      series.push({ name: `${arm} ${gate === "i" ? "input" : "forget"} gate`, x: d.centers, y: d.densities, dash: gate === "i" ? "solid" : "dot" });
+    }
+  }
+  if (series.length === 0) return undefined;
+  return lineFigure({
+    title: `${result.id}: first-layer gate values on held-out data (${result.preset} preset, seed ${result.seeds[0]})`,
+    xTitle: "gate value",
+    yTitle: "density",
+    series,
+  });
 }
 
 /** Render a result's figures to `<results>/<paper>/figures/` (PNG + SVG + HTML); returns the PNG paths. */

@@ -211,18 +211,19 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
 
 /**
  * Fractions of input/forget gate values below 0.1 or above 0.9 (G2-LSTM's bimodality measure),
- * per layer and gate, plus first-layer finals.
+ * per layer and gate, plus finals for `mainLayer` (default: the first layer recorded).
  */
-export function gateSaturationSummary(histograms: unknown): { byGate: Record<string, unknown>; finals: Record<string, number> } {
+export function gateSaturationSummary(histograms: unknown, mainLayer?: string): { byGate: Record<string, unknown>; finals: Record<string, number> } {
   const byGate: Record<string, unknown> = {};
   const finals: Record<string, number> = {};
   const layers = histograms as Record<string, Record<string, unknown>>;
   const layerNames = Object.keys(layers ?? {});
+  const main = mainLayer && layerNames.includes(mainLayer) ? mainLayer : layerNames[0];
   for (const layer of layerNames) {
     for (const [gate, histogram] of Object.entries(layers[layer] ?? {})) {
       const s = gateSaturationFromHistogram(histogram as never);
       byGate[`${layer}.${gate}`] = s;
-      if (layer === layerNames[0] && (gate === "i" || gate === "f")) {
+      if (layer === main && (gate === "i" || gate === "f")) {
         finals[`${gate === "i" ? "input" : "forget"}GateSaturated`] = s.shareSaturated;
       }
     }

@@ -25,6 +25,7 @@ import {
   evaluateTranslationBleu,
   evaluateTranslationLoss,
   trainTranslation,
+  traceTranslationGates,
   translationCompressionMatrices,
   type ParallelIds,
   type TranslationParams,
@@ -161,8 +162,10 @@ export async function runTranslationArm(
   });
   try {
     const testIds = ids(test);
+    const bleu = evaluateTranslationBleu(result.config, result.params, testIds, detokenize);
+    // G2-LSTM's figure: gates of the decoder's first layer, teacher-forced over real (unpadded) positions.
     const tracer = new GateTracer();
-    const bleu = evaluateTranslationBleu(result.config, result.params, testIds, detokenize, { tracer });
+    traceTranslationGates(result.config, result.params, testIds, tracer);
     const loss = evaluateTranslationLoss(result.config, result.params, testIds);
     const final: Record<string, number> = {
       ...Object.fromEntries(Object.entries(result.final).filter(([, v]) => typeof v === "number")),
@@ -173,7 +176,8 @@ export async function runTranslationArm(
       trainSeconds: result.elapsedMs / 1000,
       secondsPerStep: result.elapsedMs / 1000 / Math.max(1, result.steps),
     };
-    const saturation = gateSaturationSummary(tracer.toJSON());
+    const gateHistograms = tracer.toJSON();
+    const saturation = gateSaturationSummary(gateHistograms, "decoder.layer0");
     Object.assign(final, saturation.finals);
     const compression: Record<string, number> = {};
     if (spec.compression) {
@@ -211,6 +215,7 @@ export async function runTranslationArm(
         bleuSignature: bleu.bleu.signature,
         sampleHypotheses: bleu.hypotheses.slice(0, 3),
         gateSaturation: saturation.byGate,
+        gateHistograms: { "decoder.layer0": gateHistograms["decoder.layer0"] },
         compression,
       },
       resumedFromStep: result.resumedFromStep,
