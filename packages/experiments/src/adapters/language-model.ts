@@ -78,6 +78,13 @@ export function optimizerOptions(kind: string, weightDecay: number): OptimizerOp
   throw new Error(`train.optimizer="${kind}" must be one of sgd, adam, asgd, rmsprop`);
 }
 
+/** The optimizer step a checkpoint was taken at (0 when there is none); trainers store it in their meta. */
+export function checkpointStep(checkpoints: CheckpointManager): number {
+  if (!checkpoints.exists()) return 0;
+  const meta = checkpoints.load()?.meta as { step?: number; progress?: { step?: number } } | undefined;
+  return meta?.progress?.step ?? meta?.step ?? 0;
+}
+
 function curveOf(points: { step: number; value: number }[] | undefined): Curve {
   return { step: (points ?? []).map((p) => p.step), value: (points ?? []).map((p) => p.value) };
 }
@@ -142,7 +149,7 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     everySteps: m.checkpointEverySteps,
     configHash: trainerConfigHash({ config, data: corpus.name, tokens: corpus.train.length }),
   });
-  const resumedFrom = ctx.resume && checkpoints.exists() ? (checkpoints.load()?.meta as { step?: number } | undefined)?.step ?? 0 : 0;
+  const resumedFrom = ctx.resume ? checkpointStep(checkpoints) : 0;
   const result = await trainLanguageModel(
     config,
     { train: corpus.train, valid: corpus.valid, test: corpus.test },

@@ -4,6 +4,7 @@
  */
 import { CheckpointManager, configHash as trainerConfigHash, trainSyntheticTask, type RecurrentCellConfig, type SyntheticTask, type SyntheticTrainConfig, type OptimizerOptions } from "@rnnlab/train";
 import type { ArmContext, ArmOutcome, Curve } from "../types";
+import { checkpointStep } from "./language-model";
 
 export interface SyntheticTrainingSection {
   layers: number;
@@ -55,7 +56,7 @@ export async function runSyntheticArm(
     stepCurveCapacity: 256,
   };
   const checkpoints = new CheckpointManager({ directory: ctx.runDir, everySteps: t.checkpointEverySteps, configHash: trainerConfigHash(config) });
-  const resumedFrom = ctx.resume && checkpoints.exists() ? ((checkpoints.load()?.meta as { step?: number } | undefined)?.step ?? 0) : 0;
+  const resumedFrom = ctx.resume ? checkpointStep(checkpoints) : 0;
   const result = await trainSyntheticTask(config, {
     checkpoints,
     resume: ctx.resume,
