@@ -22,6 +22,9 @@ export const PAPER_TITLES: Record<string, string> = {
   ncgru: "Orthogonal GRU with the Neumann-Cayley transformation (Mucllari et al. 2022)",
 };
 
+/** Bookkeeping finals left out of the report tables (they stay in the JSON). */
+const HIDDEN_METRICS = ["steps", "trainSeconds", "epochTrainSeconds", "parameterCount"];
+
 export interface Staleness {
   stale: boolean;
   /** Why, when stale (or why it cannot be checked). */
@@ -214,14 +217,28 @@ export function buildReport(results: ExperimentResult[], options: { figureLinks?
       );
       const reported = result.reported;
       const metric = reported.ourMetric;
-      const otherMetrics = [...new Set(Object.values(result.arms).flatMap((a) => Object.keys(a.summary)))].filter((m) => m !== metric);
-      lines.push(`| arm | ours: ${metric} | paper: ${reported.metric} | ${otherMetrics.join(" | ")}${otherMetrics.length ? " |" : ""}`);
-      lines.push(`|---|---|---|${otherMetrics.map(() => "---|").join("")}`);
-      for (const [arm, a] of Object.entries(result.arms)) {
+      const otherMetrics = [...new Set(Object.values(result.arms).flatMap((a) => Object.keys(a.summary)))].filter(
+        (m) => m !== metric && !HIDDEN_METRICS.includes(m),
+      );
+      // Time per step relative to the first arm (structured dropout's claim is a speedup).
+      const armEntries = Object.entries(result.arms);
+      const reference = armEntries[0]?.[1].summary.secondsPerStep?.mean;
+      let compareSpeed = false;
+      try {
+        compareSpeed = getExperiment(result.id).compareSpeed ?? false;
+      } catch {
+        compareSpeed = false;
+      }
+      const speedup = compareSpeed && reference !== undefined && armEntries.length > 1 && armEntries.every(([, a]) => a.summary.secondsPerStep);
+      const extraHeader = speedup ? ` speedup vs ${armEntries[0][0]} |` : "";
+      lines.push(`| arm | ours: ${metric} | paper: ${reported.metric} |${extraHeader} ${otherMetrics.join(" | ")}${otherMetrics.length ? " |" : ""}`);
+      lines.push(`|---|---|---|${speedup ? "---|" : ""}${otherMetrics.map(() => "---|").join("")}`);
+      for (const [arm, a] of armEntries) {
         const paperValue = reported.values[arm];
         const paperText = paperValue === null || paperValue === undefined ? "n/a" : formatNumber(paperValue);
+        const speedupText = speedup ? ` ${(reference! / a.summary.secondsPerStep.mean).toFixed(2)}× |` : "";
         lines.push(
-          `| ${arm} | ${formatSummary(a.summary[metric])} | ${paperText} | ${otherMetrics.map((m) => formatSummary(a.summary[m])).join(" | ")}${otherMetrics.length ? " |" : ""}`,
+          `| ${arm} | ${formatSummary(a.summary[metric])} | ${paperText} |${speedupText} ${otherMetrics.map((m) => formatSummary(a.summary[m])).join(" | ")}${otherMetrics.length ? " |" : ""}`,
         );
       }
       lines.push("", `Paper numbers: ${reported.source}.${reported.note ? ` ${reported.note}` : ""}`, "");

@@ -99,6 +99,8 @@ export interface ExperimentDefinition<C extends object = any> {
   primaryMetric: { name: string; lowerIsBetter: boolean };
   /** Curves to plot (names in ArmOutcome.curves); the first is the main figure. */
   plotCurves: string[];
+  /** The report adds a "speedup vs the first arm" column (time per step), e.g. for structured dropout. */
+  compareSpeed?: boolean;
   /** Train and evaluate one (arm, seed). */
   runArm(ctx: ArmContext<C>): Promise<ArmOutcome>;
   /** When set, the experiment cannot run yet (e.g. a trainer it needs has not landed); the reason. */

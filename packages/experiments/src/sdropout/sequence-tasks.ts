@@ -63,6 +63,7 @@ registerExperiment<SdTranslationConfig>({
   defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
   data: { kind: "dataset", datasets: ["iwslt14_de_en", "multi30k_de_en (cpu preset)"], smoke: "generated reversal + word-substitution corpus" },
   reported: { source: "PAPERS.md §3", metric: "test BLEU", ourMetric: "testBleu", lowerIsBetter: false, values: { elementwise: null, structured: null, none: null }, note },
+  compareSpeed: true,
   primaryMetric: { name: "testBleu", lowerIsBetter: false },
   plotCurves: ["validBleu", "trainLoss"],
   runArm: (ctx) => {
@@ -108,6 +109,7 @@ registerExperiment<SdNerConfig>({
   defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
   data: { kind: "dataset", datasets: ["conll2003"], smoke: "generated IOB2 sentences with cue words" },
   reported: { source: "PAPERS.md §3", metric: "test span F1", ourMetric: "testF1", lowerIsBetter: false, values: { elementwise: null, structured: null, none: null }, note },
+  compareSpeed: true,
   primaryMetric: { name: "testF1", lowerIsBetter: false },
   plotCurves: ["validF1", "trainLoss"],
   runArm: (ctx) => {
