@@ -9,6 +9,7 @@ import {
   checkStaleness,
   collectResults,
   notebookProgress,
+  consoleProgress,
   planExperiment,
   readResult,
   registerExperiment,
@@ -189,4 +190,21 @@ test("a second concurrent run of the same experiment is refused; a stale lock is
   const result = await runExperiment("test/counting", { preset: "smoke", resultsDir: sub });
   assert.equal(result.arms.a.summary.value.n, 2);
   assert.ok(!fs.existsSync(lock), "the lock is released");
+});
+
+test("consoleProgress prints plain, throttled lines when the stream is not a terminal", () => {
+  const lines: string[] = [];
+  const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
+  const listener = consoleProgress({ stream, plainIntervalSeconds: 3600 });
+  const base = { experimentId: "x/y", arm: "a", seed: 1, runIndex: 0, runCount: 2, split: "train" };
+  listener({ ...base, kind: "reused", step: 0, totalSteps: 0, metrics: { loss: 1 } });
+  listener({ ...base, kind: "start", step: 0, totalSteps: 0, metrics: {} });
+  for (let s = 1; s <= 100; s++) listener({ ...base, kind: "progress", step: s, totalSteps: 100, metrics: { loss: 1 / s } });
+  listener({ ...base, kind: "end", step: 0, totalSteps: 0, metrics: { testLoss: 0.25 } });
+  assert.equal(lines.length, 5, lines.join(""));
+  assert.match(lines[0], /x\/y a seed 1: reused \(loss=1\)/);
+  assert.match(lines[1], /x\/y a seed 1 \(1\/2\): started/);
+  assert.match(lines[2], /step 1\/100 .*loss=1/);
+  assert.match(lines[3], /step 100\/100 loss=0\.01000/);
+  assert.match(lines[4], /finished in .* s: testLoss=0\.2500/);
 });
