@@ -27,6 +27,12 @@ export interface StructuredDropoutLmConfig<Arms> {
   model: LanguageModelSection;
   /** Multiply the learning rate by `factor` every `every` epochs from epoch `start` (factor 1: constant). */
   learningRateDecay: { factor: number; every: number; start: number };
+  /**
+   * "off": every arm runs the readable (scan) LSTM path. The fused fast path only serves unstructured
+   * dropout, so "auto" would time structured dropout on a slower code path than per-element dropout and
+   * confound the speed comparison; "off" isolates the effect of the smaller GEMMs.
+   */
+  implementation: { fastPath: string };
   arms: Arms;
 }
 
@@ -54,6 +60,7 @@ const zarembaMedium: Omit<SdPtbConfig, "arms"> = {
     checkpointEverySteps: 500,
   },
   learningRateDecay: { factor: 1 / 1.2, every: 1, start: 6 },
+  implementation: { fastPath: "off" },
 };
 
 export const sdPtbBase: SdPtbConfig = {
@@ -98,6 +105,7 @@ function runArm(ctx: ArmContext<StructuredDropoutLmConfig<Record<string, Dropout
     ...(dropout ? { dropout } : {}),
     cell: { kind: "lstm" },
     schedule: scheduleOf(c),
+    fastPath: c.implementation.fastPath === "auto" ? "auto" : "off",
   });
 }
 
@@ -119,6 +127,7 @@ registerExperiment<SdPtbConfig>({
         embeddingSize: 256,
         hiddenSize: 256,
         epochs: 1,
+        maxStepsPerEpoch: 800,
         evaluateEverySteps: 200,
         optimizer: "adam",
         learningRate: 2e-3,
