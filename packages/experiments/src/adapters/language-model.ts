@@ -18,6 +18,7 @@ import {
 import { generatedLanguageModelCorpus } from "../generated-data";
 import { languageModelCompressionTable, type LanguageModelCompressionSection } from "./lm-compression";
 import type { ArmContext, ArmOutcome, Curve } from "../types";
+import { StepTimer } from "./step-timer";
 
 /** Where the tokens come from. */
 export interface LanguageModelDataSection {
@@ -150,6 +151,7 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     configHash: trainerConfigHash({ config, data: corpus.name, tokens: corpus.train.length }),
   });
   const resumedFrom = ctx.resume ? checkpointStep(checkpoints) : 0;
+  const timer = new StepTimer();
   const result = await trainLanguageModel(
     config,
     { train: corpus.train, valid: corpus.valid, test: corpus.test },
@@ -157,6 +159,7 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
       checkpoints,
       resume: ctx.resume,
       onProgress: (e) => {
+      timer.observe(e);
         if (e.kind === "done") return;
         ctx.onProgress({ step: e.step, totalSteps: e.totalSteps ?? 0, split: e.split, metrics: e.metrics });
       },
@@ -167,9 +170,9 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     validPerplexity: result.final.valid.perplexity,
     steps: result.steps,
     trainSeconds: result.elapsedMs / 1000,
-    secondsPerStep: result.elapsedMs / 1000 / Math.max(1, result.steps),
     parameterCount: result.parameterCount,
   };
+  if (Number.isFinite(timer.secondsPerStep())) final.secondsPerStep = timer.secondsPerStep();
   if (result.final.test) {
     final.testLoss = result.final.test.loss;
     final.testPerplexity = result.final.test.perplexity;

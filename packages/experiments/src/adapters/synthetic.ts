@@ -4,6 +4,7 @@
  */
 import { CheckpointManager, configHash as trainerConfigHash, trainSyntheticTask, type RecurrentCellConfig, type SyntheticTask, type SyntheticTrainConfig, type OptimizerOptions } from "@rnnlab/train";
 import type { ArmContext, ArmOutcome, Curve } from "../types";
+import { StepTimer } from "./step-timer";
 import { checkpointStep } from "./language-model";
 
 export interface SyntheticTrainingSection {
@@ -57,10 +58,12 @@ export async function runSyntheticArm(
   };
   const checkpoints = new CheckpointManager({ directory: ctx.runDir, everySteps: t.checkpointEverySteps, configHash: trainerConfigHash(config) });
   const resumedFrom = ctx.resume ? checkpointStep(checkpoints) : 0;
+  const timer = new StepTimer();
   const result = await trainSyntheticTask(config, {
     checkpoints,
     resume: ctx.resume,
     onProgress: (e) => {
+      timer.observe(e);
       if (e.kind !== "done") ctx.onProgress({ step: e.step, totalSteps: e.totalSteps ?? t.steps, split: e.split, metrics: e.metrics });
     },
   });
@@ -70,8 +73,8 @@ export async function runSyntheticArm(
     lossOverBaseline: result.final.loss / result.baseline,
     steps: result.steps,
     trainSeconds: result.elapsedMs / 1000,
-    secondsPerStep: result.elapsedMs / 1000 / Math.max(1, result.steps),
   };
+  if (Number.isFinite(timer.secondsPerStep())) final.secondsPerStep = timer.secondsPerStep();
   if (result.final.accuracy !== undefined) final.testAccuracy = result.final.accuracy;
   // First evaluation step at which the test loss fell below the trivial baseline, and below a tenth of it
   // (clearly solved rather than noise around the baseline); −1: never.

@@ -7,6 +7,7 @@ import { buildNerVocabularies, loadNerCorpus, type NerDatasetName, type NerSente
 import { CheckpointManager, configHash as trainerConfigHash, evaluateTagger, trainTagger, type TaggedIds } from "@rnnlab/train";
 import { generatedNerSentences } from "../generated-data";
 import type { ArmContext, ArmOutcome, Curve } from "../types";
+import { StepTimer } from "./step-timer";
 import { optimizerOptions } from "./language-model";
 import type { EpochTrainingSection } from "./translation";
 
@@ -78,6 +79,7 @@ export async function runTaggerArm(
     everySteps: t.checkpointEverySteps,
     configHash: trainerConfigHash({ model, trainerOptions, data: d, trainSentences: data.train.length }),
   });
+  const timer = new StepTimer();
   const result = await trainTagger({
     ...trainerOptions,
     model,
@@ -88,6 +90,7 @@ export async function runTaggerArm(
     checkpoints,
     resume: ctx.resume,
     onProgress: (e) => {
+      timer.observe(e);
       if (e.kind !== "done") ctx.onProgress({ step: e.step, totalSteps: e.totalSteps ?? 0, split: e.split, metrics: e.metrics });
     },
   });
@@ -99,8 +102,8 @@ export async function runTaggerArm(
       testLoss: test.loss,
       steps: result.steps,
       trainSeconds: result.elapsedMs / 1000,
-      secondsPerStep: result.elapsedMs / 1000 / Math.max(1, result.steps),
     };
+    if (Number.isFinite(timer.secondsPerStep())) final.secondsPerStep = timer.secondsPerStep();
     const curves: Record<string, Curve> = {
       trainLoss: { step: result.curves.trainLoss.map((p) => p.step), value: result.curves.trainLoss.map((p) => p.value) },
     };

@@ -32,6 +32,7 @@ import {
 } from "@rnnlab/train";
 import { generatedParallelCorpus } from "../generated-data";
 import type { ArmContext, ArmOutcome, Curve } from "../types";
+import { StepTimer } from "./step-timer";
 import { gateSaturationSummary, optimizerOptions } from "./language-model";
 
 export interface TranslationDataSection {
@@ -148,6 +149,7 @@ export async function runTranslationArm(
     everySteps: t.checkpointEverySteps,
     configHash: trainerConfigHash({ model, trainerOptions, data: d, trainPairs: train.source.length }),
   });
+  const timer = new StepTimer();
   const result = await trainTranslation({
     ...trainerOptions,
     model,
@@ -157,6 +159,7 @@ export async function runTranslationArm(
     checkpoints,
     resume: ctx.resume,
     onProgress: (e) => {
+      timer.observe(e);
       if (e.kind !== "done") ctx.onProgress({ step: e.step, totalSteps: e.totalSteps ?? 0, split: e.split, metrics: e.metrics });
     },
   });
@@ -174,9 +177,9 @@ export async function runTranslationArm(
       testPerplexity: loss.perplexity,
       steps: result.steps,
       trainSeconds: result.elapsedMs / 1000,
-      secondsPerStep: result.elapsedMs / 1000 / Math.max(1, result.steps),
     };
     const gateHistograms = tracer.toJSON();
+    if (Number.isFinite(timer.secondsPerStep())) final.secondsPerStep = timer.secondsPerStep();
     const saturation = gateSaturationSummary(gateHistograms, "decoder.layer0");
     Object.assign(final, saturation.finals);
     const compression: Record<string, number> = {};
