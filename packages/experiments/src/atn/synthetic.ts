@@ -216,7 +216,8 @@ register(
   { ...atnAddingBase, arms: windowArms([1, 5, 10, 25, 50]) },
   {
     smoke: { task: { length: 12 }, model: { hiddenSize: 8 }, train: smokeTrain },
-    cpu: { task: { length: 50 }, train: { steps: 1500, evaluateEvery: 100, evaluationBatches: 8, checkpointEverySteps: 250 } },
+    // Five ATN-path arms: 1,200 steps each keeps the sweep near an hour on this box.
+    cpu: { task: { length: 50 }, train: { steps: 1200, evaluateEvery: 100, evaluationBatches: 8, checkpointEverySteps: 200 } },
     paper: {},
   },
   { smoke: [0], cpu: [0], paper: [0, 1, 2] },
