@@ -10,7 +10,7 @@ import { writeFileAtomic } from "@rnnlab/core";
 import { histogramDensity } from "@rnnlab/metrics";
 import { lineFigure, renderFigure, closeRenderer, type FigureSpec, type Series } from "@rnnlab/plots";
 import { getExperiment } from "./registry";
-import { figuresDir, readResult, resultsRoot, type ExperimentResult, type MetricSummary } from "./results";
+import { figuresDir, readResult, resultPath, resultsRoot, type ExperimentResult, type MetricSummary } from "./results";
 import { resolveExperimentConfig } from "./runner";
 
 export const PAPER_TITLES: Record<string, string> = {
@@ -288,4 +288,28 @@ export async function writeReport(options: { resultsDir?: string; figures?: bool
   const file = path.join(root, "README.md");
   writeFileAtomic(file, buildReport(results, { figureLinks, errors }));
   return { path: file, stale: results.filter((r) => checkStaleness(r).stale).map((r) => r.id), figureErrors };
+}
+
+/** A result file by experiment id (undefined when it was never run). For notebooks. */
+export function loadResult(id: string, resultsDir?: string): ExperimentResult | undefined {
+  return readResult(resultPath(id, resultsDir));
+}
+
+/**
+ * One row per arm: our primary metric (mean, std, seeds), the paper's number, and the other finals'
+ * means; feed it to @rnnlab/plots' tableFromRows for a notebook table.
+ */
+export function resultTableRows(result: ExperimentResult): Record<string, string | number | null>[] {
+  const metric = result.reported.ourMetric;
+  return Object.entries(result.arms).map(([arm, a]) => {
+    const row: Record<string, string | number | null> = {
+      arm,
+      [`${metric} (mean)`]: a.summary[metric]?.mean ?? null,
+      [`${metric} (std)`]: a.summary[metric]?.std ?? null,
+      seeds: a.summary[metric]?.n ?? Object.keys(a.runs).length,
+      [`paper: ${result.reported.metric}`]: result.reported.values[arm] ?? null,
+    };
+    for (const [name, s] of Object.entries(a.summary)) if (name !== metric && !HIDDEN_METRICS.includes(name)) row[name] = s.mean;
+    return row;
+  });
 }

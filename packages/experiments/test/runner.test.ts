@@ -10,6 +10,8 @@ import {
   collectResults,
   notebookProgress,
   consoleProgress,
+  loadResult,
+  resultTableRows,
   planExperiment,
   readResult,
   registerExperiment,
@@ -207,4 +209,14 @@ test("consoleProgress prints plain, throttled lines when the stream is not a ter
   assert.match(lines[2], /step 1\/100 .*loss=1/);
   assert.match(lines[3], /step 100\/100 loss=0\.01000/);
   assert.match(lines[4], /finished in .* s: testLoss=0\.2500/);
+});
+
+test("resultTableRows gives one row per arm with ours next to the paper's", async () => {
+  const result = loadResult("test/counting", dir)!;
+  const rows = resultTableRows(result);
+  assert.deepEqual(rows.map((r) => r.arm), ["a", "b"]);
+  assert.equal(rows[0]["paper: m"], 1);
+  assert.equal(rows[1]["paper: m"], null);
+  assert.equal(rows[0]["value (mean)"], result.arms.a.summary.value.mean);
+  assert.equal(loadResult("test/counting", fs.mkdtempSync(path.join(os.tmpdir(), "rnnlab-empty-"))), undefined);
 });
