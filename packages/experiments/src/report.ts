@@ -170,6 +170,7 @@ export async function renderResultFigures(result: ExperimentResult, resultsDir?:
 
 function formatNumber(v: number): string {
   if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return String(v);
   const a = Math.abs(v);
   if (a !== 0 && (a < 0.001 || a >= 1e5)) return v.toExponential(2);
   return a >= 100 ? v.toFixed(1) : a >= 1 ? v.toFixed(3) : v.toFixed(4);

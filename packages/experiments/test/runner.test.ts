@@ -122,7 +122,7 @@ test("a changed arm setting retrains only that arm; the report flags results who
   }
   const fresh = buildReport(collectResults(sub).results);
   assert.doesNotMatch(fresh, /— \*\*STALE\*\*/);
-  assert.match(fresh, /\| a \| 0\.5000 ± 0\.7071 \(n=2\) \| 1\.000 \|/);
+  assert.match(fresh, /\| a \| 0\.5000 ± 0\.7071 \(n=2\) \| 1 \|/);
 });
 
 test("a result of another preset is not overwritten by accident", async () => {

@@ -120,7 +120,7 @@ export const atnAddingBase: AtnSyntheticConfig = {
 
 register(
   "atn/adding",
-  "ATN on the adding problem (T = 100): LSTM vs LN-LSTM vs ATN-LSTM",
+  "ATN on the adding problem: LSTM vs LN-LSTM vs ATN-LSTM",
   "ATN-LSTM gets below the trivial MSE (1/6) earlier or lower than LN-LSTM, which beats the plain LSTM.",
   "adding",
   atnAddingBase,
@@ -156,7 +156,7 @@ export const atnCopyingBase: AtnSyntheticConfig = {
 
 register(
   "atn/copying",
-  "ATN on the copying problem (delay 100): LSTM vs LN-LSTM vs ATN-LSTM",
+  "ATN on the copying problem: LSTM vs LN-LSTM vs ATN-LSTM",
   "ATN-LSTM drops below the memoryless cross-entropy 10·ln 8/(T+20) earlier than LN-LSTM and LSTM.",
   "copying",
   atnCopyingBase,
@@ -191,7 +191,7 @@ export const atnDenoiseBase: AtnSyntheticConfig = {
 
 register(
   "atn/denoise",
-  "ATN on the denoise task (T = 200): LSTM vs LN-LSTM vs ATN-LSTM",
+  "ATN on the denoise task: LSTM vs LN-LSTM vs ATN-LSTM",
   "ATN-LSTM reaches a lower cross-entropy than LN-LSTM on the denoise task.",
   "denoise",
   atnDenoiseBase,

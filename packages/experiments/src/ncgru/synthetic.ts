@@ -107,7 +107,7 @@ export const ncgruDenoiseBase: NcGruSyntheticConfig = {
 register(
   "ncgru/denoise",
   "denoise",
-  "NC-GRU vs GRU vs LSTM on the denoise task (T = 200)",
+  "NC-GRU vs GRU vs LSTM on the denoise task",
   "NC-GRU gets below the trivial baseline 10·ln 9/(T+20) and reaches a low loss faster or more reliably than GRU at long T.",
   ncgruDenoiseBase,
   {
@@ -146,7 +146,7 @@ export const ncgruParenthesisBase: NcGruSyntheticConfig = {
 register(
   "ncgru/parenthesis",
   "parenthesis",
-  "NC-GRU vs GRU vs LSTM on the parenthesis-counting task (T = 200)",
+  "NC-GRU vs GRU vs LSTM on the parenthesis-counting task",
   "NC-GRU tracks the open-bracket counts better than GRU and LSTM of similar parameter count.",
   ncgruParenthesisBase,
   { task: { length: 100 }, train: { steps: 2000, evaluateEvery: 100, checkpointEverySteps: 250 } },
