@@ -15,7 +15,7 @@ import { consoleProgress, formatMetrics } from "./progress";
 import { listExperiments, UsageError } from "./registry";
 import { writeReport } from "./report";
 import { resultPath } from "./results";
-import { planExperiment, resolveExperimentConfig, resumeExperiment, runExperiment } from "./runner";
+import { planExperiment, resolveExperimentConfig, resultsRootOfRunDir, resumeExperiment, runExperiment } from "./runner";
 import { PRESET_NAMES, type PresetName } from "./types";
 
 const EXIT_OK = 0;
@@ -157,8 +157,7 @@ export function buildProgram(): Command {
       try {
         const result = await resumeExperiment(dir, { onProgress: progress, jobs: opts.jobs });
         progress.finish();
-        const root = path.dirname(path.dirname(path.dirname(fs.existsSync(path.join(dir, "experiment.json")) ? path.resolve(dir) : path.dirname(path.resolve(dir)))));
-        printResultSummary(resultPath(result.id, root), result);
+        printResultSummary(resultPath(result.id, resultsRootOfRunDir(dir)), result);
       } finally {
         progress.finish();
       }

@@ -495,16 +495,20 @@ export function readInvocation(dir: string): InvocationRecord {
   );
 }
 
+/** The results root above `<root>/<paper>/runs/<experiment>[/<arm>-seed<k>]`. */
+export function resultsRootOfRunDir(dir: string): string {
+  const abs = path.resolve(dir);
+  const experimentDir = fs.existsSync(path.join(abs, "experiment.json")) ? abs : path.dirname(abs);
+  return path.dirname(path.dirname(path.dirname(experimentDir)));
+}
+
 /** Continue an interrupted invocation from its run directory. */
 export async function resumeExperiment(
   dir: string,
   options: Pick<RunOptions, "onProgress" | "jobs"> = {},
 ): Promise<ExperimentResult> {
   const inv = readInvocation(dir);
-  // The results root is the directory above <paper>/runs/<experiment>[/<arm>-seed<k>].
-  const abs = path.resolve(dir);
-  const expDir = fs.existsSync(path.join(abs, "experiment.json")) ? abs : path.dirname(abs);
-  const resultsDir = path.dirname(path.dirname(path.dirname(expDir)));
+  const resultsDir = resultsRootOfRunDir(dir);
   return runExperiment(inv.experimentId, {
     preset: inv.preset,
     overrides: inv.overrides,
