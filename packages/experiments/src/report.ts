@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { writeFileAtomic } from "@rnnlab/core";
 import { histogramDensity } from "@rnnlab/metrics";
 import { lineFigure, renderFigure, closeRenderer, type FigureSpec, type Series } from "@rnnlab/plots";
-import { getExperiment } from "./registry";
+import { armNames, getExperiment } from "./registry";
 import { figuresDir, readResult, resultPath, resultsRoot, type ExperimentResult, type MetricSummary } from "./results";
 import { resolveExperimentConfig } from "./runner";
 
@@ -44,6 +44,16 @@ export function checkStaleness(result: ExperimentResult): Staleness {
     };
   } catch (e) {
     return { stale: true, reason: `cannot resolve the current config: ${(e as Error).message}` };
+  }
+}
+
+/** Arms the current config defines that the result has no runs for (a run still in progress, or interrupted). */
+export function missingArms(result: ExperimentResult): string[] {
+  try {
+    const { definition, config } = resolveExperimentConfig(result.id, result.preset, result.overrides);
+    return armNames(definition, config).filter((arm) => !result.arms[arm]);
+  } catch {
+    return [];
   }
 }
 
@@ -210,6 +220,8 @@ export function buildReport(results: ExperimentResult[], options: { figureLinks?
       }
       lines.push(`${result.title}.${claim}`, "");
       if (staleness.stale) lines.push(`> **STALE**: ${staleness.reason}.`, "");
+      const missing = missingArms(result);
+      if (missing.length) lines.push(`> **Incomplete**: no runs yet for ${missing.join(", ")} (\`rnnlab run ${result.id} --preset ${result.preset}\`).`, "");
       lines.push(
         `Preset **${result.preset}**${result.overrides.length ? ` with \`${result.overrides.join(" ")}\`` : ""}, seeds ${result.seeds.join(", ")}, ` +
           `backend ${env.backend} (tfjs ${env.tfjsVersion}, node ${env.nodeVersion}, ${env.cpuModel}), commit ${commit}, ` +

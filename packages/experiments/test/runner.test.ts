@@ -220,3 +220,10 @@ test("resultTableRows gives one row per arm with ours next to the paper's", asyn
   assert.equal(rows[0]["value (mean)"], result.arms.a.summary.value.mean);
   assert.equal(loadResult("test/counting", fs.mkdtempSync(path.join(os.tmpdir(), "rnnlab-empty-"))), undefined);
 });
+
+test("the report marks a result with arms still missing as incomplete", async () => {
+  const sub = fs.mkdtempSync(path.join(os.tmpdir(), "rnnlab-incomplete-"));
+  await runExperiment("test/counting", { preset: "smoke", arms: ["a"], resultsDir: sub });
+  const md = buildReport(collectResults(sub).results);
+  assert.match(md, /\*\*Incomplete\*\*: no runs yet for b/);
+});
