@@ -10,3 +10,4 @@ export * from "./results";
 export * from "./runner";
 export * from "./report";
 export * from "./progress";
+export * from "./notebook";
