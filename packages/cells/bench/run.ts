@@ -321,6 +321,15 @@ async function main(): Promise<void> {
         }
       }
     }
+    const warnings: string[] = [];
+    const busy = (x: unknown) => typeof x === "number" && x > 0.3;
+    if (busy(r.foreignCoresMedian))
+      warnings.push(`other processes used ${r.foreignCoresMedian} cores during rnnlab's steps: wall-clock figures are slower than on an idle machine; the cpu-time figures are less affected`);
+    if (busy(r.layersLstmForeignCores))
+      warnings.push(`other processes used ${r.layersLstmForeignCores} cores during the tf.layers run: compare speedupVsLayersLstmCpuTime`);
+    if (busy(r.pytorchForeignCores))
+      warnings.push(`other processes used ${r.pytorchForeignCores} cores during the 2-thread PyTorch run, which needs both cores: ratioVsPytorch overstates rnnlab`);
+    if (warnings.length) r.warnings = warnings;
     sizes[name] = r;
     log(`${name}: ${JSON.stringify({ tokensPerSecond: r.tokensPerSecond, speedupVsLayersLstm: r.speedupVsLayersLstm, matmulBoundFraction: r.matmulBoundFraction, structuredDropoutSpeedup: r.structuredDropoutSpeedup, ratioVsPytorch: r.ratioVsPytorch })}`);
   }
