@@ -4,8 +4,8 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { Rng, selectBackend, tf } from "@rnnlab/core";
-import { lstmSequence, softmaxCrossEntropy } from "../src/fast";
-import { createLstm, scan, type LstmParams, type LstmState } from "../src";
+import { lstmSequence, lstmStack, softmaxCrossEntropy } from "../src/fast";
+import { createLstm, scan, stackScan, type LstmParams, type LstmState } from "../src";
 
 before(async () => {
   await selectBackend();
@@ -192,4 +192,29 @@ test("no tensor leaks across repeated training steps (truncated BPTT with carrie
   const before = tf.memory().numTensors;
   for (let i = 0; i < 3; i++) step();
   assert.equal(tf.memory().numTensors, before);
+});
+
+test("lstmStack (2 layers) equals stackScan over createLstm cells, with gradients w.r.t. every parameter", () => {
+  const rng = new Rng(7);
+  const sizes = [3, 4, 5];
+  const params: LstmParams[] = [0, 1].map((l) => ({
+    inputKernel: randn(rng, [sizes[l], 4 * sizes[l + 1]], 0.5) as tf.Tensor2D,
+    recurrentKernel: randn(rng, [sizes[l + 1], 4 * sizes[l + 1]], 0.5) as tf.Tensor2D,
+    bias: randn(rng, [4 * sizes[l + 1]], 0.5) as tf.Tensor1D,
+  }));
+  const xs = randn(rng, [4, 2, 3]) as tf.Tensor3D;
+  const states: LstmState[] = [1, 2].map((l) => ({ h: randn(rng, [2, sizes[l]]) as tf.Tensor2D, c: randn(rng, [2, sizes[l]]) as tf.Tensor2D }));
+  const up = randn(rng, [4, 2, 5]);
+  const flat = params.flatMap((p) => [p.inputKernel, p.recurrentKernel, p.bias]);
+  const unflat = (t: tf.Tensor[]): LstmParams[] => [0, 1].map((l) => ({ inputKernel: t[3 * l] as tf.Tensor2D, recurrentKernel: t[3 * l + 1] as tf.Tensor2D, bias: t[3 * l + 2] as tf.Tensor1D }));
+  const cells = [0, 1].map((l) => createLstm({ inputSize: sizes[l], hiddenSize: sizes[l + 1] }));
+  const run = (f: (p: LstmParams[]) => tf.Tensor) =>
+    tf.tidy(() => {
+      const { value, grads } = tf.valueAndGrads((...t: tf.Tensor[]) => tf.sum(tf.mul(f(unflat(t)), up)) as tf.Scalar)(flat);
+      return [value.dataSync()[0], ...grads.map((g) => Array.from(g.dataSync()))] as [number, ...number[][]];
+    });
+  const fast = run((p) => lstmStack(p, xs, states).ys);
+  const readable = run((p) => stackScan(cells.map((cell, l) => ({ cell, params: p[l] })), xs, states).ys);
+  assert.ok(Math.abs(fast[0] - readable[0]) < 1e-4, `${fast[0]} vs ${readable[0]}`);
+  for (let i = 1; i < fast.length; i++) assert.ok(maxAbsDiff(fast[i] as number[], readable[i] as number[]) < 2e-5, `gradient ${i - 1}`);
 });

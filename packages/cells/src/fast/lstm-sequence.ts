@@ -176,3 +176,27 @@ export function lstmSequence(params: LstmParams, xs: tf.Tensor3D, initial: LstmS
   projected.dispose(); // the tape keeps what backprop needs
   return result;
 }
+
+export interface LstmStackResult {
+  ys: tf.Tensor3D; // [time, batch, hidden of the last layer]
+  states: LstmState[];
+}
+
+/**
+ * Several LSTM layers over a sequence (each layer's ys feed the next), the fast counterpart of
+ * stackScan over createLstm cells. Between-layer dropout is not applied here: use lstmSequence /
+ * lstmRecurrence per layer with the projection you want (e.g. structuredDropoutSequenceProjection).
+ */
+export function lstmStack(layers: LstmParams[], xs: tf.Tensor3D, initial: LstmState[]): LstmStackResult {
+  if (layers.length < 1 || initial.length !== layers.length)
+    throw new Error(`lstmStack: need at least one layer and one initial state per layer; got ${layers.length} layers and ${initial.length} states.`);
+  const states: LstmState[] = [];
+  let x = xs;
+  for (let l = 0; l < layers.length; l++) {
+    const r = lstmSequence(layers[l], x, initial[l]);
+    if (x !== xs) x.dispose(); // the tape keeps what backprop needs
+    x = r.ys;
+    states.push(r.state);
+  }
+  return { ys: x, states };
+}
