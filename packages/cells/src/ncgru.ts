@@ -8,9 +8,13 @@
  *   h_t = z ⊙ h + (1 − z) ⊙ c
  * Params: inputKernel [I,3H] (column blocks r, z, c), recurrentKernel [H,2H] (r, z), bias [2H] (r, z),
  * candidateRecurrentKernel [H,H] = U_c, modReluBias [H].
- * U_c is maintained by an OrthogonalRecurrence (./orthogonal.ts): make it a tf.Variable, exclude it
- * from the main optimiser, and turn its autodiff gradient into a gradient on A with gradientA().
- * DEVIATION: only U_c is orthogonal (the paper's NC-GRU(U_c)); the NC-GRU(U_c, U_r) variant is not built.
+ * NC-GRU(U_c, U_r) (`orthogonalReset: true`): U_r is a second Cayley-orthogonal matrix with its own A
+ * (and its own D with the same ρ); then recurrentKernel is [H,H] = U_z only and resetRecurrentKernel
+ * [H,H] = U_r:  r = σ(x_t W_r + h U_r + b_r),  z = σ(x_t W_z + h U_z + b_z).
+ * Each orthogonal matrix is maintained by its own OrthogonalRecurrence (./orthogonal.ts): make it a
+ * tf.Variable, exclude it from the main optimiser, and turn its autodiff gradient into a gradient on
+ * its A with gradientA(). (The authors' TF code pairs U_r with U_c's inverse and gradient in this mode;
+ * PAPERS §5 calls that a bug, and here each matrix has its own A, inverse and gradient.)
  */
 import { tf, type Rng } from "@rnnlab/core";
 import type { Cell, CellContext, State } from "./types";
@@ -25,6 +29,8 @@ export interface NcGruOptions {
   hiddenSize: number;
   /** ρ: number of −1 entries of D; default floor(0.4·hiddenSize) (PAPERS §5 CPU plan: ≈ 40 %). */
   negativeOnes?: number;
+  /** NC-GRU(U_c, U_r): also make the reset gate's recurrent matrix orthogonal (default false). */
+  orthogonalReset?: boolean;
   inputDropout?: DropoutConfig;
 }
 
@@ -34,6 +40,8 @@ export type NcGruParams = {
   bias: tf.Tensor1D;
   candidateRecurrentKernel: tf.Tensor2D;
   modReluBias: tf.Tensor1D;
+  /** U_r, present only with orthogonalReset (recurrentKernel is then U_z alone). */
+  resetRecurrentKernel?: tf.Tensor2D;
 };
 
 export type NcGruState = State & { h: tf.Tensor2D };
@@ -45,14 +53,14 @@ export interface NcGruPrepared {
 }
 
 export interface NcGruCell extends Cell<NcGruParams, NcGruState, NcGruPrepared> {
-  readonly options: Readonly<{ inputSize: number; hiddenSize: number; negativeOnes: number; inputDropout: DropoutConfig }>;
-  /** Parameters plus the OrthogonalRecurrence that produced candidateRecurrentKernel. */
-  initWithOrthogonal(rng: Rng): { params: NcGruParams; orthogonal: OrthogonalRecurrence };
+  readonly options: Readonly<{ inputSize: number; hiddenSize: number; negativeOnes: number; orthogonalReset: boolean; inputDropout: DropoutConfig }>;
+  /** Parameters plus the OrthogonalRecurrences that produced candidateRecurrentKernel (and resetRecurrentKernel). */
+  initWithOrthogonal(rng: Rng): { params: NcGruParams; orthogonal: OrthogonalRecurrence; resetOrthogonal?: OrthogonalRecurrence };
 }
 
 export function createNcGru(options: NcGruOptions): NcGruCell {
   const where = "createNcGru";
-  checkOptions(where, options as unknown as Record<string, unknown>, ["inputSize", "hiddenSize", "negativeOnes", "inputDropout"]);
+  checkOptions(where, options as unknown as Record<string, unknown>, ["inputSize", "hiddenSize", "negativeOnes", "orthogonalReset", "inputDropout"]);
   checkInteger(where, "inputSize", options.inputSize, 1);
   checkInteger(where, "hiddenSize", options.hiddenSize, 1);
   const H = options.hiddenSize;
@@ -60,19 +68,25 @@ export function createNcGru(options: NcGruOptions): NcGruCell {
   const negativeOnes = options.negativeOnes ?? Math.floor(0.4 * H);
   checkInteger(where, "negativeOnes", negativeOnes, 0);
   if (negativeOnes > H) throw new Error(`${where}: option "negativeOnes" must be in [0, hiddenSize=${H}], got ${negativeOnes}.`);
-  const resolved = Object.freeze({ inputSize: I, hiddenSize: H, negativeOnes, inputDropout: resolveDropoutConfig(where, "inputDropout", options.inputDropout) });
+  const orthogonalReset = options.orthogonalReset ?? false;
+  if (typeof orthogonalReset !== "boolean") throw new Error(`${where}: option "orthogonalReset" must be true or false, got ${String(orthogonalReset)}.`);
+  const resolved = Object.freeze({ inputSize: I, hiddenSize: H, negativeOnes, orthogonalReset, inputDropout: resolveDropoutConfig(where, "inputDropout", options.inputDropout) });
 
   const initWithOrthogonal = (rng: Rng) => {
     const limit = 1 / Math.sqrt(H);
     const orthogonal = OrthogonalRecurrence.create(H, negativeOnes, rng.fork("orthogonal"));
     const params: NcGruParams = {
       inputKernel: uniformTensor([I, 3 * H], limit, rng) as tf.Tensor2D,
-      recurrentKernel: uniformTensor([H, 2 * H], limit, rng) as tf.Tensor2D,
+      recurrentKernel: uniformTensor([H, orthogonalReset ? H : 2 * H], limit, rng) as tf.Tensor2D, // [H, 2H] (r, z) or [H, H] (z)
       bias: tf.zeros([2 * H]),
       candidateRecurrentKernel: orthogonal.toTensor(),
       modReluBias: uniformTensor([H], 0.1, rng) as tf.Tensor1D,
     };
-    return { params, orthogonal };
+    if (!orthogonalReset) return { params, orthogonal };
+    // Forked after every draw above, so the U_c-only variant's draws are unchanged.
+    const resetOrthogonal = OrthogonalRecurrence.create(H, negativeOnes, rng.fork("resetOrthogonal"));
+    params.resetRecurrentKernel = resetOrthogonal.toTensor();
+    return { params, orthogonal, resetOrthogonal };
   };
 
   return {
@@ -105,7 +119,10 @@ export function createNcGru(options: NcGruOptions): NcGruCell {
 
     step(params: NcGruParams, state: NcGruState, x: tf.Tensor2D, prepared: NcGruPrepared) {
       const [xrz, xc] = tf.split(x, [2 * H, H], 1) as tf.Tensor2D[]; // [B, 2H], [B, H]
-      const rz = tf.sigmoid(tf.add(xrz, tf.matMul(state.h, params.recurrentKernel))); // [B, 2H]
+      const recurrentRz = params.resetRecurrentKernel
+        ? tf.concat([tf.matMul(state.h, params.resetRecurrentKernel), tf.matMul(state.h, params.recurrentKernel)], 1) // [B, 2H]: h U_r, h U_z
+        : tf.matMul(state.h, params.recurrentKernel); // [B, 2H]
+      const rz = tf.sigmoid(tf.add(xrz, recurrentRz)); // [B, 2H]
       const [r, z] = tf.split(rz, 2, 1) as tf.Tensor2D[];
       const candidatePre = tf.add(xc, tf.matMul(tf.mul(r, state.h) as tf.Tensor2D, params.candidateRecurrentKernel)); // [B, H]
       const c = tf.mul(tf.sign(candidatePre), tf.relu(tf.add(tf.abs(candidatePre), params.modReluBias)));

@@ -11,3 +11,8 @@ export * from "./runner";
 export * from "./report";
 export * from "./progress";
 export * from "./notebook";
+export * from "./g2lstm/figures";
+export * from "./g2lstm/gate-map";
+export * from "./atn/figures";
+export * from "./ncgru/figures";
+export * from "./ncgru/parameters";

@@ -30,6 +30,8 @@ export type RecurrentCellConfig =
       recomputeEvery?: number;
       /** Learning rate of the optimizer on A (default: the main learning rate). */
       orthogonalLearningRate?: number;
+      /** NC-GRU(U_c, U_r): the reset gate's recurrent matrix U_r is orthogonal too (default false). */
+      orthogonalReset?: boolean;
     };
 
 export interface LmDropoutConfig {
@@ -128,7 +130,7 @@ export class LanguageModel {
         this.cells.push(createGru({ inputSize, hiddenSize, inputDropout, recurrence }) as unknown as Cell);
       } else {
         if (d.weightDrop) throw new Error(`config.dropout.weightDrop is not supported with cell.kind="nc-gru" (its U_c is orthogonal): set it to 0`);
-        this.cells.push(createNcGru({ inputSize, hiddenSize, inputDropout }) as unknown as Cell);
+        this.cells.push(createNcGru({ inputSize, hiddenSize, inputDropout, orthogonalReset: c.orthogonalReset }) as unknown as Cell);
       }
     }
     const c = a.cell;

@@ -7,6 +7,8 @@
  *   every K steps: exact inverse (K = 49 in the NC-GRU scripts)
  *   U_c ← (I+A)^{-1}(I − A) D  written into the candidateRecurrentKernel variable
  * U_c is a trainable variable (so autodiff gives dL/dU_c) that the main optimizer does not own.
+ * NC-GRU(U_c, U_r): every "resetRecurrentKernel" (U_r) is handled the same way with its OWN A, inverse,
+ * D and gradient (the authors' TF code reuses U_c's inverse and the wrong gradient there; PAPERS §5).
  * A is kept twice: a float32 tf.Variable the optimizer steps, and cells' float64 copy that the Neumann
  * update moves by the same Δ.
  */
@@ -23,7 +25,8 @@ export interface OrthogonalOptions {
   orthogonalLearningRate?: number;
 }
 
-const SUFFIX = "candidateRecurrentKernel";
+/** Parameter names (path suffixes) of the orthogonal matrices: U_c, and U_r in NC-GRU(U_c, U_r). */
+const SUFFIXES = ["candidateRecurrentKernel", "resetRecurrentKernel"];
 
 interface Entry {
   path: string;
@@ -50,7 +53,7 @@ export class OrthogonalUpdater {
     if (!Number.isInteger(this.recomputeEvery) || this.recomputeEvery < 1) throw new Error(`cell.recomputeEvery=${this.recomputeEvery} must be a positive integer (NC-GRU uses 49)`);
     const aVariables: NamedVariables = {};
     for (const [path, v] of Object.entries(variables)) {
-      if (!path.endsWith(SUFFIX)) continue;
+      if (!SUFFIXES.some((suffix) => path.endsWith(suffix))) continue;
       const n = v.shape[0];
       const negativeOnes = options.negativeOnes ?? Math.floor(0.4 * n);
       const orthogonal = OrthogonalRecurrence.create(n, negativeOnes, rng.fork(path));
@@ -61,7 +64,7 @@ export class OrthogonalUpdater {
       this.entries.push({ path, orthogonal, A });
       aVariables[path] = A;
     }
-    if (this.entries.length === 0) throw new Error(`OrthogonalUpdater: no "${SUFFIX}" parameter found; is cell.kind "nc-gru"?`);
+    if (this.entries.length === 0) throw new Error(`OrthogonalUpdater: no "${SUFFIXES[0]}" parameter found; is cell.kind "nc-gru"?`);
     // Weight decay on A would pull U_c towards the identity; the A optimizer never decays.
     const { weightDecay: _w, decoupledWeightDecay: _d, ...rest } = mainOptimizer as OptimizerOptions & Record<string, unknown>;
     const aOptions = (rest.kind === "asgd" ? { kind: "sgd" } : rest) as OptimizerOptions;
@@ -97,9 +100,14 @@ export class OrthogonalUpdater {
     });
   }
 
-  /** Largest ‖UᵀU − I‖_F over the layers. */
+  /** Largest ‖UᵀU − I‖_F over the orthogonal matrices (every layer's U_c, and U_r when orthogonal). */
   orthogonalityError(): number {
     return Math.max(...this.entries.map((e) => e.orthogonal.orthogonalityError()));
+  }
+
+  /** ‖UᵀU − I‖_F of each orthogonal matrix, by parameter path. */
+  orthogonalityErrors(): Record<string, number> {
+    return Object.fromEntries(this.entries.map((e) => [e.path, e.orthogonal.orthogonalityError()]));
   }
 
   exportState(): OrthogonalUpdaterState {

@@ -168,7 +168,7 @@ export function validateSyntheticConfig(c: SyntheticTrainConfig): void {
 function buildCell(c: RecurrentCellConfig, inputSize: number, hiddenSize: number): Cell {
   if (c.kind === "lstm") return createLstm({ inputSize, hiddenSize, gate: c.gate, normalization: c.normalization, forgetBias: c.forgetBias, recurrentInit: c.recurrentInit }) as unknown as Cell;
   if (c.kind === "gru") return createGru({ inputSize, hiddenSize }) as unknown as Cell;
-  if (c.kind === "nc-gru") return createNcGru({ inputSize, hiddenSize, negativeOnes: c.negativeOnes }) as unknown as Cell;
+  if (c.kind === "nc-gru") return createNcGru({ inputSize, hiddenSize, negativeOnes: c.negativeOnes, orthogonalReset: c.orthogonalReset }) as unknown as Cell;
   throw new Error(`config.cell.kind="${(c as { kind: string }).kind}" must be lstm, gru or nc-gru`);
 }
 

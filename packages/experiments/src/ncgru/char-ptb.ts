@@ -2,18 +2,18 @@
  * ncgru/char-ptb — NC-GRU vs GRU on character-level PTB (authors' character_Penn_TreeBank/run.sh),
  * bits per character. Equations in ./synthetic.ts; here the inverse is recomputed every 100 batches.
  *
- * DEVIATION (cpu preset): hidden 128 and a capped number of steps instead of 100 epochs at 435 units.
+ * DEVIATION (cpu preset): widths parameter-matched to GRU 128 and 120 steps instead of 100 epochs at 435 units.
  */
 import { runLanguageModelArm, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";
 import { smokeLanguageModel } from "../g2lstm/common";
 import { registerExperiment } from "../registry";
-import type { CellArm } from "./synthetic";
+import { trackOrthogonalityError, type CellArm } from "./synthetic";
 
 export interface NcGruCharPtbConfig {
   data: LanguageModelDataSection;
   model: LanguageModelSection;
   orthogonal: { neumannOrder: number; recomputeEvery: number; orthogonalLearningRate: number };
-  arms: { ncgru: CellArm; gru: CellArm };
+  arms: { gru: CellArm; ncgru: CellArm; ncgruReset: CellArm; lstm: CellArm };
 }
 
 /** run.sh: 1 layer, emsize 435 tied (hidden 435), bptt 100, batch 32, Adam 7e-4, A Adam 7e-4, 100 epochs, no dropout/clipping, ρ 50, order 2. */
@@ -38,9 +38,12 @@ export const ncgruCharPtbBase: NcGruCharPtbConfig = {
     checkpointEverySteps: 500,
   },
   orthogonal: { neumannOrder: 2, recomputeEvery: 100, orthogonalLearningRate: 7e-4 },
+  // run.sh's NC-GRU size for both NC-GRU variants; GRU and LSTM at the same width (the README gives no sizes for them).
   arms: {
-    ncgru: { cell: "nc-gru", hiddenSize: 435, negativeOnes: 50 },
-    gru: { cell: "gru", hiddenSize: 435, negativeOnes: 0 },
+    gru: { cell: "gru", hiddenSize: 435, negativeOnes: 0, orthogonalReset: false },
+    ncgru: { cell: "nc-gru", hiddenSize: 435, negativeOnes: 50, orthogonalReset: false },
+    ncgruReset: { cell: "nc-gru", hiddenSize: 435, negativeOnes: 50, orthogonalReset: true },
+    lstm: { cell: "lstm", hiddenSize: 435, negativeOnes: 0, orthogonalReset: false },
   },
 };
 
@@ -53,12 +56,14 @@ registerExperiment<NcGruCharPtbConfig>({
     smoke: {
       data: smokeLanguageModel.data,
       model: { ...smokeLanguageModel.model },
-      arms: { ncgru: { hiddenSize: 16, negativeOnes: 6 }, gru: { hiddenSize: 16 } },
+      arms: { gru: { hiddenSize: 16 }, ncgru: { hiddenSize: 16, negativeOnes: 6 }, ncgruReset: { hiddenSize: 16, negativeOnes: 6 }, lstm: { hiddenSize: 16 } },
     },
+    // DEVIATION (cpu preset): 120 steps of bptt 50 (≈190k characters, under 4 % of one epoch) instead of 100
+    // epochs of bptt 100; widths parameter-matched to GRU 128 instead of 435; Adam 3e-3 (main and A).
     cpu: {
-      model: { embeddingSize: 128, hiddenSize: 128, epochs: 1, maxStepsPerEpoch: 800, evaluateEverySteps: 200, checkpointEverySteps: 200, learningRate: 2e-3 },
-      orthogonal: { orthogonalLearningRate: 2e-3 },
-      arms: { ncgru: { hiddenSize: 128, negativeOnes: 50 }, gru: { hiddenSize: 128 } },
+      model: { batchSize: 32, evaluationBatchSize: 256, bptt: 50, epochs: 1, maxStepsPerEpoch: 120, evaluateEverySteps: 0, checkpointEverySteps: 60, learningRate: 3e-3 },
+      orthogonal: { orthogonalLearningRate: 3e-3 },
+      arms: { gru: { hiddenSize: 128 }, ncgru: { hiddenSize: 136, negativeOnes: 54 }, ncgruReset: { hiddenSize: 145, negativeOnes: 58 }, lstm: { hiddenSize: 106 } },
     },
     paper: {},
   },
@@ -69,12 +74,12 @@ registerExperiment<NcGruCharPtbConfig>({
     metric: "test bits per character",
     ourMetric: "testBitsPerCharacter",
     lowerIsBetter: true,
-    values: { ncgru: 1.385, gru: null },
+    values: { gru: null, ncgru: 1.385, ncgruReset: null, lstm: null },
     note: "≈1.385 BPC is the README's NC-GRU figure after 100 epochs at 435 units; the GRU baseline's value is unknown [U].",
   },
   primaryMetric: { name: "testBitsPerCharacter", lowerIsBetter: true },
   plotCurves: ["validBitsPerCharacter", "orthogonalityError", "trainLoss"],
-  runArm: (ctx) => {
+  runArm: async (ctx) => {
     const c = ctx.config;
     const arm = c.arms[ctx.arm as keyof NcGruCharPtbConfig["arms"]];
     const o = c.orthogonal;
@@ -83,12 +88,22 @@ registerExperiment<NcGruCharPtbConfig>({
         ? {
             kind: "nc-gru" as const,
             negativeOnes: arm.negativeOnes,
+            orthogonalReset: arm.orthogonalReset,
             neumannOrder: o.neumannOrder as 1 | 2 | 3,
             recomputeEvery: o.recomputeEvery,
             orthogonalLearningRate: o.orthogonalLearningRate,
           }
-        : { kind: "gru" as const };
+        : arm.cell === "lstm"
+          ? { kind: "lstm" as const }
+          : { kind: "gru" as const };
     // Tied weights: the layer width is the embedding size, so each arm's hidden size sets both.
-    return runLanguageModelArm(ctx, { data: c.data, level: "character", model: { ...c.model, hiddenSize: arm.hiddenSize, embeddingSize: arm.hiddenSize }, cell });
+    const tracked = trackOrthogonalityError(ctx);
+    const outcome = await runLanguageModelArm(tracked, { data: c.data, level: "character", model: { ...c.model, hiddenSize: arm.hiddenSize, embeddingSize: arm.hiddenSize }, cell });
+    if (arm.cell === "nc-gru") outcome.final.maxOrthogonalityError = tracked.largest(outcome);
+    // The trainer counts every entry of U_c (and U_r); an orthogonal matrix has H(H−1)/2 free parameters (its skew A).
+    const H = arm.hiddenSize;
+    const orthogonalMatrices = arm.cell === "nc-gru" ? (arm.orthogonalReset ? 2 : 1) : 0;
+    outcome.final.parameters = outcome.final.parameterCount - orthogonalMatrices * (H * H - (H * (H - 1)) / 2);
+    return outcome;
   },
 });
