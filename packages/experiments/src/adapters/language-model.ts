@@ -9,6 +9,7 @@ import {
   CheckpointManager,
   configHash as trainerConfigHash,
   trainLanguageModel,
+  type CheckpointData,
   type DniConfig,
   type LanguageModelTrainConfig,
   type OptimizerOptions,
@@ -28,6 +29,8 @@ export interface LanguageModelDataSection {
   /** Generated corpus only: vocabulary size and training tokens. */
   generatedVocabularySize: number;
   generatedTrainTokens: number;
+  /** Optional: evaluate on only the first N validation and test tokens (0 or absent: all); a cpu-budget cut. */
+  maxEvaluationTokens?: number;
 }
 
 export interface LanguageModelSection {
@@ -103,10 +106,18 @@ export interface LanguageModelArmSpec {
   fastPath?: "auto" | "off";
   /** G2-LSTM's compression table on the test split, from the final checkpoint. */
   compression?: LanguageModelCompressionSection;
+  /**
+   * Extra evaluation of the trained model (e.g. G2-LSTM's per-word gate map) from the final checkpoint;
+   * what it returns is merged into the outcome's `extra`.
+   */
+  evaluateTrained?: (trained: { architecture: LanguageModelTrainConfig; checkpoint: CheckpointData; corpus: LanguageModelCorpus }) => Record<string, unknown>;
 }
 
 export async function runLanguageModelArm(ctx: ArmContext<object>, spec: LanguageModelArmSpec): Promise<ArmOutcome> {
-  const corpus = loadCorpus(spec.data, spec.level);
+  const fullCorpus = loadCorpus(spec.data, spec.level);
+  const cap = spec.data.maxEvaluationTokens ?? 0;
+  const corpus: LanguageModelCorpus =
+    cap > 0 ? { ...fullCorpus, valid: fullCorpus.valid.slice(0, cap), test: fullCorpus.test.slice(0, cap) } : fullCorpus;
   const m = spec.model;
   const d = spec.dropout;
   const config: LanguageModelTrainConfig = {
@@ -215,6 +226,11 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     for (const [name, value] of Object.entries(table)) {
       if (name !== "uncompressed") final[`testPerplexity_${name}`] = value;
     }
+  }
+  if (spec.evaluateTrained) {
+    const checkpoint = checkpoints.load();
+    if (!checkpoint) throw new Error(`${checkpoints.file}: no final checkpoint to read the trained parameters from`);
+    Object.assign(extra, spec.evaluateTrained({ architecture: config, checkpoint, corpus }));
   }
   return { final, curves, extra, resumedFromStep: resumedFrom };
 }

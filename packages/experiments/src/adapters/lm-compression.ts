@@ -56,6 +56,36 @@ export function languageModelPerplexity(model: LanguageModel, params: LanguageMo
   return Math.exp(lossSum / count);
 }
 
+/**
+ * The trained model from a trainer checkpoint: the architecture minus dropout (evaluation only) and the
+ * parameters as fresh tensors; the caller disposes them with `dispose()`.
+ */
+export function languageModelFromCheckpoint(
+  architectureConfig: LanguageModelArchitecture,
+  checkpoint: CheckpointData,
+): { model: LanguageModel; params: LanguageModelParams; dispose: () => void } {
+  const architecture = Object.fromEntries(
+    ARCHITECTURE_KEYS.filter((k) => k in architectureConfig && k !== "dropout").map((k) => [k, (architectureConfig as unknown as Record<string, unknown>)[k]]),
+  ) as unknown as LanguageModelArchitecture;
+  const model = new LanguageModel(architecture);
+  const template = model.init(new Rng(0));
+  const flat: Record<string, tf.Tensor> = {};
+  try {
+    for (const key of Object.keys(flattenParams(template as never))) {
+      const stored = checkpoint.tensors[`param/${key}`];
+      if (!stored) throw new Error(`the final checkpoint has no parameter "${key}"`);
+      flat[key] = deserializeTensor(stored);
+    }
+  } catch (e) {
+    tf.dispose(Object.values(flat));
+    throw e;
+  } finally {
+    tf.dispose(template as never);
+  }
+  const params = unflattenLike(template as never, flat) as unknown as LanguageModelParams;
+  return { model, params, dispose: () => tf.dispose(Object.values(flat)) };
+}
+
 /** Test perplexity uncompressed and under each compression; keys like `compressedRound0.1`. */
 export function languageModelCompressionTable(args: {
   architecture: LanguageModelArchitecture;
@@ -65,22 +95,7 @@ export function languageModelCompressionTable(args: {
   bptt: number;
   compression: LanguageModelCompressionSection;
 }): Record<string, number> {
-  const architecture = Object.fromEntries(
-    ARCHITECTURE_KEYS.filter((k) => k in args.architecture && k !== "dropout").map((k) => [k, (args.architecture as unknown as Record<string, unknown>)[k]]),
-  ) as unknown as LanguageModelArchitecture;
-  const model = new LanguageModel(architecture);
-  const template = model.init(new Rng(0));
-  const flat: Record<string, tf.Tensor> = {};
-  try {
-    for (const key of Object.keys(flattenParams(template as never))) {
-      const stored = args.checkpoint.tensors[`param/${key}`];
-      if (!stored) throw new Error(`the final checkpoint has no parameter "${key}"`);
-      flat[key] = deserializeTensor(stored);
-    }
-  } finally {
-    tf.dispose(template as never);
-  }
-  const params = unflattenLike(template as never, flat) as unknown as LanguageModelParams;
+  const { model, params, dispose } = languageModelFromCheckpoint(args.architecture, args.checkpoint);
   const width = Math.min(...model.layerSizes);
   const specs: [string, CompressionSpec | undefined][] = [["uncompressed", undefined]];
   for (const r of args.compression.roundSteps) {
@@ -103,7 +118,7 @@ export function languageModelCompressionTable(args: {
       }
     }
   } finally {
-    tf.dispose(Object.values(flat));
+    dispose();
   }
   return out;
 }

@@ -28,6 +28,7 @@ import {
   traceTranslationGates,
   translationCompressionMatrices,
   type ParallelIds,
+  type ResolvedTranslationConfig,
   type TranslationParams,
 } from "@rnnlab/train";
 import { generatedParallelCorpus } from "../generated-data";
@@ -71,6 +72,8 @@ export interface CompressionSection {
   precisionLevels: number[];
   /** Truncated-SVD ranks of each gate block (empty: skip). */
   svdRanks: number[];
+  /** Optional, as for language models: w ← r·round(w/r) and the 5-level r·round(clip(w, −2r, 2r)/r) per grid step r. */
+  roundSteps?: number[];
 }
 
 type Splits = Record<"train" | "valid" | "test", ParallelSplit>;
@@ -110,6 +113,14 @@ export async function runTranslationArm(
     gate?: GateConfig;
     dropout?: DropoutConfig;
     compression?: CompressionSection;
+    /** Extra evaluation of the trained model (e.g. a per-word gate map); merged into the outcome's `extra`. */
+    evaluateTrained?: (trained: {
+      config: ResolvedTranslationConfig;
+      params: TranslationParams;
+      test: ParallelIds;
+      sourceTokens: readonly string[];
+      targetTokens: readonly string[];
+    }) => Record<string, unknown>;
   },
 ): Promise<ArmOutcome> {
   const d = spec.data;
@@ -185,7 +196,11 @@ export async function runTranslationArm(
     const compression: Record<string, number> = {};
     if (spec.compression) {
       const matrices = translationCompressionMatrices(result.config);
-      const runs: [string, "precision" | "svd", number][] = [
+      const runs: [string, "precision" | "svd" | "round" | "roundAndClip", number][] = [
+        ...(spec.compression.roundSteps ?? []).flatMap((r): [string, "round" | "roundAndClip", number][] => [
+          [`testBleuRound${r}`, "round", r],
+          [`testBleuRoundAndClip${r}`, "roundAndClip", r],
+        ]),
         ...spec.compression.precisionLevels.map((k): [string, "precision", number] => [`testBleuPrecision${k}`, "precision", k]),
         ...spec.compression.svdRanks.map((r): [string, "svd", number] => [`testBleuSvdRank${r}`, "svd", r]),
       ];
@@ -220,6 +235,9 @@ export async function runTranslationArm(
         gateSaturation: saturation.byGate,
         gateHistograms: { "decoder.layer0": gateHistograms["decoder.layer0"] },
         compression,
+        ...(spec.evaluateTrained
+          ? spec.evaluateTrained({ config: result.config, params: result.params, test: testIds, sourceTokens: sourceVocabulary.tokens, targetTokens: targetVocabulary.tokens })
+          : {}),
       },
       resumedFromStep: result.resumedFromStep,
     };

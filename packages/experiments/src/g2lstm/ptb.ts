@@ -8,27 +8,31 @@
  * Measured besides perplexity: the share of first-layer i/f gate values below 0.1 or above 0.9 on valid.
  *
  * DEVIATION: no ASGD fine-tuning and no continuous cache pointer (the paper's PTB numbers very likely
- * include both, PAPERS.md §1); the `cpu` preset is a 2-layer 128-unit model trained for one epoch.
+ * include both, PAPERS.md §1); the `cpu` preset is a 2-layer 128-unit model trained for 400 steps
+ * (~30% of an epoch) without dropout, evaluated on the first 20k validation/test tokens.
  * Compression (no retraining): Round, Round & Clip and SVD of the i/f blocks (./../adapters/lm-compression.ts),
  * test perplexity of each. DEVIATION: at `paper` (NT-ASGD) the table uses the final, not the averaged, weights.
  */
 import type { RecurrentCellConfig } from "@rnnlab/train";
 import { runLanguageModelArm, type DropoutSection, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";
-import type { LanguageModelCompressionSection } from "../adapters/lm-compression";
+import { languageModelFromCheckpoint, type LanguageModelCompressionSection } from "../adapters/lm-compression";
 import { registerExperiment } from "../registry";
 import { g2GateConfig, smokeLanguageModel, type GateArm } from "./common";
+import { exampleSentences, languageModelGateMap } from "./gate-map";
 
 export interface G2PtbConfig {
   data: LanguageModelDataSection;
   model: LanguageModelSection;
   dropout: DropoutSection;
   compression: LanguageModelCompressionSection;
+  /** The gate map figure: how many test sentences (of at most maxWords tokens, <eos> included). */
+  gateMap: { sentences: number; maxWords: number };
   arms: { baseline: GateArm; sharpened: GateArm; g2: GateArm };
 }
 
 /** The paper's setup: AWD-LSTM defaults of the authors' language-modeling/main.py (PAPERS.md §1). */
 export const g2PtbBase: G2PtbConfig = {
-  data: { source: "dataset", dataset: "ptb", generatedVocabularySize: 60, generatedTrainTokens: 4000 },
+  data: { source: "dataset", dataset: "ptb", generatedVocabularySize: 60, generatedTrainTokens: 4000, maxEvaluationTokens: 0 },
   model: {
     embeddingSize: 400, // emsize 400
     hiddenSize: 1150, // nhid 1150; the tied last layer has 400
@@ -51,6 +55,7 @@ export const g2PtbBase: G2PtbConfig = {
   dropout: { kind: "locked", embedding: 0.1, input: 0.65, hidden: 0.3, output: 0.4, weightDrop: 0.5 },
   // The paper's r and ranks are unknown [U]; PAPERS.md §1 "CPU-affordable reproduction": r ∈ {0.05, 0.1, 0.2}, ranks H/4, H/16.
   compression: { roundSteps: [0.05, 0.1, 0.2], svdRankDivisors: [4, 16] },
+  gateMap: { sentences: 3, maxWords: 16 },
   arms: {
     baseline: { gate: "sigmoid", temperature: 1, noiseProbability: 0 },
     // τ: the code default is 1.0; 0.9 is recalled from the paper [R] (PAPERS.md §1 "Temperature").
@@ -66,9 +71,14 @@ registerExperiment<G2PtbConfig>({
     "Gumbel-sigmoid training pushes input/forget gates to 0 or 1 (more saturated gates) at the same or slightly better perplexity.",
   base: g2PtbBase,
   presets: {
-    smoke: { ...smokeLanguageModel, compression: { roundSteps: [0.1], svdRankDivisors: [4] } },
+    smoke: { ...smokeLanguageModel, compression: { roundSteps: [0.1], svdRankDivisors: [4, 8] }, gateMap: { sentences: 2, maxWords: 12 } },
     // PAPERS.md §1 "CPU-affordable reproduction": 2-layer tied LSTM, bptt 35, batch 20, Adam, clip 0.25.
+    // Sized for ~25 min for all three arms on this shared 2-core box (G2: ~1 s/step on the readable path
+    // under load): 400 steps = 280k training tokens, about 30% of one PTB epoch, so no dropout (nothing
+    // to regularise yet). Validation and test are cut to their first 20k tokens so that the ~10
+    // evaluations per arm (curve, final, gate histograms, 8 compressions) stay cheap.
     cpu: {
+      data: { maxEvaluationTokens: 20000 },
       model: {
         embeddingSize: 128,
         hiddenSize: 128,
@@ -77,17 +87,18 @@ registerExperiment<G2PtbConfig>({
         evaluationBatchSize: 20,
         bptt: 35,
         variableLength: false,
-        // One full PTB epoch (1,328 steps): ~0.6 s/step on the fast path, ~1.1 s/step with Gumbel gates
-        // (readable path) on this 2-core box, so the three arms take ~50 min (`--jobs 2`: ~30 min).
         epochs: 1,
-        evaluateEverySteps: 200,
+        maxStepsPerEpoch: 400,
+        evaluateEverySteps: 100,
         optimizer: "adam",
-        learningRate: 0.002,
+        learningRate: 0.003,
         weightDecay: 0,
         clipNorm: 0.25,
-        checkpointEverySteps: 200,
+        checkpointEverySteps: 100,
       },
-      dropout: { kind: "locked", embedding: 0, input: 0.3, hidden: 0.3, output: 0.3, weightDrop: 0 },
+      dropout: { kind: "locked", embedding: 0, input: 0, hidden: 0, output: 0, weightDrop: 0 },
+      // Grid steps r and SVD ranks H/4 = 32 (SVD) and H/16 = 8 (SVD+); the paper's are unknown [U].
+      compression: { roundSteps: [0.02, 0.05, 0.1], svdRankDivisors: [4, 16] },
     },
     paper: {},
   },
@@ -114,5 +125,17 @@ registerExperiment<G2PtbConfig>({
       cell: { kind: "lstm", gate: g2GateConfig(ctx.config.arms[ctx.arm as keyof G2PtbConfig["arms"]]) } as RecurrentCellConfig,
       gateHistograms: true,
       compression: { roundSteps: [...ctx.config.compression.roundSteps], svdRankDivisors: [...ctx.config.compression.svdRankDivisors] },
+      // The gate map: per-word mean i/f gates of the first layer over the first few test sentences.
+      evaluateTrained: ({ architecture, checkpoint, corpus }) => {
+        const tokens = corpus.vocabulary.tokens;
+        const end = tokens.indexOf("<eos>");
+        const sentences = exampleSentences(corpus.test, end, ctx.config.gateMap.sentences, 6, ctx.config.gateMap.maxWords);
+        const trained = languageModelFromCheckpoint(architecture, checkpoint);
+        try {
+          return { gateMap: languageModelGateMap(trained.model, trained.params, sentences, tokens, "layer0") };
+        } finally {
+          trained.dispose();
+        }
+      },
     }),
 });
