@@ -12,6 +12,7 @@ import { LanguageModel, initTranslationParams, resolveTranslationConfig } from "
 import {
   exampleSentences,
   g2CompressionRows,
+  g2CurveFigure,
   g2CompressionSweepRows,
   g2GateHistogramFigure,
   g2GateMapFigure,
@@ -116,6 +117,10 @@ test("the smoke runs record a gate map and the figures build from the result JSO
     assert.equal((gateMap.data[0].z as number[][]).length, 4, "rows: baseline i, f; G2 i, f");
     assert.equal(g2GateSaturationRows(result).length, 6);
   }
+  const curve = g2CurveFigure(ptb, "validPerplexity");
+  const reference = curve.data.find((d) => String(d.name).startsWith("uniform"))!;
+  assert.deepEqual(reference.y, [60, 60], "the uniform baseline sits at the vocabulary size");
+  assert.throws(() => g2CurveFigure(ptb, "noSuchCurve"), /noSuchCurve/);
 });
 
 test("the sensitivity table puts ours next to the paper's with changes from Original", () => {

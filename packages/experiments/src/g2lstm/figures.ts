@@ -8,7 +8,8 @@
  *     Original per arm, ours next to the paper's (ICML'18 poster table), the grid step and ranks named.
  */
 import { histogramDensity } from "@rnnlab/metrics";
-import type { FigureSpec } from "@rnnlab/plots";
+import { lineFigure, type FigureSpec } from "@rnnlab/plots";
+import { meanCurve } from "../report";
 import type { ExperimentResult, RunRecord } from "../results";
 import type { GateMap } from "./gate-map";
 
@@ -48,6 +49,32 @@ function isTranslation(result: ExperimentResult): boolean {
 /** The traced layer the G2 figures use: the decoder's first layer (translation) or the first LM layer. */
 export function g2GateLayer(result: ExperimentResult): string {
   return isTranslation(result) ? "decoder.layer0" : "layer0";
+}
+
+/**
+ * A learning curve per arm (mean over seeds, band = std when there are several). For LM perplexity the
+ * trivial baseline is drawn in: a uniform guess over the vocabulary (perplexity = vocabulary size);
+ * for translation BLEU, the empty output (BLEU 0).
+ */
+export function g2CurveFigure(result: ExperimentResult, curve: string): FigureSpec {
+  const series = Object.keys(result.arms)
+    .map((arm) => meanCurve(result, arm, curve))
+    .filter((s): s is NonNullable<typeof s> => s !== undefined)
+    .map((s) => ({ ...s, name: armLabel(s.name) }));
+  if (series.length === 0) throw new Error(`${result.id}: no arm recorded the curve "${curve}"`);
+  const references: { name: string; y: number }[] = [];
+  const vocabulary = (firstRun(result, Object.keys(result.arms)[0])?.extra as { vocabularySize?: number } | undefined)?.vocabularySize;
+  if (/Perplexity$/.test(curve) && !isTranslation(result) && vocabulary) references.push({ name: `uniform over the ${vocabulary}-word vocabulary`, y: vocabulary });
+  if (/Bleu$/.test(curve)) references.push({ name: "empty output (BLEU 0)", y: 0 });
+  const seeds = result.seeds.length;
+  return lineFigure({
+    title: `${result.id}: ${curve} (${result.preset} preset, ${seeds} seed${seeds === 1 ? "" : "s"}${seeds > 1 ? ", mean ± std" : ""})`,
+    xTitle: "training step",
+    yTitle: curve,
+    series,
+    references,
+    logY: /Perplexity$/.test(curve),
+  });
 }
 
 interface Saturation {

@@ -61,10 +61,10 @@ registerExperiment<G2TranslationConfig>({
       gateMap: { sentences: 2, maxWords: 15 },
     },
     // Sized for ~20 min for all three arms on this shared 2-core box (~1.2 s/step at batch 64 under load):
-    // 240 steps = 15k sentence pairs, about half of one Multi30k epoch; 500 test pairs so that the
+    // 200 steps = 12.8k sentence pairs, about 40% of one Multi30k epoch; 400 test pairs so that the
     // 9 BLEU decodes per arm (test + 8 compressions) stay cheap.
     cpu: {
-      data: { dataset: "multi30k_de_en", maxVocabulary: 6000, maxLength: 25, trainPairs: 15360, validPairs: 200, testPairs: 500 },
+      data: { dataset: "multi30k_de_en", maxVocabulary: 6000, maxLength: 25, trainPairs: 12800, validPairs: 200, testPairs: 400 },
       model: { embeddingSize: 128, hiddenSize: 128 },
       train: { epochs: 1, batchSize: 64, learningRate: 3e-3, clipNorm: 5, checkpointEverySteps: 100 },
       // Grid steps r as for the LM (the NMT script's precision rounding clips at ±1, which no trained
