@@ -11,7 +11,7 @@
  * Prints one JSON line on stdout: { stepMs: number[], tokensPerSecond }.
  */
 import { Rng, selectBackend, tf } from "@rnnlab/core";
-import { setWasmKernelFixes, WASM_KERNEL_FIXES } from "../../core/src/wasm-kernels";
+import { setWasmKernelFixes, WASM_KERNEL_FIXES } from "@rnnlab/core";
 import { SIZES } from "./lm";
 
 function arg(name: string, fallback: string): string {
