@@ -98,3 +98,11 @@ export function largestOrthogonalityErrors(result: ExperimentResult): Record<str
   }
   return out;
 }
+
+/** One markdown line: the largest ‖UᵀU − I‖_F per NC-GRU arm over all steps and seeds. */
+export function largestOrthogonalityErrorsMarkdown(result: ExperimentResult): string {
+  const errors = largestOrthogonalityErrors(result);
+  const parts = Object.entries(errors).map(([arm, v]) => `${label(arm)} ${v.toExponential(2)}`);
+  if (parts.length === 0) return `${result.id}: no orthogonality error recorded.`;
+  return `**Largest ‖UᵀU − I‖_F** over every step and seed of ${result.id} (${result.preset} preset): ${parts.join(", ")}.`;
+}
