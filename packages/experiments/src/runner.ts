@@ -375,7 +375,10 @@ export async function runExperiment(id: string, options: RunOptions = {}): Promi
     throw new UsageError(`${id} cannot run yet: ${plan.definition.unavailable}`);
   }
   const resume = options.resume ?? true;
-  const releaseLock = lockExperiment(id, options.resultsDir);
+  // A result whose runs are all reused is only read (runPlanned returns it without writing), so it
+  // needs no lock: a notebook can re-execute while another process trains this experiment.
+  const readOnly = plan.existing !== undefined && plan.runs.every((r) => r.status === "reused");
+  const releaseLock = readOnly ? () => {} : lockExperiment(id, options.resultsDir);
   try {
     return await runPlanned(id, plan, options, resume, startedAt);
   } finally {
@@ -415,7 +418,8 @@ function lockExperiment(id: string, resultsDir: string | undefined): () => void 
 }
 
 async function runPlanned(id: string, plan: ExperimentPlan, options: RunOptions, resume: boolean, startedAt: Date): Promise<ExperimentResult> {
-  writeJsonAtomic(path.join(experimentRunsDir(id, options.resultsDir), "experiment.json"), {
+  const readOnly = plan.existing !== undefined && plan.runs.every((r) => r.status === "reused");
+  if (!readOnly) writeJsonAtomic(path.join(experimentRunsDir(id, options.resultsDir), "experiment.json"), {
     experimentId: id,
     preset: plan.preset,
     overrides: plan.overrides,

@@ -192,6 +192,13 @@ test("a second concurrent run of the same experiment is refused; a stale lock is
   const result = await runExperiment("test/counting", { preset: "smoke", resultsDir: sub });
   assert.equal(result.arms.a.summary.value.n, 2);
   assert.ok(!fs.existsSync(lock), "the lock is released");
+  // Reusing every run only reads the result: allowed while another process holds the lock.
+  fs.writeFileSync(lock, String(process.ppid));
+  const reused = await runExperiment("test/counting", { preset: "smoke", resultsDir: sub });
+  assert.deepEqual(reused, result);
+  assert.equal(fs.readFileSync(lock, "utf8"), String(process.ppid), "the other process's lock is untouched");
+  // Anything to train still needs the lock.
+  await assert.rejects(runExperiment("test/counting", { preset: "smoke", resultsDir: sub, seeds: [7] }), /already running in process/);
 });
 
 test("consoleProgress prints plain, throttled lines when the stream is not a terminal", () => {
