@@ -83,6 +83,8 @@ export interface ExperimentPlan {
   arms: string[];
   resultFile: string;
   existing?: ExperimentResult;
+  /** startedAt of the result file on disk when planning (also when it is being replaced with --rerun). */
+  resultStartedAtWhenPlanned?: string;
   runs: PlannedRun[];
 }
 
@@ -187,6 +189,7 @@ export function planExperiment(id: string, options: RunOptions = {}): Experiment
     arms,
     resultFile,
     existing: existing && (existing.preset === preset || !options.rerun) ? existing : undefined,
+    resultStartedAtWhenPlanned: existing?.startedAt,
     runs,
   };
 }
@@ -447,9 +450,27 @@ async function runPlanned(id: string, plan: ExperimentPlan, options: RunOptions,
       });
     } else todo.push(run);
   }
+  // Never overwrite a result another process wrote while this one trained (e.g. a run of a newer config
+  // in the same results directory): the file must still be the one planned over, or the one written here.
+  let expectedStartedAt = plan.resultStartedAtWhenPlanned;
   const writeResult = () => {
     const result = assembleResult(plan, records, startedAt);
+    let onDisk: ExperimentResult | undefined;
+    try {
+      onDisk = readResult(plan.resultFile);
+    } catch {
+      onDisk = undefined; // an unreadable file is replaced
+    }
+    if (onDisk && onDisk.startedAt !== expectedStartedAt) {
+      const aside = plan.resultFile.replace(/\.json$/, `.conflict-${process.pid}.json`);
+      writeJsonAtomic(aside, result);
+      throw new Error(
+        `${plan.resultFile} was rewritten by another run (started ${onDisk.startedAt}, config ${onDisk.configHash.slice(0, 12)}) ` +
+          `while this one trained; it was left as it is and this run's result went to ${aside}. Finished runs are kept in their run directories.`,
+      );
+    }
     writeJsonAtomic(plan.resultFile, result);
+    expectedStartedAt = result.startedAt;
     return result;
   };
   if (todo.length === 0) {

@@ -234,3 +234,27 @@ test("the report marks a result with arms still missing as incomplete", async ()
   const md = buildReport(collectResults(sub).results);
   assert.match(md, /\*\*Incomplete\*\*: no runs yet for b/);
 });
+
+test("a result rewritten by another process during a run is not overwritten", async () => {
+  const sub = fs.mkdtempSync(path.join(os.tmpdir(), "rnnlab-conflict-"));
+  const file = resultPath("test/counting", sub);
+  let injected = false;
+  await assert.rejects(
+    runExperiment("test/counting", {
+      preset: "smoke",
+      resultsDir: sub,
+      onProgress: (e) => {
+        // After the first run is written, another process replaces the file.
+        if (!injected && e.kind === "start" && fs.existsSync(file)) {
+          injected = true;
+          const other = JSON.parse(fs.readFileSync(file, "utf8"));
+          other.startedAt = "2000-01-01T00:00:00.000Z";
+          fs.writeFileSync(file, JSON.stringify(other));
+        }
+      },
+    }),
+    /was rewritten by another run/,
+  );
+  assert.equal(JSON.parse(fs.readFileSync(file, "utf8")).startedAt, "2000-01-01T00:00:00.000Z", "the other result is untouched");
+  assert.ok(fs.readdirSync(path.dirname(file)).some((f) => /counting\.conflict-\d+\.json$/.test(f)), "ours is set aside");
+});
