@@ -239,7 +239,7 @@ function benchSize(name: string, size: LmSize, o: Options, rng: Rng): Record<str
     matmulBoundMs: round(median(matmulMs), 1),
     matmulBoundFraction: round(fraction),
     matmulBoundFractionCpuTime: round(median(matmulCpuMs.map((m, i) => m / cpu.rnnlab[i]))),
-    matmulGflops: shapes.map((s, i) => ({ role: s.role, m: s.m, k: s.k, n: s.n, count: s.count, reusedB: s.reusedB, gflops: round((2 * s.m * s.k * s.n) / (median(perShape[i]) * 1e6), 2) })), // from CPU time
+    matmulGflops: shapes.map((s, i) => ({ role: s.role, m: s.m, k: s.k, n: s.n, count: s.count, reusedB: s.reusedB, gflops: round((2 * s.m * s.k * s.n) / (median(perShape[i]) * 1e6), 4) })), // from CPU time
     elementwiseDropoutStepMs: round(median(times.elementwiseDropout), 1),
     structuredDropoutStepMs: round(median(times.structuredDropout), 1),
     structuredDropoutGroups: o.structuredGroups,

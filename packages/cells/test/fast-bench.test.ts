@@ -41,7 +41,7 @@ test("bench --quick writes lstm-lm.quick.json with finite numbers", () => {
       assert.ok(Number.isFinite(small[k]) && small[k] > 0, `${k} = ${small[k]}`);
     }
     assert.equal(small.tensorsLeakedPerRound, 0);
-    assert.ok(Array.isArray(small.matmulGflops) && small.matmulGflops.every((g: { gflops: number }) => g.gflops > 0));
+    assert.ok(Array.isArray(small.matmulGflops) && small.matmulGflops.every((g: { gflops: number }) => Number.isFinite(g.gflops) && g.gflops > 0));
     assert.equal(small.pytorchTokensPerSecond, undefined, "--no-torch skips PyTorch");
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
