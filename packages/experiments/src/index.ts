@@ -16,3 +16,4 @@ export * from "./g2lstm/gate-map";
 export * from "./atn/figures";
 export * from "./ncgru/figures";
 export * from "./ncgru/parameters";
+export * from "./sdropout/figures";

@@ -124,17 +124,17 @@ registerExperiment<SdPtbConfig>({
     smoke,
     cpu: {
       model: {
-        // ~2–3 s per step on the readable path at 256 units under load here: 200 units × 600 steps keeps
-        // the three arms near an hour.
-        embeddingSize: 200,
-        hiddenSize: 200,
+        // Sized for a ≤ 25 min run of all three arms on one shared core: ~0.5 s per step on the readable
+        // path at 128 units, plus ~20 s per full validation pass; 300 steps ≈ 2.5 epochs' worth of 1/8.
+        embeddingSize: 128,
+        hiddenSize: 128,
         epochs: 1,
-        maxStepsPerEpoch: 600,
-        evaluateEverySteps: 200,
+        maxStepsPerEpoch: 300,
+        evaluateEverySteps: 150,
         optimizer: "adam",
         learningRate: 2e-3,
         clipNorm: 0.25,
-        checkpointEverySteps: 200,
+        checkpointEverySteps: 150,
       },
       learningRateDecay: { factor: 1 },
     },

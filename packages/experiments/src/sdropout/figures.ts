@@ -1,0 +1,104 @@
+/**
+ * Structured-dropout figures and tables (Sarma et al., NeurIPS 2021; PAPERS.md §3), built from result
+ * JSON only:
+ *   - speed table: per arm, seconds per training step, speedup = (per-element dropout's s/step) ÷ (the
+ *     arm's s/step), the task metric, and the paper's reported 1.23–1.64× range beside it, with the
+ *     backend and machine that produced the timing;
+ *   - quality vs training time: the validation metric per arm against training seconds, where training
+ *     seconds at step s = s × the arm's measured seconds per step (evaluation time excluded, so arms
+ *     evaluated equally often stay comparable).
+ */
+import { lineFigure, type FigureSpec, type Series } from "@rnnlab/plots";
+import { meanCurve } from "../report";
+import type { ExperimentResult } from "../results";
+
+type Row = Record<string, string | number | null>;
+
+/** The paper's reported training-time speedup range (abstract; per-task values unknown [U]). */
+export const SDROPOUT_PAPER_SPEEDUP = { low: 1.23, high: 1.64 };
+
+/** Mean over seeds of a final metric of one arm (undefined when no run recorded it). */
+function armMean(result: ExperimentResult, arm: string, metric: string): number | undefined {
+  const m = result.arms[arm]?.summary[metric]?.mean;
+  return m !== undefined && Number.isFinite(m) ? m : undefined;
+}
+
+/** "wasm, AMD EPYC … ×2 cores, tfjs 4.22.0": where the timings of a result were measured. */
+export function timingEnvironment(result: ExperimentResult): string {
+  const e = result.environment;
+  return `${e.backend} backend, tfjs ${e.tfjsVersion}, ${e.cpuModel} (${e.cpuCount} cores), node ${e.nodeVersion}`;
+}
+
+/**
+ * One row per arm: s/step, speedup over the per-element arm named `reference` (default the arm whose
+ * name starts with "elementwise" and has the same suffix, e.g. "structured-p50" → "elementwise-p50"),
+ * the primary metric, and the paper's speedup range on structured arms.
+ */
+export function sdropoutSpeedRows(result: ExperimentResult): Row[] {
+  const metric = result.primaryMetric.name;
+  return Object.keys(result.arms).map((arm) => {
+    const reference = arm.replace(/^(structured|none)/, "elementwise");
+    const own = armMean(result, arm, "secondsPerStep");
+    const base = result.arms[reference] ? armMean(result, reference, "secondsPerStep") : undefined;
+    const structured = arm.startsWith("structured");
+    return {
+      arm,
+      secondsPerStep: own ?? null,
+      [`speedup vs ${reference}`]: own !== undefined && base !== undefined ? base / own : null,
+      [metric]: armMean(result, arm, metric) ?? null,
+      steps: armMean(result, arm, "steps") ?? null,
+      "paper speedup": structured ? `${SDROPOUT_PAPER_SPEEDUP.low}–${SDROPOUT_PAPER_SPEEDUP.high}× (range over tasks)` : null,
+      [`paper ${result.reported.metric}`]: result.reported.values[arm] ?? null,
+    };
+  });
+}
+
+/**
+ * Validation `curve` per arm against training seconds (step × the arm's mean seconds per step), with
+ * the backend and machine in the title. Perplexity curves use a log axis.
+ */
+export function sdropoutQualityVsTimeFigure(result: ExperimentResult, curve: string): FigureSpec {
+  const series: Series[] = [];
+  for (const arm of Object.keys(result.arms)) {
+    const s = meanCurve(result, arm, curve);
+    const secondsPerStep = armMean(result, arm, "secondsPerStep");
+    if (!s || secondsPerStep === undefined) continue;
+    series.push({ ...s, x: s.x.map((step) => step * secondsPerStep) });
+  }
+  if (series.length === 0) throw new Error(`${result.id}: no arm recorded both the curve "${curve}" and secondsPerStep`);
+  return lineFigure({
+    title: `${result.id}: ${curve} vs training time (${result.preset} preset; ${timingEnvironment(result)})`,
+    xTitle: "training seconds (step × measured s/step, evaluation excluded)",
+    yTitle: curve,
+    series,
+    logY: /Perplexity$/.test(curve),
+  });
+}
+
+/**
+ * Speedup of structured over per-element dropout against the dropout rate, from a rate sweep whose arms
+ * are named `<kind>-p<100·rate>`, with the paper's range drawn as two reference lines.
+ */
+export function sdropoutSpeedupVsRateFigure(result: ExperimentResult): FigureSpec {
+  const rates = [...new Set(Object.keys(result.arms).map((a) => /-p(\d+)$/.exec(a)?.[1]).filter((r): r is string => r !== undefined))];
+  const points = rates
+    .map((r) => {
+      const e = armMean(result, `elementwise-p${r}`, "secondsPerStep");
+      const s = armMean(result, `structured-p${r}`, "secondsPerStep");
+      return e !== undefined && s !== undefined ? { rate: Number(r) / 100, speedup: e / s } : undefined;
+    })
+    .filter((p): p is { rate: number; speedup: number } => p !== undefined)
+    .sort((a, b) => a.rate - b.rate);
+  if (points.length === 0) throw new Error(`${result.id}: no rate with both elementwise-p<r> and structured-p<r> timings`);
+  return lineFigure({
+    title: `${result.id}: structured ÷ per-element speedup vs dropout rate (${result.preset} preset; ${timingEnvironment(result)})`,
+    xTitle: "dropout rate p",
+    yTitle: "speedup (per-element s/step ÷ structured s/step)",
+    series: [{ name: "ours", x: points.map((p) => p.rate), y: points.map((p) => p.speedup) }],
+    references: [
+      { name: `paper, low end (${SDROPOUT_PAPER_SPEEDUP.low}×)`, y: SDROPOUT_PAPER_SPEEDUP.low },
+      { name: `paper, high end (${SDROPOUT_PAPER_SPEEDUP.high}×)`, y: SDROPOUT_PAPER_SPEEDUP.high },
+      { name: "no speedup (1×)", y: 1 },
+    ],
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * Structured-dropout figure/table builders: speedups are per-element s/step ÷ the arm's s/step, the
+ * time axis is step × s/step, and the rate-sweep figure pairs arms by rate.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { sdropoutQualityVsTimeFigure, sdropoutSpeedRows, sdropoutSpeedupVsRateFigure, type ExperimentResult } from "../src";
+
+function arm(secondsPerStep: number, metric: number, curve: number[]) {
+  return {
+    runs: { "0": { seed: 0, runHash: "x", final: { secondsPerStep, testPerplexity: metric }, curves: { validPerplexity: { step: [10, 20], value: curve } } } },
+    summary: { secondsPerStep: { mean: secondsPerStep, std: 0, n: 1 }, testPerplexity: { mean: metric, std: 0, n: 1 }, steps: { mean: 20, std: 0, n: 1 } },
+  };
+}
+
+function fake(arms: Record<string, ReturnType<typeof arm>>): ExperimentResult {
+  return {
+    schemaVersion: 1,
+    id: "sdropout/ptb",
+    paper: "sdropout",
+    title: "t",
+    preset: "smoke",
+    overrides: [],
+    seeds: [0],
+    config: {},
+    configHash: "h",
+    arms,
+    primaryMetric: { name: "testPerplexity", lowerIsBetter: true },
+    reported: { source: "s", metric: "test perplexity", ourMetric: "testPerplexity", lowerIsBetter: true, values: {}, note: "" },
+    environment: { gitCommit: null, gitDirty: null, backend: "wasm", tfjsVersion: "4.22.0", nodeVersion: "v20", cpuModel: "CPU", cpuCount: 2, platform: "linux" },
+    startedAt: "",
+    durationSeconds: 1,
+  } as unknown as ExperimentResult;
+}
+
+test("speed rows: speedup is the per-element arm's s/step over the arm's own", () => {
+  const rows = sdropoutSpeedRows(fake({ elementwise: arm(2, 100, [300, 200]), structured: arm(1, 110, [320, 210]), none: arm(4, 120, [1, 1]) }));
+  const byArm = Object.fromEntries(rows.map((r) => [r.arm, r]));
+  assert.equal(byArm.structured["speedup vs elementwise"], 2);
+  assert.equal(byArm.none["speedup vs elementwise"], 0.5);
+  assert.equal(byArm.elementwise["speedup vs elementwise"], 1);
+  assert.equal(byArm.structured.testPerplexity, 110);
+  assert.match(String(byArm.structured["paper speedup"]), /1\.23–1\.64/);
+  assert.equal(byArm.elementwise["paper speedup"], null);
+});
+
+test("quality vs time: x is step × s/step per arm, backend named in the title", () => {
+  const spec = sdropoutQualityVsTimeFigure(fake({ elementwise: arm(2, 100, [300, 200]), structured: arm(0.5, 110, [320, 210]) }), "validPerplexity");
+  const traces = spec.data as { name: string; x: number[] }[];
+  assert.deepEqual(traces.find((t) => t.name === "elementwise")?.x, [20, 40]);
+  assert.deepEqual(traces.find((t) => t.name === "structured")?.x, [5, 10]);
+  assert.match(JSON.stringify(spec.layout), /wasm backend/);
+  assert.throws(() => sdropoutQualityVsTimeFigure(fake({ elementwise: arm(2, 100, [1, 2]) }), "validF1"), /validF1/);
+});
+
+test("speedup vs rate pairs elementwise-p<r> with structured-p<r>, sorted by rate", () => {
+  const spec = sdropoutSpeedupVsRateFigure(
+    fake({ "elementwise-p50": arm(3, 1, [1, 1]), "structured-p50": arm(2, 1, [1, 1]), "elementwise-p30": arm(1, 1, [1, 1]), "structured-p30": arm(2, 1, [1, 1]) }),
+  );
+  const ours = (spec.data as { name: string; x: number[]; y: number[] }[]).find((t) => t.name === "ours")!;
+  assert.deepEqual(ours.x, [0.3, 0.5]);
+  assert.deepEqual(ours.y, [0.5, 1.5]);
+});
