@@ -16,4 +16,5 @@ export * from "./g2lstm/gate-map";
 export * from "./atn/figures";
 export * from "./ncgru/figures";
 export * from "./ncgru/parameters";
+export * from "./sg/figures";
 export * from "./sdropout/figures";

@@ -31,6 +31,8 @@ export interface LanguageModelDataSection {
   generatedTrainTokens: number;
   /** Optional: evaluate on only the first N validation and test tokens (0 or absent: all); a cpu-budget cut. */
   maxEvaluationTokens?: number;
+  /** Optional: train on only the first N training tokens (0 or absent: all), so an "epoch" is a real pass over a cpu-sized slice. */
+  maxTrainTokens?: number;
 }
 
 export interface LanguageModelSection {
@@ -116,8 +118,12 @@ export interface LanguageModelArmSpec {
 export async function runLanguageModelArm(ctx: ArmContext<object>, spec: LanguageModelArmSpec): Promise<ArmOutcome> {
   const fullCorpus = loadCorpus(spec.data, spec.level);
   const cap = spec.data.maxEvaluationTokens ?? 0;
-  const corpus: LanguageModelCorpus =
-    cap > 0 ? { ...fullCorpus, valid: fullCorpus.valid.slice(0, cap), test: fullCorpus.test.slice(0, cap) } : fullCorpus;
+  const trainCap = spec.data.maxTrainTokens ?? 0;
+  const corpus: LanguageModelCorpus = {
+    ...fullCorpus,
+    ...(trainCap > 0 ? { train: fullCorpus.train.slice(0, trainCap) } : {}),
+    ...(cap > 0 ? { valid: fullCorpus.valid.slice(0, cap), test: fullCorpus.test.slice(0, cap) } : {}),
+  };
   const m = spec.model;
   const d = spec.dropout;
   const config: LanguageModelTrainConfig = {
@@ -163,6 +169,8 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
   });
   const resumedFrom = ctx.resume ? checkpointStep(checkpoints) : 0;
   const timer = new StepTimer();
+  // Wall clock (training + evaluation) at each validation evaluation; only those seen by this process (not before a resume).
+  const validSeconds: { step: number; value: number }[] = [];
   const result = await trainLanguageModel(
     config,
     { train: corpus.train, valid: corpus.valid, test: corpus.test },
@@ -171,6 +179,7 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
       resume: ctx.resume,
       onProgress: (e) => {
       timer.observe(e);
+        if (e.kind === "eval" && e.split === "valid") validSeconds.push({ step: e.step, value: (e.elapsedMs ?? 0) / 1000 });
         if (e.kind === "done") return;
         ctx.onProgress({ step: e.step, totalSteps: e.totalSteps ?? 0, split: e.split, metrics: e.metrics });
       },
@@ -198,6 +207,7 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     validLoss: { step: validEvaluations.map((e) => e.step), value: validEvaluations.map((e) => e.loss) },
     validPerplexity: { step: validEvaluations.map((e) => e.step), value: validEvaluations.map((e) => e.perplexity) },
     gradientNorm: curveOf(result.gradientNormCurve),
+    validElapsedSeconds: curveOf(validSeconds),
   };
   if (spec.level === "character") {
     curves.validBitsPerCharacter = { step: validEvaluations.map((e) => e.step), value: validEvaluations.map((e) => e.bitsPerCharacter ?? NaN) };

@@ -11,7 +11,8 @@
  * DEVIATION (cpu preset): a linear zero-initialised synthesizer instead of the paper's element-wise QRNN one,
  * and an "epoch" of 400 steps so that SGDR restarts happen within the CPU budget.
  */
-import type { DniConfig, ScheduleOptions } from "@rnnlab/train";
+import { learningRateAt, sgdrCycleIndex, type DniConfig, type ScheduleOptions } from "@rnnlab/train";
+import type { Curve } from "../types";
 import { runLanguageModelArm, type DropoutSection, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";
 import { smokeLanguageModel } from "../g2lstm/common";
 import { registerExperiment } from "../registry";
@@ -36,7 +37,7 @@ export interface SgPtbConfig {
 
 /** The alternate_sg README's PTB command (PAPERS.md §2c), with an LSTM in place of the QRNN. */
 export const sgPtbBase: SgPtbConfig = {
-  data: { source: "dataset", dataset: "ptb", generatedVocabularySize: 60, generatedTrainTokens: 4000 },
+  data: { source: "dataset", dataset: "ptb", generatedVocabularySize: 60, generatedTrainTokens: 4000, maxEvaluationTokens: 0, maxTrainTokens: 0 },
   model: {
     embeddingSize: 400,
     hiddenSize: 1550,
@@ -97,6 +98,32 @@ function dni(c: SgPtbConfig, arm: SgArm): DniConfig | undefined {
   };
 }
 
+/**
+ * Per-step learning rate, gradient mode (1 = synthetic gradients injected, 0 = real truncated BPTT) and tokens
+ * seen, recomputed from the schedule exactly as the trainer does (fixed-length windows: epoch position = steps done
+ * / steps per epoch), so the figures can mark restarts and modes from the result JSON alone.
+ */
+export function scheduleCurves(s: ScheduleOptions, arm: SgArm, steps: number, epochs: number, bptt: number): Record<string, Curve> {
+  const stepsPerEpoch = Math.max(1, Math.round(steps / epochs));
+  const step: number[] = [];
+  const learningRate: number[] = [];
+  const mode: number[] = [];
+  for (let k = 1; k <= steps; k++) {
+    const position = (k - 1) / stepsPerEpoch;
+    step.push(k);
+    learningRate.push(learningRateAt(s, position));
+    const synthetic = arm.gradients === "synthetic" || (arm.gradients === "alternating" && sgdrCycleIndex(s as never, position) % 2 === 1);
+    mode.push(synthetic ? 1 : 0);
+  }
+  const tokensPerStep = bptt * arm.bpttMultiplier;
+  return {
+    learningRate: { step, value: learningRate },
+    syntheticGradientMode: { step, value: mode },
+    // Tokens per sequence in the batch seen after each step (× batch size for all tokens): a common x axis for BPTT(4T).
+    tokensPerSequence: { step, value: step.map((k) => k * tokensPerStep) },
+  };
+}
+
 registerExperiment<SgPtbConfig>({
   id: "sg/ptb",
   title: "Synthetic gradients (DNI) and alternating synthetic/real gradients with warm restarts, word-level PTB",
@@ -109,8 +136,11 @@ registerExperiment<SgPtbConfig>({
       synthesizer: { kind: "linear", elementwiseUnits: 4 },
       restarts: { period: 1, periodMultiplier: 1 },
     },
-    // PAPERS.md §2c "CPU-affordable reproduction": 1-layer LSTM 128, T = 8, linear synthesizer, SGDR 1,1,2,4.
+    // PAPERS.md §2c "CPU-affordable reproduction": 1-layer LSTM 128, T = 8, linear synthesizer, SGDR restarts.
+    // Sized for ~15 min on a shared 2-core box: an "epoch" is a full pass over the first 64 000 PTB training tokens
+    // (250 steps of 32×8), 4 epochs; SGDR cycles of 0.5, 0.5, 1, 2 epochs → restarts at steps 125, 250, 500.
     cpu: {
+      data: { maxTrainTokens: 64000, maxEvaluationTokens: 8000 },
       model: {
         embeddingSize: 128,
         hiddenSize: 128,
@@ -119,18 +149,19 @@ registerExperiment<SgPtbConfig>({
         evaluationBatchSize: 32,
         bptt: 8,
         variableLength: false,
-        // "Epochs" of 400 steps: SGDR cycles 1, 1, 2, 4 fit in 8 of them; BPTT(4T) costs ~4× per step.
-        epochs: 8,
-        maxStepsPerEpoch: 400,
+        epochs: 4,
+        maxStepsPerEpoch: 0,
         optimizer: "adam",
         learningRate: 2e-3,
         weightDecay: 0,
         clipNorm: 0.25,
-        checkpointEverySteps: 300,
+        // Every 50 short-window steps (12.8k tokens); BPTT(4T) evaluates at the same token counts.
+        evaluateEverySteps: 50,
+        checkpointEverySteps: 250,
       },
       dropout: { kind: "locked", embedding: 0, input: 0.2, hidden: 0, output: 0.2, weightDrop: 0 },
       synthesizer: { kind: "linear", scale: 0.1, learningRate: 1e-3 },
-      restarts: { period: 1, periodMultiplier: 2, repeatFirstCycle: true, minLearningRate: 0 },
+      restarts: { period: 0.5, periodMultiplier: 2, repeatFirstCycle: true, minLearningRate: 0 },
     },
     paper: {},
   },
@@ -146,18 +177,26 @@ registerExperiment<SgPtbConfig>({
   },
   primaryMetric: { name: "testPerplexity", lowerIsBetter: true },
   plotCurves: ["validPerplexity", "trainLoss", "synthesizerLoss"],
-  runArm: (ctx) => {
+  runArm: async (ctx) => {
     const c = ctx.config as SgPtbConfig;
     const arm = c.arms[ctx.arm as keyof SgPtbConfig["arms"]];
     const d = dni(c, arm);
-    return runLanguageModelArm(ctx, {
+    const s = schedule(c, arm);
+    const outcome = await runLanguageModelArm(ctx, {
       data: c.data,
       level: "word",
-      model: { ...c.model, bptt: c.model.bptt * arm.bpttMultiplier },
+      // Equal tokens per step budget: BPTT(4T) takes a quarter of the steps per epoch and evaluates at the same token counts.
+      model: {
+        ...c.model,
+        bptt: c.model.bptt * arm.bpttMultiplier,
+        maxStepsPerEpoch: c.model.maxStepsPerEpoch > 0 ? Math.ceil(c.model.maxStepsPerEpoch / arm.bpttMultiplier) : 0,
+        evaluateEverySteps: c.model.evaluateEverySteps > 0 ? Math.max(1, Math.round(c.model.evaluateEverySteps / arm.bpttMultiplier)) : 0,
+      },
       dropout: c.dropout,
       cell: { kind: "lstm" },
-      schedule: schedule(c, arm),
+      schedule: s,
       ...(d ? { dni: d } : {}),
     });
+    return { ...outcome, curves: { ...outcome.curves, ...scheduleCurves(s, arm, outcome.final.steps, c.model.epochs, c.model.bptt) } };
   },
 });
