@@ -51,6 +51,13 @@ test("quality vs time: x is step × s/step per arm, backend named in the title",
   assert.deepEqual(traces.find((t) => t.name === "structured")?.x, [5, 10]);
   assert.match(JSON.stringify(spec.layout), /wasm backend/);
   assert.throws(() => sdropoutQualityVsTimeFigure(fake({ elementwise: arm(2, 100, [1, 2]) }), "validF1"), /validF1/);
+  // Without a measured s/step (too few steps for the timer) it falls back to trainSeconds / steps.
+  const untimed = arm(2, 100, [300, 200]);
+  const summary = untimed.summary as Record<string, { mean: number; std: number; n: number }>;
+  delete summary.secondsPerStep;
+  summary.trainSeconds = { mean: 60, std: 0, n: 1 };
+  const fallback = sdropoutQualityVsTimeFigure(fake({ elementwise: untimed }), "validPerplexity");
+  assert.deepEqual((fallback.data as { x: number[] }[])[0].x, [30, 60]);
 });
 
 test("speedup vs rate pairs elementwise-p<r> with structured-p<r>, sorted by rate", () => {

@@ -4,9 +4,10 @@
  *   - speed table: per arm, seconds per training step, speedup = (per-element dropout's s/step) ÷ (the
  *     arm's s/step), the task metric, and the paper's reported 1.23–1.64× range beside it, with the
  *     backend and machine that produced the timing;
- *   - quality vs training time: the validation metric per arm against training seconds, where training
- *     seconds at step s = s × the arm's measured seconds per step (evaluation time excluded, so arms
- *     evaluated equally often stay comparable).
+ *   - quality vs training time: a curve per arm against training seconds, where training seconds at
+ *     step s = s × the arm's measured seconds per step (evaluation time excluded, so arms evaluated
+ *     equally often stay comparable);
+ *   - speedup vs dropout rate, from the rate sweep.
  */
 import { lineFigure, type FigureSpec, type Series } from "@rnnlab/plots";
 import { meanCurve } from "../report";
@@ -54,18 +55,30 @@ export function sdropoutSpeedRows(result: ExperimentResult): Row[] {
 }
 
 /**
- * Validation `curve` per arm against training seconds (step × the arm's mean seconds per step), with
+ * Seconds per step of an arm: the measured `secondsPerStep`, else (runs too short for the step timer,
+ * e.g. the smoke preset) `trainSeconds / steps`, which includes evaluation.
+ */
+function stepSeconds(result: ExperimentResult, arm: string): number | undefined {
+  const measured = armMean(result, arm, "secondsPerStep");
+  if (measured !== undefined) return measured;
+  const seconds = armMean(result, arm, "trainSeconds");
+  const steps = armMean(result, arm, "steps");
+  return seconds !== undefined && steps ? seconds / steps : undefined;
+}
+
+/**
+ * `curve` (validation metric or train loss) per arm against training seconds (step × the arm's mean seconds per step), with
  * the backend and machine in the title. Perplexity curves use a log axis.
  */
 export function sdropoutQualityVsTimeFigure(result: ExperimentResult, curve: string): FigureSpec {
   const series: Series[] = [];
   for (const arm of Object.keys(result.arms)) {
     const s = meanCurve(result, arm, curve);
-    const secondsPerStep = armMean(result, arm, "secondsPerStep");
+    const secondsPerStep = stepSeconds(result, arm);
     if (!s || secondsPerStep === undefined) continue;
     series.push({ ...s, x: s.x.map((step) => step * secondsPerStep) });
   }
-  if (series.length === 0) throw new Error(`${result.id}: no arm recorded both the curve "${curve}" and secondsPerStep`);
+  if (series.length === 0) throw new Error(`${result.id}: no arm recorded both the curve "${curve}" and its time per step`);
   return lineFigure({
     title: `${result.id}: ${curve} vs training time (${result.preset} preset; ${timingEnvironment(result)})`,
     xTitle: "training seconds (step × measured s/step, evaluation excluded)",

@@ -72,7 +72,7 @@ export const sdPtbBase: SdPtbConfig = {
   },
 };
 
-const RATES = [0.2, 0.35, 0.5, 0.65];
+const RATES = [0.3, 0.5, 0.65];
 type SweepArms = Record<string, DropoutArm>;
 export type SdSweepConfig = StructuredDropoutLmConfig<SweepArms>;
 export const sdSweepBase: SdSweepConfig = {
@@ -158,7 +158,7 @@ registerExperiment<SdPtbConfig>({
 
 registerExperiment<SdSweepConfig>({
   id: "sdropout/rate-sweep",
-  title: "Structured vs per-element dropout over dropout rates p ∈ {0.2, 0.35, 0.5, 0.65}, word-level PTB",
+  title: "Structured vs per-element dropout over dropout rates p ∈ {0.3, 0.5, 0.65}, word-level PTB",
   claim: "The speedup of structured dropout grows with p (GEMM sizes scale with 1−p) while perplexity stays close to per-element dropout.",
   base: sdSweepBase,
   presets: {
