@@ -91,7 +91,8 @@ export function checkpointStep(checkpoints: CheckpointManager): number {
   return meta?.progress?.step ?? meta?.step ?? 0;
 }
 
-function curveOf(points: { step: number; value: number }[] | undefined): Curve {
+/** A trainer's {step, value}[] series as a result curve. */
+export function curveOf(points: { step: number; value: number }[] | undefined): Curve {
   return { step: (points ?? []).map((p) => p.step), value: (points ?? []).map((p) => p.value) };
 }
 

@@ -5,7 +5,7 @@
 import { CheckpointManager, configHash as trainerConfigHash, trainSyntheticTask, type RecurrentCellConfig, type SyntheticTask, type SyntheticTrainConfig, type OptimizerOptions } from "@rnnlab/train";
 import type { ArmContext, ArmOutcome, Curve } from "../types";
 import { StepTimer } from "./step-timer";
-import { checkpointStep } from "./language-model";
+import { checkpointStep, curveOf } from "./language-model";
 
 export interface SyntheticTrainingSection {
   layers: number;
@@ -30,10 +30,6 @@ function optimizer(t: SyntheticTrainingSection): OptimizerOptions {
   if (t.optimizer === "rmsprop") return { kind: "rmsprop", momentum: t.momentum, weightDecay: t.weightDecay };
   if (t.optimizer === "sgd") return { kind: "sgd", momentum: t.momentum, weightDecay: t.weightDecay };
   throw new Error(`train.optimizer="${t.optimizer}" must be adam, rmsprop or sgd`);
-}
-
-function curveOf(points: { step: number; value: number }[] | undefined): Curve {
-  return { step: (points ?? []).map((p) => p.step), value: (points ?? []).map((p) => p.value) };
 }
 
 export async function runSyntheticArm(

@@ -4,12 +4,11 @@
  */
 import type { DropoutConfig } from "@rnnlab/cells";
 import { buildNerVocabularies, loadNerCorpus, type NerDatasetName, type NerSentence } from "@rnnlab/data";
-import { CheckpointManager, configHash as trainerConfigHash, evaluateTagger, trainTagger, type TaggedIds } from "@rnnlab/train";
+import { evaluateTagger, trainTagger, type TaggedIds } from "@rnnlab/train";
 import { generatedNerSentences } from "../generated-data";
 import type { ArmContext, ArmOutcome, Curve } from "../types";
 import { StepTimer } from "./step-timer";
-import { optimizerOptions } from "./language-model";
-import type { EpochTrainingSection } from "./translation";
+import { epochTrainerSetup, type EpochTrainingSection } from "./translation";
 
 export interface TaggingDataSection {
   /** "dataset" | "generated". */
@@ -66,19 +65,7 @@ export async function runTaggerArm(
     ...(spec.dropout ? { dropout: spec.dropout } : {}),
     padToken: 0,
   };
-  const trainerOptions = {
-    epochs: t.epochs,
-    batchSize: t.batchSize,
-    optimizer: optimizerOptions(t.optimizer, t.weightDecay),
-    schedule: { kind: "constant" as const, learningRate: t.learningRate },
-    clipNorm: t.clipNorm,
-    seed: ctx.seed,
-  };
-  const checkpoints = new CheckpointManager({
-    directory: ctx.runDir,
-    everySteps: t.checkpointEverySteps,
-    configHash: trainerConfigHash({ model, trainerOptions, data: d, trainSentences: data.train.length }),
-  });
+  const { trainerOptions, checkpoints } = epochTrainerSetup(ctx, t, { model, data: d, trainSentences: data.train.length });
   const timer = new StepTimer();
   const result = await trainTagger({
     ...trainerOptions,

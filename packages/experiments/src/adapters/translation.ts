@@ -67,6 +67,27 @@ export interface EpochTrainingSection {
   checkpointEverySteps: number;
 }
 
+/**
+ * The trainer options and checkpoint manager an epoch-based trainer (translation, tagging) gets from its
+ * training section; the checkpoint's config hash covers the options plus `hashed` (model, data, sizes).
+ */
+export function epochTrainerSetup(ctx: ArmContext<object>, t: EpochTrainingSection, hashed: Record<string, unknown>) {
+  const trainerOptions = {
+    epochs: t.epochs,
+    batchSize: t.batchSize,
+    optimizer: optimizerOptions(t.optimizer, t.weightDecay),
+    schedule: { kind: "constant" as const, learningRate: t.learningRate },
+    clipNorm: t.clipNorm,
+    seed: ctx.seed,
+  };
+  const checkpoints = new CheckpointManager({
+    directory: ctx.runDir,
+    everySteps: t.checkpointEverySteps,
+    configHash: trainerConfigHash({ ...hashed, trainerOptions }),
+  });
+  return { trainerOptions, checkpoints };
+}
+
 export interface CompressionSection {
   /** NMT "precision": round(clip(w, −1, 1)·k)/k for each k (empty: skip). */
   precisionLevels: number[];
@@ -147,19 +168,7 @@ export async function runTranslationArm(
     beginToken: BOS_ID,
     endToken: END_ID,
   };
-  const trainerOptions = {
-    epochs: t.epochs,
-    batchSize: t.batchSize,
-    optimizer: optimizerOptions(t.optimizer, t.weightDecay),
-    schedule: { kind: "constant" as const, learningRate: t.learningRate },
-    clipNorm: t.clipNorm,
-    seed: ctx.seed,
-  };
-  const checkpoints = new CheckpointManager({
-    directory: ctx.runDir,
-    everySteps: t.checkpointEverySteps,
-    configHash: trainerConfigHash({ model, trainerOptions, data: d, trainPairs: train.source.length }),
-  });
+  const { trainerOptions, checkpoints } = epochTrainerSetup(ctx, t, { model, data: d, trainPairs: train.source.length });
   const timer = new StepTimer();
   const result = await trainTranslation({
     ...trainerOptions,
