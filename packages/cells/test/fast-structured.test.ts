@@ -63,6 +63,10 @@ test("structured projection at rate 0 with every feature kept equals the dense p
   assert.ok(d < 1e-5, `differs by ${d}`);
   assert.throws(() => structuredDropoutSequenceProjection(xs, w, b, [all[0], all[0], all[0]], 0.5), /do not divide 4 time steps/);
   assert.throws(() => structuredDropoutGroupedMatMul(tf.zeros([8, 3]) as tf.Tensor2D, w, undefined, [Int32Array.from([3])], 0.5), /keep index 3/);
+  assert.throws(() => structuredDropoutGroupedMatMul(tf.zeros([8, 3]) as tf.Tensor2D, w, undefined, [all[0], all[1]], 0.5, { groupRows: [6, 3] }), /groupRows \[6,3\] must give one positive row count per keep set \(2\) summing to the 8 rows/);
+  // Uneven groups: rows 0-5 keep {0,1,2} (all, p = 0 so nothing is scaled), rows 6-7 the same set permuted: equals the dense product.
+  const uneven = tf.tidy(() => diff(structuredDropoutGroupedMatMul(tf.reshape(xs, [8, 3]) as tf.Tensor2D, w, b, all, 0, { groupRows: [6, 2] }), tf.add(tf.matMul(tf.reshape(xs, [8, 3]), w), b)));
+  assert.ok(uneven < 1e-5, `uneven groups differ by ${uneven}`);
 });
 
 test("structured matMul leaks no tensors across training steps", () => {

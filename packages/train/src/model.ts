@@ -6,15 +6,15 @@
  *   logits = dropout_out(h^L) · W + b  W = Eᵀ when weights are tied (then the last layer has embeddingSize units)
  *   loss = mean softmax cross-entropy of the next token
  * Two execution paths: the readable one (`stackScan` over any cell variant) and the fast one (cells'
- * `lstmSequence`, a customGrad BPTT) for plain LSTM layers without structured dropout; both use the same
- * parameter names.
+ * `lstmSequence`, a customGrad BPTT) for plain LSTM layers (structured dropout there runs as grouped, smaller
+ * input-projection and decoder GEMMs, `dropout.maskSteps`); both use the same parameter names.
  */
 import { tf, type Rng } from "@rnnlab/core";
 import {
   createLstm, createGru, createNcGru, stackScan, embeddingDropout, applyDropout, denseSequence, type GateTracer, type Layer, type State, type Cell, type DropoutConfig, type GateConfig,
   type NormalizationConfig,
 } from "@rnnlab/cells";
-import { lstmSequence, softmaxCrossEntropy, denseProjection } from "@rnnlab/cells";
+import { lstmSequence, lstmRecurrence, softmaxCrossEntropy, denseProjection, structuredDropoutGroupedMatMul, structuredKeepIndices } from "@rnnlab/cells";
 import { checkKeys } from "./validate";
 
 export type RecurrentCellConfig =
@@ -47,6 +47,14 @@ export interface LmDropoutConfig {
   output?: number;
   /** wdrop: DropConnect on the recurrent kernels. */
   weightDrop?: number;
+  /**
+   * Structured dropout only: how many consecutive time steps share one keep set (shared by the batch).
+   * 1 (default) = a new set every step, the paper's "randomized in time"; k > 1 = a new set every k steps
+   * (the last group of a window may be shorter); 0 = one set per BPTT window. Values other than 1 need the
+   * fast path: on tfjs-wasm one gathered GEMM per step is slower than the dense one (cells/bench/README.md),
+   * so the GEMMs only shrink in wall-clock terms when several steps share a keep set.
+   */
+  maskSteps?: number;
 }
 
 export interface LanguageModelArchitecture {
@@ -85,7 +93,10 @@ export function validateArchitecture(a: LanguageModelArchitecture, where = "conf
   for (const k of ["vocabularySize", "embeddingSize", "hiddenSize", "layers"] as const)
     if (!Number.isInteger(a[k]) || a[k] < 1) throw new Error(`${where}.${k}=${a[k]} must be a positive integer`);
   if (a.dropout) {
-    checkKeys(`${where}.dropout`, a.dropout as Record<string, unknown>, ["kind", "embedding", "input", "hidden", "output", "weightDrop"]);
+    checkKeys(`${where}.dropout`, a.dropout as Record<string, unknown>, ["kind", "embedding", "input", "hidden", "output", "weightDrop", "maskSteps"]);
+    const k = a.dropout.maskSteps;
+    if (k !== undefined && !(Number.isInteger(k) && k >= 0)) throw new Error(`${where}.dropout.maskSteps=${k} must be a non-negative integer (1: a new keep set every step; 0: one per BPTT window)`);
+    if (k !== undefined && k !== 1 && a.dropout.kind !== "structured") throw new Error(`${where}.dropout.maskSteps=${k} only applies to dropout.kind "structured" (got "${a.dropout.kind ?? "locked"}"); remove it`);
     for (const k of ["embedding", "input", "hidden", "output", "weightDrop"] as const) {
       const v = a.dropout[k];
       if (v !== undefined && !(v >= 0 && v < 1)) throw new Error(`${where}.dropout.${k}=${v} must be in [0, 1)`);
@@ -136,7 +147,27 @@ export class LanguageModel {
     const c = a.cell;
     const plainLstm =
       c.kind === "lstm" && (!c.gate || c.gate.kind === "sigmoid") && (!c.normalization || c.normalization.kind === "none");
-    this.useFastPath = (a.fastPath ?? "auto") === "auto" && plainLstm && d.kind !== "structured" && !(d.weightDrop && d.weightDrop > 0);
+    this.useFastPath = (a.fastPath ?? "auto") === "auto" && plainLstm && !(d.weightDrop && d.weightDrop > 0);
+    if (!this.useFastPath && d.kind === "structured" && (d.maskSteps ?? 1) !== 1)
+      throw new Error(
+        `config.dropout.maskSteps=${d.maskSteps} needs the fast LSTM path (a plain sigmoid LSTM without normalisation or weight drop, fastPath "auto"); the readable path draws a new keep set every step: set maskSteps to 1`,
+      );
+  }
+
+  /**
+   * Structured dropout's keep sets for a window of T steps of `features` inputs: one set per group of
+   * maskSteps consecutive steps (0: one group), with each group's row count (steps x batch).
+   */
+  private structuredKeepSets(T: number, B: number, features: number, rate: number, rng: Rng): { sets: Int32Array[]; groupRows: number[] } {
+    const k = this.architecture.dropout?.maskSteps ?? 1;
+    const stepsPerGroup = k === 0 ? T : Math.min(k, T);
+    const sets: Int32Array[] = [];
+    const groupRows: number[] = [];
+    for (let t = 0; t < T; t += stepsPerGroup) {
+      sets.push(structuredKeepIndices(features, rate, rng));
+      groupRows.push(Math.min(stepsPerGroup, T - t) * B);
+    }
+    return { sets, groupRows };
   }
 
   /** Fresh parameters; all randomness from rng. Embedding and decoder U(−0.1, 0.1) as in AWD-LSTM; decoder bias 0. */
@@ -181,15 +212,28 @@ export class LanguageModel {
     const x = tf.reshape(tf.gather(embedding, tf.reshape(inputs, [T * B])), [T, B, a.embeddingSize]) as tf.Tensor3D; // [T, B, E]
     let ys: tf.Tensor3D;
     let newStates: State[];
+    const structured = training && d.kind === "structured";
     if (this.useFastPath && !options.tracer) {
-      // Same dropout placement as the cells' inputDropout, applied outside the fused layer.
+      // Same dropout placement as the cells' inputDropout, applied outside the fused layer. Structured
+      // dropout shrinks the input projection (x[:, K]·W_ih[K, :]) instead of masking x.
       newStates = [];
       let h = x;
       for (let l = 0; l < this.cells.length; l++) {
-        const rate = l === 0 ? d.input : d.hidden;
-        h = applyDropout(h, dropoutConfig(d.kind, rate), rng, training);
+        const rate = (l === 0 ? d.input : d.hidden) ?? 0;
         const p = params.layers[l] as unknown as Parameters<typeof lstmSequence>[0];
-        const r = lstmSequence(p, h, states[l] as unknown as Parameters<typeof lstmSequence>[2]);
+        const initial = states[l] as unknown as Parameters<typeof lstmSequence>[2];
+        let r: ReturnType<typeof lstmSequence>;
+        if (structured && rate > 0) {
+          const features = h.shape[2];
+          const { sets, groupRows } = this.structuredKeepSets(T, B, features, rate, rng!);
+          const projected = tf.reshape(
+            structuredDropoutGroupedMatMul(tf.reshape(h, [T * B, features]) as tf.Tensor2D, p.inputKernel, p.bias, sets, rate, { groupRows }),
+            [T, B, p.inputKernel.shape[1]],
+          ) as tf.Tensor3D; // [T, B, 4H]
+          r = lstmRecurrence(p.recurrentKernel, projected, initial);
+        } else {
+          r = lstmSequence(p, applyDropout(h, dropoutConfig(d.kind, rate), rng, training), initial);
+        }
         h = r.ys;
         newStates.push(r.state as unknown as State);
       }
@@ -205,8 +249,14 @@ export class LanguageModel {
     let dropped: tf.Tensor3D = ys; // the decoder's input after output dropout (AR is taken on it)
     const outputDropout = dropoutConfig(d.kind, d.output);
     if (this.useFastPath && !options.tracer) {
-      dropped = applyDropout(ys, outputDropout, rng, training); // [T, B, H]
-      logits = denseProjection(tf.reshape(dropped, [T * B, ys.shape[2]]) as tf.Tensor2D, kernel, params.decoder.bias, { columnBlock: a.outputColumnBlock ?? 0 });
+      const H = ys.shape[2];
+      if (structured && outputDropout.kind === "structured") {
+        const { sets, groupRows } = this.structuredKeepSets(T, B, H, outputDropout.rate, rng!);
+        logits = structuredDropoutGroupedMatMul(tf.reshape(ys, [T * B, H]) as tf.Tensor2D, kernel, params.decoder.bias, sets, outputDropout.rate, { groupRows, columnBlock: a.outputColumnBlock ?? 0 });
+      } else {
+        dropped = applyDropout(ys, outputDropout, rng, training); // [T, B, H]
+        logits = denseProjection(tf.reshape(dropped, [T * B, H]) as tf.Tensor2D, kernel, params.decoder.bias, { columnBlock: a.outputColumnBlock ?? 0 });
+      }
     } else {
       if (outputDropout.kind !== "structured") dropped = applyDropout(ys, outputDropout, rng, training); // same draws denseSequence would make
       const seq = outputDropout.kind === "structured"

@@ -17,11 +17,14 @@
 import { tf } from "@rnnlab/core";
 import { addBias, denseProjection, type DenseProjectionOptions } from "./dense";
 
-function checkKeep(where: string, keepIndices: Int32Array[], inputSize: number, rows: number, rate: number): void {
+function checkKeep(where: string, keepIndices: Int32Array[], inputSize: number, rows: number, rate: number, groupRows?: readonly number[]): void {
   if (!(rate >= 0 && rate < 1)) throw new Error(`${where}: rate must be in [0, 1), got ${rate}.`);
   const groups = keepIndices.length;
-  if (groups < 1 || rows % groups !== 0)
-    throw new Error(`${where}: ${rows} rows cannot be split into ${groups} equal row groups (one keep set per group); pass a group count that divides the number of time steps.`);
+  if (groupRows) {
+    if (groupRows.length !== groups || groupRows.some((r) => !Number.isInteger(r) || r < 1) || groupRows.reduce((a, b) => a + b, 0) !== rows)
+      throw new Error(`${where}: groupRows [${groupRows}] must give one positive row count per keep set (${groups}) summing to the ${rows} rows of x.`);
+  } else if (groups < 1 || rows % groups !== 0)
+    throw new Error(`${where}: ${rows} rows cannot be split into ${groups} equal row groups (one keep set per group); pass a group count that divides the number of time steps, or groupRows.`);
   const kept = keepIndices[0].length;
   for (let g = 0; g < groups; g++) {
     const k = keepIndices[g];
@@ -31,8 +34,13 @@ function checkKeep(where: string, keepIndices: Int32Array[], inputSize: number, 
   }
 }
 
+export interface StructuredGroupOptions extends DenseProjectionOptions {
+  /** Rows of each group, in order (sum = rows of x); default: equal groups. Lets the last group be shorter. */
+  groupRows?: readonly number[];
+}
+
 /**
- * x [R, I] (R = groups·rowsPerGroup, time-major) · W [I, N] (+ bias) with structured dropout; keepIndices[g] are the
+ * x [R, I] (R = groups·rowsPerGroup, or the sum of options.groupRows; time-major) · W [I, N] (+ bias) with structured dropout; keepIndices[g] are the
  * kept input features of row group g (all the same size, e.g. from structuredKeepIndices). Returns [R, N].
  * Each group is one gather of x's columns and W's rows (their gradients are the scatter-adds) and one
  * denseProjection (transposed weight gradient, optional column blocks).
@@ -43,21 +51,22 @@ export function structuredDropoutGroupedMatMul(
   bias: tf.Tensor1D | undefined,
   keepIndices: Int32Array[],
   rate: number,
-  options: DenseProjectionOptions = {},
+  options: StructuredGroupOptions = {},
 ): tf.Tensor2D {
   const [rows, inputSize] = x.shape;
-  checkKeep("structuredDropoutGroupedMatMul", keepIndices, inputSize, rows, rate);
+  const { groupRows, ...denseOptions } = options;
+  checkKeep("structuredDropoutGroupedMatMul", keepIndices, inputSize, rows, rate, groupRows);
   if (kernel.shape[0] !== inputSize)
     throw new Error(`structuredDropoutGroupedMatMul: kernel must have ${inputSize} rows (x has ${inputSize} features), got [${kernel.shape}].`);
   const groups = keepIndices.length;
   const scale = 1 / (1 - rate);
   return tf.tidy(() => {
-    const xParts = groups === 1 ? [x] : (tf.split(x, groups, 0) as tf.Tensor2D[]); // groups x [R/G, I]
+    const xParts = groups === 1 ? [x] : (tf.split(x, groupRows ? [...groupRows] : groups, 0) as tf.Tensor2D[]); // groups x [R_g, I]
     const outs = keepIndices.map((k, g) => {
       const idx = tf.tensor1d(k, "int32");
       const xKept = tf.mul(tf.gather(xParts[g], idx, 1), scale) as tf.Tensor2D; // [R/G, K]
       const kernelKept = tf.gather(kernel, idx, 0) as tf.Tensor2D; // [K, N]
-      return denseProjection(xKept, kernelKept, groups === 1 ? bias : undefined, options); // [R/G, N]
+      return denseProjection(xKept, kernelKept, groups === 1 ? bias : undefined, denseOptions); // [R_g, N]
     });
     if (groups === 1) return outs[0];
     const y = tf.concat(outs, 0) as tf.Tensor2D; // [R, N]
