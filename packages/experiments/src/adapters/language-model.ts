@@ -65,6 +65,8 @@ export interface DropoutSection {
   hidden: number;
   output: number;
   weightDrop: number;
+  /** Structured dropout only: consecutive steps sharing one keep set (1: every step, the paper; 0: one per BPTT window). */
+  maskSteps?: number;
 }
 
 export function loadCorpus(data: LanguageModelDataSection, level: "word" | "character"): LanguageModelCorpus {
@@ -113,7 +115,11 @@ export interface LanguageModelArmSpec {
    * Extra evaluation of the trained model (e.g. G2-LSTM's per-word gate map) from the final checkpoint;
    * what it returns is merged into the outcome's `extra`.
    */
-  evaluateTrained?: (trained: { architecture: LanguageModelTrainConfig; checkpoint: CheckpointData; corpus: LanguageModelCorpus }) => Record<string, unknown>;
+  evaluateTrained?: (trained: {
+    architecture: LanguageModelTrainConfig;
+    checkpoint: CheckpointData;
+    corpus: LanguageModelCorpus;
+  }) => Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
 export async function runLanguageModelArm(ctx: ArmContext<object>, spec: LanguageModelArmSpec): Promise<ArmOutcome> {
@@ -143,6 +149,7 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
             hidden: d.hidden,
             output: d.output,
             weightDrop: d.weightDrop,
+            ...(d.maskSteps !== undefined ? { maskSteps: d.maskSteps } : {}),
           },
         }
       : {}),
@@ -241,7 +248,7 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
   if (spec.evaluateTrained) {
     const checkpoint = checkpoints.load();
     if (!checkpoint) throw new Error(`${checkpoints.file}: no final checkpoint to read the trained parameters from`);
-    Object.assign(extra, spec.evaluateTrained({ architecture: config, checkpoint, corpus }));
+    Object.assign(extra, await spec.evaluateTrained({ architecture: config, checkpoint, corpus }));
   }
   return { final, curves, extra, resumedFromStep: resumedFrom };
 }

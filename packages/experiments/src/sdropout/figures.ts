@@ -31,14 +31,14 @@ export function timingEnvironment(result: ExperimentResult): string {
 }
 
 /**
- * One row per arm: s/step, speedup over the per-element arm named `reference` (default the arm whose
- * name starts with "elementwise" and has the same suffix, e.g. "structured-p50" → "elementwise-p50"),
+ * One row per arm: s/step, speedup over the per-element arm with the same suffix ("structured-p50" and
+ * "structured-window-p50" → "elementwise-p50"),
  * the primary metric, and the paper's speedup range on structured arms.
  */
 export function sdropoutSpeedRows(result: ExperimentResult): Row[] {
   const metric = result.primaryMetric.name;
   return Object.keys(result.arms).map((arm) => {
-    const reference = arm.replace(/^(structured|none)/, "elementwise");
+    const reference = arm.replace(/^(structured-window|structured|none)/, "elementwise");
     const own = armMean(result, arm, "secondsPerStep");
     const base = result.arms[reference] ? armMean(result, reference, "secondsPerStep") : undefined;
     const structured = arm.startsWith("structured");
@@ -93,25 +93,60 @@ export function sdropoutQualityVsTimeFigure(result: ExperimentResult, curve: str
  * are named `<kind>-p<100·rate>`, with the paper's range drawn as two reference lines.
  */
 export function sdropoutSpeedupVsRateFigure(result: ExperimentResult): FigureSpec {
-  const rates = [...new Set(Object.keys(result.arms).map((a) => /-p(\d+)$/.exec(a)?.[1]).filter((r): r is string => r !== undefined))];
-  const points = rates
-    .map((r) => {
-      const e = armMean(result, `elementwise-p${r}`, "secondsPerStep");
-      const s = armMean(result, `structured-p${r}`, "secondsPerStep");
-      return e !== undefined && s !== undefined ? { rate: Number(r) / 100, speedup: e / s } : undefined;
-    })
-    .filter((p): p is { rate: number; speedup: number } => p !== undefined)
-    .sort((a, b) => a.rate - b.rate);
-  if (points.length === 0) throw new Error(`${result.id}: no rate with both elementwise-p<r> and structured-p<r> timings`);
+  const rates = [...new Set(Object.keys(result.arms).map((a) => /-p(\d+)$/.exec(a)?.[1]).filter((r): r is string => r !== undefined))].sort();
+  const series: Series[] = [];
+  for (const [kind, name] of [
+    ["structured", "structured, new keep set every step"],
+    ["structured-window", "structured, one keep set per BPTT window"],
+  ]) {
+    const points = rates
+      .map((r) => {
+        const e = armMean(result, `elementwise-p${r}`, "secondsPerStep");
+        const s = armMean(result, `${kind}-p${r}`, "secondsPerStep");
+        return e !== undefined && s !== undefined ? { rate: Number(r) / 100, speedup: e / s } : undefined;
+      })
+      .filter((p): p is { rate: number; speedup: number } => p !== undefined)
+      .sort((a, b) => a.rate - b.rate);
+    if (points.length) series.push({ name, x: points.map((p) => p.rate), y: points.map((p) => p.speedup) });
+  }
+  if (series.length === 0) throw new Error(`${result.id}: no rate with both elementwise-p<r> and structured-p<r> timings`);
   return lineFigure({
     title: `${result.id}: structured ÷ per-element speedup vs dropout rate (${result.preset} preset; ${timingEnvironment(result)})`,
     xTitle: "dropout rate p",
     yTitle: "speedup (per-element s/step ÷ structured s/step)",
-    series: [{ name: "ours", x: points.map((p) => p.rate), y: points.map((p) => p.speedup) }],
+    series,
     references: [
       { name: `paper, low end (${SDROPOUT_PAPER_SPEEDUP.low}×)`, y: SDROPOUT_PAPER_SPEEDUP.low },
       { name: `paper, high end (${SDROPOUT_PAPER_SPEEDUP.high}×)`, y: SDROPOUT_PAPER_SPEEDUP.high },
       { name: "no speedup (1×)", y: 1 },
     ],
   });
+}
+
+/**
+ * Where a training step's time goes, per arm (mean over seeds of the profiled passes recorded in each
+ * run's `extra.timeBreakdown`, adapters/lm-profile.ts): matMul, gather/scatter and other kernel
+ * milliseconds per forward + backward pass, the matMul share, and the most expensive kernels.
+ */
+export function sdropoutTimeBreakdownRows(result: ExperimentResult): Row[] {
+  const rows: Row[] = [];
+  for (const [arm, a] of Object.entries(result.arms)) {
+    const profiles = Object.values(a.runs)
+      .map((r) => r.extra?.timeBreakdown as { matMulMs: number; gatherScatterMs: number; otherMs: number; kernelMs: number; topKernels: { name: string; ms: number }[] } | undefined)
+      .filter((p): p is NonNullable<typeof p> => p !== undefined);
+    if (profiles.length === 0) continue;
+    const mean = (f: (p: (typeof profiles)[number]) => number) => profiles.reduce((acc, p) => acc + f(p), 0) / profiles.length;
+    const kernel = mean((p) => p.kernelMs);
+    rows.push({
+      arm,
+      "matMul ms": mean((p) => p.matMulMs),
+      "gather/scatter ms": mean((p) => p.gatherScatterMs),
+      "other ms": mean((p) => p.otherMs),
+      "kernel ms per pass": kernel,
+      "matMul share": kernel > 0 ? mean((p) => p.matMulMs) / kernel : null,
+      "top kernels (ms)": profiles[0].topKernels.slice(0, 4).map((k) => `${k.name} ${k.ms.toFixed(0)}`).join(", "),
+    });
+  }
+  if (rows.length === 0) throw new Error(`${result.id}: no run recorded extra.timeBreakdown (profile.steps = 0, or results from before profiling)`);
+  return rows;
 }

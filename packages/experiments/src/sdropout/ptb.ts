@@ -5,7 +5,14 @@
  *
  *   structured: X̃_t = X_t[:, K_t]/(1−p),  Z_t = X̃_t · W[K_t, :],  |K_t| ≈ (1−p)H, a new K_t every step
  * Measured: validation/test perplexity and wall-clock seconds per step (the paper: 1.23–1.64× faster
- * training at the same metric). The dense no-dropout arm is a timing reference only.
+ * training at the same metric), and where a step's time goes (./../adapters/lm-profile.ts). The dense
+ * no-dropout arm is a timing reference only.
+ *
+ * Two structured arms: `structured` draws a new keep set every step (the paper's scheme, maskSteps 1);
+ * `structured-window` shares one keep set over the whole BPTT window (maskSteps 0, a new set every window).
+ * DEVIATION (wasm speed, cells/bench/README.md): on tfjs-wasm a per-step gathered GEMM has only B rows and
+ * re-packs the gathered weights every step, which costs more than the halved contraction saves; only the
+ * window variant keeps the GEMMs large enough to turn the smaller contraction into wall-clock savings.
  *
  * DEVIATION: the paper's model sizes and dropout placement are unknown [U]; we use a Zaremba-style LM
  * (PAPERS.md §3 "CPU-affordable reproduction").
@@ -15,11 +22,17 @@ import { runLanguageModelArm, type DropoutSection, type LanguageModelDataSection
 import { smokeLanguageModel } from "../g2lstm/common";
 import { registerExperiment } from "../registry";
 import type { ArmContext } from "../types";
+import { profileLanguageModelSteps } from "../adapters/lm-profile";
 
 export interface DropoutArm {
   /** "elementwise" | "structured" | "none". */
   kind: string;
   rate: number;
+}
+
+/** A language-model arm: structured arms also say how many steps share one keep set (1: every step; 0: one per window). */
+export interface LmDropoutArm extends DropoutArm {
+  maskSteps: number;
 }
 
 export interface StructuredDropoutLmConfig<Arms> {
@@ -28,15 +41,17 @@ export interface StructuredDropoutLmConfig<Arms> {
   /** Multiply the learning rate by `factor` every `every` epochs from epoch `start` (factor 1: constant). */
   learningRateDecay: { factor: number; every: number; start: number };
   /**
-   * "off": every arm runs the readable (scan) LSTM path. The fused fast path only serves unstructured
-   * dropout, so "auto" would time structured dropout on a slower code path than per-element dropout and
-   * confound the speed comparison; "off" isolates the effect of the smaller GEMMs.
+   * "auto": every arm runs the fused fast LSTM path (per-element dropout as a mask, structured dropout as
+   * grouped gathered GEMMs), so all arms share one code path and only the dropout differs; "off": the
+   * readable (scan) path, where structured dropout is one gathered GEMM per step (maskSteps must be 1).
    */
   implementation: { fastPath: string };
+  /** After training: tf.profile over this many forward + backward passes, kernel time by group (0: skip). */
+  profile: { steps: number };
   arms: Arms;
 }
 
-export type SdPtbConfig = StructuredDropoutLmConfig<{ elementwise: DropoutArm; structured: DropoutArm; none: DropoutArm }>;
+export type SdPtbConfig = StructuredDropoutLmConfig<{ elementwise: LmDropoutArm; structured: LmDropoutArm; "structured-window": LmDropoutArm; none: LmDropoutArm }>;
 
 /** Zaremba et al. 2014 "medium" (PAPERS.md §3 settings, [R]). */
 const zarembaMedium: Omit<SdPtbConfig, "arms"> = {
@@ -60,33 +75,43 @@ const zarembaMedium: Omit<SdPtbConfig, "arms"> = {
     checkpointEverySteps: 500,
   },
   learningRateDecay: { factor: 1 / 1.2, every: 1, start: 6 },
-  implementation: { fastPath: "off" },
+  implementation: { fastPath: "auto" },
+  profile: { steps: 3 },
 };
 
 export const sdPtbBase: SdPtbConfig = {
   ...zarembaMedium,
   arms: {
-    elementwise: { kind: "elementwise", rate: 0.5 },
-    structured: { kind: "structured", rate: 0.5 },
-    none: { kind: "none", rate: 0 },
+    elementwise: { kind: "elementwise", rate: 0.5, maskSteps: 1 },
+    structured: { kind: "structured", rate: 0.5, maskSteps: 1 },
+    "structured-window": { kind: "structured", rate: 0.5, maskSteps: 0 },
+    none: { kind: "none", rate: 0, maskSteps: 1 },
   },
 };
 
 const RATES = [0.3, 0.5, 0.65];
-type SweepArms = Record<string, DropoutArm>;
+type SweepArms = Record<string, LmDropoutArm>;
 export type SdSweepConfig = StructuredDropoutLmConfig<SweepArms>;
 export const sdSweepBase: SdSweepConfig = {
   ...zarembaMedium,
   arms: Object.fromEntries(
-    RATES.flatMap((p) => ["elementwise", "structured"].map((kind) => [`${kind}-p${Math.round(p * 100)}`, { kind, rate: p }])),
+    RATES.flatMap((p) =>
+      (
+        [
+          ["elementwise", "elementwise", 1],
+          ["structured", "structured", 1],
+          ["structured-window", "structured", 0],
+        ] as const
+      ).map(([name, kind, maskSteps]) => [`${name}-p${Math.round(p * 100)}`, { kind, rate: p, maskSteps }]),
+    ),
   ),
 };
 
-function dropoutSection(arm: DropoutArm): DropoutSection | undefined {
+function dropoutSection(arm: LmDropoutArm): DropoutSection | undefined {
   if (arm.kind === "none" || arm.rate === 0) return undefined;
   if (arm.kind !== "elementwise" && arm.kind !== "structured") throw new Error(`arms.*.kind="${arm.kind}" must be elementwise, structured or none`);
   // Zaremba: dropout on the non-recurrent connections only (embedding→L1, L1→L2, L2→softmax).
-  return { kind: arm.kind, embedding: 0, input: arm.rate, hidden: arm.rate, output: arm.rate, weightDrop: 0 };
+  return { kind: arm.kind, embedding: 0, input: arm.rate, hidden: arm.rate, output: arm.rate, weightDrop: 0, ...(arm.kind === "structured" ? { maskSteps: arm.maskSteps } : {}) };
 }
 
 function scheduleOf(c: StructuredDropoutLmConfig<unknown>): ScheduleOptions {
@@ -95,7 +120,7 @@ function scheduleOf(c: StructuredDropoutLmConfig<unknown>): ScheduleOptions {
   return { kind: "step", learningRate: c.model.learningRate, factor: d.factor, every: d.every, start: d.start };
 }
 
-function runArm(ctx: ArmContext<StructuredDropoutLmConfig<Record<string, DropoutArm>>>) {
+function runArm(ctx: ArmContext<StructuredDropoutLmConfig<Record<string, LmDropoutArm>>>) {
   const c = ctx.config;
   const dropout = dropoutSection(c.arms[ctx.arm]);
   return runLanguageModelArm(ctx, {
@@ -106,10 +131,13 @@ function runArm(ctx: ArmContext<StructuredDropoutLmConfig<Record<string, Dropout
     cell: { kind: "lstm" },
     schedule: scheduleOf(c),
     fastPath: c.implementation.fastPath === "auto" ? "auto" : "off",
+    ...(c.profile.steps > 0
+      ? { evaluateTrained: async ({ architecture, checkpoint, corpus }) => ({ timeBreakdown: await profileLanguageModelSteps(architecture, checkpoint, corpus.train, { steps: c.profile.steps, seed: ctx.seed }) }) }
+      : {}),
   });
 }
 
-const smoke = { ...smokeLanguageModel, learningRateDecay: { factor: 1 } };
+const smoke = { ...smokeLanguageModel, learningRateDecay: { factor: 1 }, profile: { steps: 1 } };
 delete (smoke as { dropout?: unknown }).dropout;
 
 const reportedNote =
@@ -124,12 +152,13 @@ registerExperiment<SdPtbConfig>({
     smoke,
     cpu: {
       model: {
-        // Sized for a ≤ 25 min run of all three arms on one shared core: ~0.5 s per step on the readable
-        // path at 128 units, plus ~20 s per full validation pass; 300 steps ≈ 2.5 epochs' worth of 1/8.
-        embeddingSize: 128,
-        hiddenSize: 128,
+        // Zaremba "small" width (200 units, 2 layers, batch 20, BPTT 35) on the fast path: ~0.45 s per step on one
+        // wasm core (results/bench/lstm-lm.json, size "small"), so 600 steps (45% of an epoch) x 4 arms plus
+        // 4 validation passes each fit in ~25 min; Adam instead of SGD lr 1 to get somewhere in 600 steps.
+        embeddingSize: 200,
+        hiddenSize: 200,
         epochs: 1,
-        maxStepsPerEpoch: 300,
+        maxStepsPerEpoch: 600,
         evaluateEverySteps: 150,
         optimizer: "adam",
         learningRate: 2e-3,
@@ -164,16 +193,17 @@ registerExperiment<SdSweepConfig>({
   presets: {
     smoke: { ...smoke, model: { ...smoke.model, maxStepsPerEpoch: 2 } },
     cpu: {
+      // The sdropout/ptb cpu model, 300 steps per arm (9 arms, ~25 min on one core).
       model: {
-        embeddingSize: 128,
-        hiddenSize: 128,
+        embeddingSize: 200,
+        hiddenSize: 200,
         epochs: 1,
-        maxStepsPerEpoch: 500,
-        evaluateEverySteps: 250,
+        maxStepsPerEpoch: 300,
+        evaluateEverySteps: 150,
         optimizer: "adam",
         learningRate: 2e-3,
         clipNorm: 0.25,
-        checkpointEverySteps: 250,
+        checkpointEverySteps: 150,
       },
       learningRateDecay: { factor: 1 },
     },

@@ -1,0 +1,106 @@
+/**
+ * Where a language-model training step's time goes: tf.profile over a few forward + backward passes of
+ * the trained model (dropout as in training; the optimizer update is not included), with each kernel's
+ * time summed into three groups:
+ *   matMul          BatchMatMul / _FusedMatMul: the GEMMs that structured dropout shrinks (input
+ *                   projections, decoder, their data and weight gradients) and the recurrent ones it does not
+ *   gather/scatter  GatherV2 / UnsortedSegmentSum / GatherNd / ScatterNd: the embedding lookup and structured
+ *                   dropout's column gathers and their scatter-add gradients (its overhead)
+ *   other           everything else (sigmoid, elementwise products, softmax, reshapes, concat/split, …)
+ * Kernel times come from the backend's timer (synchronous on wasm and cpu, so they are wall-clock); the
+ * profiled step is slower than an unprofiled one by the profiler's bookkeeping, so compare fractions and
+ * arms, not absolute step times (those are `secondsPerStep`).
+ */
+import { tf, Rng } from "@rnnlab/core";
+import { ARCHITECTURE_KEYS, LanguageModel, batchifyTokens, windowTensors, type CheckpointData, type LanguageModelArchitecture, type LanguageModelParams, type LanguageModelTrainConfig } from "@rnnlab/train";
+import { languageModelFromCheckpoint } from "./lm-compression";
+
+export interface StepTimeBreakdown {
+  /** Profiled passes (after one warm-up pass). */
+  steps: number;
+  /** Mean kernel milliseconds per pass, per group, and their sum. */
+  matMulMs: number;
+  gatherScatterMs: number;
+  otherMs: number;
+  kernelMs: number;
+  /** The eight most expensive kernels (mean ms per pass). */
+  topKernels: { name: string; ms: number; calls: number }[];
+}
+
+const GROUPS: Record<string, "matMul" | "gatherScatter"> = {
+  BatchMatMul: "matMul",
+  _FusedMatMul: "matMul",
+  MatMul: "matMul",
+  GatherV2: "gatherScatter",
+  GatherNd: "gatherScatter",
+  UnsortedSegmentSum: "gatherScatter",
+  ScatterNd: "gatherScatter",
+};
+
+/** Profile `steps` training passes of the checkpoint's model on consecutive windows of `train`. */
+export async function profileLanguageModelSteps(
+  config: LanguageModelTrainConfig,
+  checkpoint: CheckpointData,
+  train: ArrayLike<number>,
+  options: { steps: number; seed: number },
+): Promise<StepTimeBreakdown> {
+  if (!(Number.isInteger(options.steps) && options.steps >= 1)) throw new Error(`profile steps=${options.steps} must be a positive integer`);
+  const architecture = Object.fromEntries(
+    ARCHITECTURE_KEYS.filter((k) => k in config).map((k) => [k, (config as unknown as Record<string, unknown>)[k]]),
+  ) as unknown as LanguageModelArchitecture;
+  const model = new LanguageModel(architecture); // with dropout, as trained
+  const trained = languageModelFromCheckpoint(config, checkpoint);
+  const stream = batchifyTokens(train, config.batchSize, "training tokens");
+  const rng = new Rng(options.seed).fork("profile");
+  const flat: tf.Tensor[] = [trained.params.embedding, ...trained.params.layers.flatMap((l) => Object.values(l)), ...(trained.params.decoder.kernel ? [trained.params.decoder.kernel] : []), trained.params.decoder.bias];
+  const rebuild = (ps: tf.Tensor[]): LanguageModelParams => {
+    let i = 0;
+    const embedding = ps[i++] as tf.Tensor2D;
+    const layers = trained.params.layers.map((l) => Object.fromEntries(Object.keys(l).map((k) => [k, ps[i++]])));
+    const kernel = trained.params.decoder.kernel ? (ps[i++] as tf.Tensor2D) : undefined;
+    return { embedding, layers, decoder: { ...(kernel ? { kernel } : {}), bias: ps[i++] as tf.Tensor1D } };
+  };
+  const pass = (row: number) => {
+    const w = windowTensors(stream, row, config.bptt);
+    try {
+      tf.tidy(() => {
+        const states = model.initialStates(config.batchSize);
+        tf.valueAndGrads((...ps: tf.Tensor[]) => model.forward(rebuild(ps), w.inputs, w.targets, states, { training: true, rng }).loss)(flat);
+      });
+    } finally {
+      tf.dispose([w.inputs, w.targets]);
+    }
+  };
+  try {
+    pass(0); // warm-up: first-call costs (weight packing caches, kernel setup) are not the step's
+    const byKernel = new Map<string, { ms: number; calls: number }>();
+    for (let s = 0; s < options.steps; s++) {
+      const info = await tf.profile(() => pass(((s + 1) * config.bptt) % Math.max(1, stream.rows - 1)));
+      for (const k of info.kernels) {
+        // Custom-gradient functions and named scopes are profiled as pseudo-kernels whose time includes the
+        // real kernels inside them; count registered kernels only.
+        if (!tf.getKernel(k.name, tf.getBackend())) continue;
+        const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+        e.ms += typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+        e.calls += 1;
+        byKernel.set(k.name, e);
+      }
+    }
+    const sums = { matMul: 0, gatherScatter: 0, other: 0 };
+    for (const [name, e] of byKernel) sums[GROUPS[name] ?? "other"] += e.ms / options.steps;
+    const round = (x: number) => Math.round(x * 100) / 100;
+    return {
+      steps: options.steps,
+      matMulMs: round(sums.matMul),
+      gatherScatterMs: round(sums.gatherScatter),
+      otherMs: round(sums.other),
+      kernelMs: round(sums.matMul + sums.gatherScatter + sums.other),
+      topKernels: [...byKernel]
+        .sort((a, b) => b[1].ms - a[1].ms)
+        .slice(0, 8)
+        .map(([name, e]) => ({ name, ms: round(e.ms / options.steps), calls: Math.round(e.calls / options.steps) })),
+    };
+  } finally {
+    trained.dispose();
+  }
+}
