@@ -143,3 +143,21 @@ test("the sensitivity table puts ours next to the paper's with changes from Orig
   const g2Svd = sweep.find((r) => r.arm === "G2-LSTM" && r.compression === "SVD rank 4")!;
   assert.equal(g2Svd.change, g2.testPerplexity_svdRank4 - g2.testPerplexity);
 });
+
+test("with several seeds the sensitivity and saturation tables average over them (change from Original per seed, mean ± std)", () => {
+  const two = structuredClone(ptb);
+  const run0 = two.arms.g2.runs["0"];
+  const f0 = run0.final;
+  two.arms.g2.runs["1"] = { ...structuredClone(run0), seed: 1, final: { ...f0, testPerplexity: f0.testPerplexity + 2, "testPerplexity_round0.1": f0["testPerplexity_round0.1"] + 4 } };
+  const ours = g2CompressionRows(two).find((r) => r.arm === "G2-LSTM" && String(r.source).startsWith("ours"))!;
+  assert.match(String(ours.source), /mean of 2 seeds/);
+  assert.equal(ours.Original, `${(f0.testPerplexity + 1).toFixed(1)} ± ${Math.SQRT2.toFixed(1)}`);
+  const d0 = f0["testPerplexity_round0.1"] - f0.testPerplexity; // seed 0's change; seed 1's is d0 + 2
+  const d = d0 + 1;
+  assert.equal(ours["Round (r=0.1)"], `${(f0["testPerplexity_round0.1"] + 2).toFixed(1)} (${d >= 0 ? "+" : "−"}${Math.abs(d).toFixed(1)} ± ${Math.SQRT2.toFixed(1)})`);
+  const sweep = g2CompressionSweepRows(two).find((r) => r.arm === "G2-LSTM" && r.compression === "Round r=0.1")!;
+  assert.ok(Math.abs((sweep.change as number) - d) < 1e-9);
+  assert.equal(sweep.seeds, 2);
+  const saturation = g2GateSaturationRows(two).find((r) => r.arm === "G2-LSTM" && r.gate === "input")!;
+  assert.equal(saturation.seeds, 2);
+});

@@ -42,6 +42,16 @@ function firstRun(result: ExperimentResult, arm: string): RunRecord | undefined 
   return Object.values(result.arms[arm]?.runs ?? {})[0];
 }
 
+function allRuns(result: ExperimentResult, arm: string): RunRecord[] {
+  return Object.values(result.arms[arm]?.runs ?? {});
+}
+
+function meanStd(xs: number[]): { mean: number; std: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, std };
+}
+
 function isTranslation(result: ExperimentResult): boolean {
   return result.id.endsWith("/translation");
 }
@@ -137,20 +147,24 @@ export function g2GateHistogramFigure(result: ExperimentResult, arms: string[] =
   };
 }
 
-/** Shares of first-layer gate values below 0.1 and above 0.9, per arm and gate. */
+/** Shares of first-layer gate values below 0.1 and above 0.9, per arm and gate (mean over seeds; `seeds` says how many). */
 export function g2GateSaturationRows(result: ExperimentResult): Row[] {
   const layer = g2GateLayer(result);
   const rows: Row[] = [];
   for (const arm of Object.keys(result.arms)) {
     for (const gate of ["i", "f"] as const) {
-      const s = saturationOf(firstRun(result, arm), layer, gate);
+      const shares = allRuns(result, arm)
+        .map((run) => saturationOf(run, layer, gate))
+        .filter((x): x is NonNullable<typeof x> => x !== undefined);
+      const mean = (f: (x: (typeof shares)[number]) => number) => (shares.length ? meanStd(shares.map(f)).mean : null);
       rows.push({
         arm: armLabel(arm),
         gate: gate === "i" ? "input" : "forget",
         layer,
-        "share < 0.1": s ? s.shareBelowLow : null,
-        "share > 0.9": s ? s.shareAboveHigh : null,
-        "share saturated": s ? s.shareSaturated : null,
+        "share < 0.1": mean((x) => x.shareBelowLow),
+        "share > 0.9": mean((x) => x.shareAboveHigh),
+        "share saturated": mean((x) => x.shareSaturated),
+        seeds: shares.length,
       });
     }
   }
@@ -228,7 +242,7 @@ const fmt = (v: number, digits: number) => v.toFixed(digits);
 const signed = (v: number, digits: number) => `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(digits)}`;
 
 /**
- * The sensitivity table: per arm, ours (first seed) and the paper's, "value (change from Original)" for
+ * The sensitivity table: per arm, ours (mean over seeds; the change from Original per seed, mean ± std) and the paper's, "value (change from Original)" for
  * Original, Round r, Round & Clip r, SVD (the larger rank) and SVD+ (the smaller rank). `roundStep`
  * defaults to the middle grid step of the result's config.
  */
@@ -244,11 +258,24 @@ export function g2CompressionRows(result: ExperimentResult, roundStep?: number):
   const columns = ["Original", `Round (r=${r})`, `Round & Clip (r=${r}, ±${2 * r})`, `SVD (rank ${ranks[0]})`, `SVD+ (rank ${ranks[1]})`];
   const rows: Row[] = [];
   for (const arm of Object.keys(result.arms)) {
-    const final = firstRun(result, arm)?.final ?? {};
-    const values = compressionKeys(result, r, ranks).map((k) => final[k]);
-    const row: Row = { arm: armLabel(arm), source: `ours (${result.preset}, ${translation ? "test BLEU" : "test perplexity"})` };
-    values.forEach((v, j) => {
-      row[columns[j]] = v === undefined ? null : j === 0 ? fmt(v, digits) : `${fmt(v, digits)} (${signed(v - values[0]!, digits)})`;
+    // Per seed: the compressed value and its change from that seed's Original; shown as mean (change mean ± std).
+    const finals = allRuns(result, arm).map((run) => run.final);
+    const keys = compressionKeys(result, r, ranks);
+    const seeds = finals.length;
+    const row: Row = { arm: armLabel(arm), source: `ours (${result.preset}, ${translation ? "test BLEU" : "test perplexity"}${seeds > 1 ? `, mean of ${seeds} seeds (change ± std)` : ""})` };
+    keys.forEach((k, j) => {
+      const per = finals.filter((f) => typeof f[k] === "number" && typeof f[keys[0]] === "number");
+      if (per.length === 0) {
+        row[columns[j]] = null;
+        return;
+      }
+      const value = meanStd(per.map((f) => f[k]));
+      if (j === 0) {
+        row[columns[j]] = per.length > 1 ? `${fmt(value.mean, digits)} ± ${fmt(value.std, digits)}` : fmt(value.mean, digits);
+        return;
+      }
+      const change = meanStd(per.map((f) => f[k] - f[keys[0]]));
+      row[columns[j]] = `${fmt(value.mean, digits)} (${signed(change.mean, digits)}${per.length > 1 ? ` ± ${fmt(change.std, digits)}` : ""})`;
     });
     rows.push(row);
     const p = paper.rows[arm];
@@ -263,7 +290,7 @@ export function g2CompressionRows(result: ExperimentResult, roundStep?: number):
   return rows;
 }
 
-/** Every compression the result evaluated, per arm: the value and the change from Original. */
+/** Every compression the result evaluated, per arm: the value and the change from Original (means over seeds, with the change's std when there are several). */
 export function g2CompressionSweepRows(result: ExperimentResult): Row[] {
   const { roundSteps, svdRanks } = g2CompressionSettings(result);
   const translation = isTranslation(result);
@@ -279,11 +306,16 @@ export function g2CompressionSweepRows(result: ExperimentResult): Row[] {
   ];
   const rows: Row[] = [];
   for (const arm of Object.keys(result.arms)) {
-    const final = firstRun(result, arm)?.final ?? {};
-    const original = final[base];
+    const finals = allRuns(result, arm).map((run) => run.final);
     for (const [label, k] of settings) {
-      const v = final[k];
-      rows.push({ arm: armLabel(arm), compression: label, [base]: v ?? null, change: v === undefined || original === undefined ? null : v - original });
+      const per = finals.filter((f) => typeof f[k] === "number" && typeof f[base] === "number");
+      rows.push({
+        arm: armLabel(arm),
+        compression: label,
+        [base]: per.length ? meanStd(per.map((f) => f[k])).mean : null,
+        change: per.length ? meanStd(per.map((f) => f[k] - f[base])).mean : null,
+        ...(finals.length > 1 ? { "change std": per.length > 1 ? meanStd(per.map((f) => f[k] - f[base])).std : null, seeds: per.length } : {}),
+      });
     }
   }
   return rows;

@@ -150,3 +150,34 @@ export function sdropoutTimeBreakdownRows(result: ExperimentResult): Row[] {
   if (rows.length === 0) throw new Error(`${result.id}: no run recorded extra.timeBreakdown (profile.steps = 0, or results from before profiling)`);
   return rows;
 }
+
+/**
+ * The closing table: per experiment and structured arm, the speedup over per-element dropout at the same
+ * rate and the primary metric of both arms with their difference (structured − per-element), beside the
+ * paper's speedup range.
+ */
+export function sdropoutSummaryRows(results: ExperimentResult[]): Row[] {
+  const rows: Row[] = [];
+  for (const result of results) {
+    const metric = result.primaryMetric.name;
+    for (const arm of Object.keys(result.arms).filter((a) => a.startsWith("structured"))) {
+      const reference = arm.replace(/^(structured-window|structured)/, "elementwise");
+      const own = armMean(result, arm, "secondsPerStep");
+      const base = armMean(result, reference, "secondsPerStep");
+      const m = armMean(result, arm, metric);
+      const mBase = armMean(result, reference, metric);
+      rows.push({
+        experiment: result.id,
+        arm,
+        "vs": reference,
+        speedup: own !== undefined && base !== undefined ? base / own : null,
+        metric,
+        "per-element": mBase ?? null,
+        structured: m ?? null,
+        "difference (structured − per-element)": m !== undefined && mBase !== undefined ? m - mBase : null,
+        "paper speedup": `${SDROPOUT_PAPER_SPEEDUP.low}–${SDROPOUT_PAPER_SPEEDUP.high}×`,
+      });
+    }
+  }
+  return rows;
+}
