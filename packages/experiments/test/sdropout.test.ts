@@ -4,7 +4,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { sdropoutQualityVsTimeFigure, sdropoutSpeedRows, sdropoutSpeedupVsRateFigure, type ExperimentResult } from "../src";
+import { sdropoutQualityVsTimeFigure, sdropoutSpeedRows, sdropoutSpeedupVsRateFigure, sdropoutSummaryRows, sdropoutTimeBreakdownRows, type ExperimentResult } from "../src";
 
 function arm(secondsPerStep: number, metric: number, curve: number[]) {
   return {
@@ -60,11 +60,49 @@ test("quality vs time: x is step × s/step per arm, backend named in the title",
   assert.deepEqual((fallback.data as { x: number[] }[])[0].x, [30, 60]);
 });
 
-test("speedup vs rate pairs elementwise-p<r> with structured-p<r>, sorted by rate", () => {
+test("speedup vs rate pairs elementwise-p<r> with structured-p<r> and structured-window-p<r>, sorted by rate", () => {
   const spec = sdropoutSpeedupVsRateFigure(
-    fake({ "elementwise-p50": arm(3, 1, [1, 1]), "structured-p50": arm(2, 1, [1, 1]), "elementwise-p30": arm(1, 1, [1, 1]), "structured-p30": arm(2, 1, [1, 1]) }),
+    fake({
+      "elementwise-p50": arm(3, 1, [1, 1]),
+      "structured-p50": arm(2, 1, [1, 1]),
+      "structured-window-p50": arm(1.5, 1, [1, 1]),
+      "elementwise-p30": arm(1, 1, [1, 1]),
+      "structured-p30": arm(2, 1, [1, 1]),
+    }),
   );
-  const ours = (spec.data as { name: string; x: number[]; y: number[] }[]).find((t) => t.name === "ours")!;
-  assert.deepEqual(ours.x, [0.3, 0.5]);
-  assert.deepEqual(ours.y, [0.5, 1.5]);
+  const traces = spec.data as { name: string; x: number[]; y: number[] }[];
+  const perStep = traces.find((t) => t.name.startsWith("structured, new keep set every step"))!;
+  assert.deepEqual(perStep.x, [0.3, 0.5]);
+  assert.deepEqual(perStep.y, [0.5, 1.5]);
+  const window = traces.find((t) => t.name.startsWith("structured, one keep set per BPTT window"))!;
+  assert.deepEqual(window.x, [0.5]);
+  assert.deepEqual(window.y, [2]);
+  assert.throws(() => sdropoutSpeedupVsRateFigure(fake({ "elementwise-p50": arm(3, 1, [1, 1]) })), /no rate with both/);
+});
+
+test("structured-window arms are compared with the per-element arm at the same rate; the summary gives speedup and metric difference", () => {
+  const result = fake({ elementwise: arm(2, 100, [1, 1]), structured: arm(4, 103, [1, 1]), "structured-window": arm(1.25, 98, [1, 1]), none: arm(1, 90, [1, 1]) });
+  const rows = Object.fromEntries(sdropoutSpeedRows(result).map((r) => [r.arm, r]));
+  assert.equal(rows["structured-window"]["speedup vs elementwise"], 1.6);
+  const summary = sdropoutSummaryRows([result]);
+  assert.deepEqual(summary.map((r) => r.arm), ["structured", "structured-window"]);
+  assert.equal(summary[0].speedup, 0.5);
+  assert.equal(summary[0]["difference (structured − per-element)"], 3);
+  assert.equal(summary[1].speedup, 1.6);
+  assert.equal(summary[1]["difference (structured − per-element)"], -2);
+});
+
+test("time breakdown rows average the profiled kernel groups over seeds and give the matMul share", () => {
+  const result = fake({ elementwise: arm(2, 100, [1, 1]), structured: arm(1, 100, [1, 1]) });
+  const profile = (matMulMs: number) => ({ steps: 3, matMulMs, gatherScatterMs: 10, otherMs: 30, kernelMs: matMulMs + 40, topKernels: [{ name: "BatchMatMul", ms: matMulMs, calls: 9 }] });
+  (result.arms.elementwise.runs["0"] as { extra?: unknown }).extra = { timeBreakdown: profile(160) };
+  (result.arms.structured.runs["0"] as { extra?: unknown }).extra = { timeBreakdown: profile(60) };
+  result.arms.structured.runs["1"] = { ...result.arms.structured.runs["0"], seed: 1, extra: { timeBreakdown: profile(80) } };
+  const rows = Object.fromEntries(sdropoutTimeBreakdownRows(result).map((r) => [r.arm, r]));
+  assert.equal(rows.elementwise["matMul ms"], 160);
+  assert.equal(rows.elementwise["matMul share"], 0.8);
+  assert.equal(rows.structured["matMul ms"], 70);
+  assert.equal(rows.structured["kernel ms per pass"], 110);
+  assert.match(String(rows.structured["top kernels (ms)"]), /BatchMatMul 60/);
+  assert.throws(() => sdropoutTimeBreakdownRows(fake({ elementwise: arm(2, 100, [1, 1]) })), /no run recorded extra.timeBreakdown/);
 });

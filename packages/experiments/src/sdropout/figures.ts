@@ -46,6 +46,8 @@ export function sdropoutSpeedRows(result: ExperimentResult): Row[] {
       arm,
       secondsPerStep: own ?? null,
       [`speedup vs ${reference}`]: own !== undefined && base !== undefined ? base / own : null,
+      // Epoch-based trainers record the last epoch's training seconds (evaluation excluded).
+      ...(armMean(result, arm, "epochTrainSeconds") !== undefined ? { "train s / epoch": armMean(result, arm, "epochTrainSeconds")! } : {}),
       [metric]: armMean(result, arm, metric) ?? null,
       steps: armMean(result, arm, "steps") ?? null,
       "paper speedup": structured ? `${SDROPOUT_PAPER_SPEEDUP.low}–${SDROPOUT_PAPER_SPEEDUP.high}× (range over tasks)` : null,
