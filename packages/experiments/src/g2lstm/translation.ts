@@ -74,7 +74,7 @@ registerExperiment<G2TranslationConfig>({
     },
     paper: {},
   },
-  defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
+  defaultSeeds: { smoke: [0], cpu: [0, 1, 2], paper: [0, 1, 2] },
   data: { kind: "dataset", datasets: ["iwslt14_de_en", "multi30k_de_en (cpu preset)"], smoke: "generated reversal + word-substitution corpus" },
   reported: {
     source: "PAPERS.md §1, ICML'18 poster table, IWSLT'14 De→En 'Result' column (BLEU)",
