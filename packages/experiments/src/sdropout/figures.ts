@@ -82,7 +82,7 @@ export function sdropoutQualityVsTimeFigure(result: ExperimentResult, curve: str
   }
   if (series.length === 0) throw new Error(`${result.id}: no arm recorded both the curve "${curve}" and its time per step`);
   return lineFigure({
-    title: `${result.id}: ${curve} vs training time (${result.preset} preset; ${timingEnvironment(result)})`,
+    title: `${result.id}: ${curve} vs training time (${result.preset} preset)<br><sub>${timingEnvironment(result)}</sub>`,
     xTitle: "training seconds (step × measured s/step, evaluation excluded)",
     yTitle: curve,
     series,
@@ -113,7 +113,7 @@ export function sdropoutSpeedupVsRateFigure(result: ExperimentResult): FigureSpe
   }
   if (series.length === 0) throw new Error(`${result.id}: no rate with both elementwise-p<r> and structured-p<r> timings`);
   return lineFigure({
-    title: `${result.id}: structured ÷ per-element speedup vs dropout rate (${result.preset} preset; ${timingEnvironment(result)})`,
+    title: `${result.id}: structured ÷ per-element speedup vs dropout rate (${result.preset} preset)<br><sub>${timingEnvironment(result)}</sub>`,
     xTitle: "dropout rate p",
     yTitle: "speedup (per-element s/step ÷ structured s/step)",
     series,
