@@ -176,7 +176,7 @@ registerExperiment<SdPtbConfig>({
     metric: "test perplexity",
     ourMetric: "testPerplexity",
     lowerIsBetter: true,
-    values: { elementwise: null, structured: null, none: null },
+    values: { elementwise: null, structured: null, "structured-window": null, none: null },
     note: reportedNote,
   },
   compareSpeed: true,
