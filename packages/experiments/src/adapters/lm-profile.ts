@@ -12,7 +12,7 @@
  * arms, not absolute step times (those are `secondsPerStep`).
  */
 import { tf, Rng } from "@rnnlab/core";
-import { ARCHITECTURE_KEYS, LanguageModel, batchifyTokens, windowTensors, type CheckpointData, type LanguageModelArchitecture, type LanguageModelParams, type LanguageModelTrainConfig } from "@rnnlab/train";
+import { ARCHITECTURE_KEYS, LanguageModel, batchifyTokens, flattenParams, unflattenLike, windowTensors, type CheckpointData, type LanguageModelArchitecture, type LanguageModelParams, type LanguageModelTrainConfig } from "@rnnlab/train";
 import { languageModelFromCheckpoint } from "./lm-compression";
 
 export interface StepTimeBreakdown {
@@ -52,14 +52,12 @@ export async function profileLanguageModelSteps(
   const trained = languageModelFromCheckpoint(config, checkpoint);
   const stream = batchifyTokens(train, config.batchSize, "training tokens");
   const rng = new Rng(options.seed).fork("profile");
-  const flat: tf.Tensor[] = [trained.params.embedding, ...trained.params.layers.flatMap((l) => Object.values(l)), ...(trained.params.decoder.kernel ? [trained.params.decoder.kernel] : []), trained.params.decoder.bias];
-  const rebuild = (ps: tf.Tensor[]): LanguageModelParams => {
-    let i = 0;
-    const embedding = ps[i++] as tf.Tensor2D;
-    const layers = trained.params.layers.map((l) => Object.fromEntries(Object.keys(l).map((k) => [k, ps[i++]])));
-    const kernel = trained.params.decoder.kernel ? (ps[i++] as tf.Tensor2D) : undefined;
-    return { embedding, layers, decoder: { ...(kernel ? { kernel } : {}), bias: ps[i++] as tf.Tensor1D } };
-  };
+  // The parameters as a flat list for tf.valueAndGrads, and back to the model's tree (the checkpoint's own naming).
+  const named = flattenParams(trained.params as never);
+  const names = Object.keys(named);
+  const flat = names.map((k) => named[k]);
+  const rebuild = (ps: tf.Tensor[]): LanguageModelParams =>
+    unflattenLike(trained.params as never, Object.fromEntries(names.map((k, i) => [k, ps[i]]))) as unknown as LanguageModelParams;
   const pass = (row: number) => {
     const w = windowTensors(stream, row, config.bptt);
     try {

@@ -9,10 +9,10 @@
  *     number (unknown → null) with the paper's setting beside it.
  */
 import { lineFigure, type FigureSpec, type Series } from "@rnnlab/plots";
-import { sgdrRestartEpochs, type CosineRestartsSchedule } from "@rnnlab/train";
+import { sgdrRestartEpochs } from "@rnnlab/train";
 import { meanCurve } from "../report";
 import type { ExperimentResult, RunRecord } from "../results";
-import type { SgArm, SgPtbConfig } from "./ptb";
+import { restartSchedule, type SgArm, type SgPtbConfig } from "./ptb";
 
 type Row = Record<string, string | number | null>;
 
@@ -46,16 +46,6 @@ export function sgTokensPerStep(result: ExperimentResult, arm: string): number {
   return c.model.batchSize * c.model.bptt * a.bpttMultiplier;
 }
 
-function restartSchedule(c: SgPtbConfig): CosineRestartsSchedule {
-  return {
-    kind: "sgdr",
-    learningRate: c.model.learningRate,
-    minLearningRate: c.restarts.minLearningRate,
-    period: c.restarts.period,
-    periodMultiplier: c.restarts.periodMultiplier,
-    repeatFirstCycle: c.restarts.repeatFirstCycle,
-  };
-}
 
 /**
  * SGDR cycles in epochs, with the gradient mode the alternating arm uses in each (cycle 0 real, then flipping);

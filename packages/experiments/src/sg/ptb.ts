@@ -11,7 +11,7 @@
  * DEVIATION (cpu preset): a linear zero-initialised synthesizer instead of the paper's element-wise QRNN one,
  * and an "epoch" of 400 steps so that SGDR restarts happen within the CPU budget.
  */
-import { learningRateAt, sgdrCycleIndex, type DniConfig, type ScheduleOptions } from "@rnnlab/train";
+import { learningRateAt, sgdrCycleIndex, type CosineRestartsSchedule, type DniConfig, type ScheduleOptions } from "@rnnlab/train";
 import type { Curve } from "../types";
 import { runLanguageModelArm, type DropoutSection, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";
 import { smokeLanguageModel } from "../g2lstm/common";
@@ -70,18 +70,21 @@ export const sgPtbBase: SgPtbConfig = {
   },
 };
 
+/** The SGDR schedule of the config's `restarts` section (also used by the figures to mark restart epochs). */
+export function restartSchedule(c: SgPtbConfig): CosineRestartsSchedule {
+  return {
+    kind: "sgdr",
+    learningRate: c.model.learningRate,
+    minLearningRate: c.restarts.minLearningRate,
+    period: c.restarts.period,
+    periodMultiplier: c.restarts.periodMultiplier,
+    repeatFirstCycle: c.restarts.repeatFirstCycle,
+  };
+}
+
 function schedule(c: SgPtbConfig, arm: SgArm): ScheduleOptions {
   if (arm.schedule === "constant") return { kind: "constant", learningRate: c.model.learningRate };
-  if (arm.schedule === "sgdr") {
-    return {
-      kind: "sgdr",
-      learningRate: c.model.learningRate,
-      minLearningRate: c.restarts.minLearningRate,
-      period: c.restarts.period,
-      periodMultiplier: c.restarts.periodMultiplier,
-      repeatFirstCycle: c.restarts.repeatFirstCycle,
-    };
-  }
+  if (arm.schedule === "sgdr") return restartSchedule(c);
   throw new Error(`arms.*.schedule="${arm.schedule}" must be constant or sgdr`);
 }
 
