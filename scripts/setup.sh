@@ -3,6 +3,7 @@
 #   - Jupyter's execution parts (nbconvert, nbclient, jupyter_client, the classic notebook server)
 #   - a Chromium for rendering Plotly figures to PNG/SVG
 #   - the tslab kernel in tools/tslab (its own lockfile, outside the npm workspaces)
+#   - OpenBLAS headers for the native matrix products (@rnnlab/native-blas), then rebuilds that addon
 # On Debian/Ubuntu as root it uses apt-get; elsewhere it prints the exact commands and stops.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -19,7 +20,11 @@ chromium_path() {
   return 1
 }
 
+have_blas_headers() { [ "$(uname)" = Darwin ] || [ -n "$(node packages/native-blas/find-blas.cjs include)" ]; }
+have_blas_addon() { node -e 'process.exit(require("@rnnlab/native-blas").load().binding ? 0 : 1)' >/dev/null 2>&1; }
+
 missing=()
+have_blas_headers || missing+=(blas)
 have_jupyter || missing+=(jupyter)
 have_notebook || missing+=(notebook)
 chromium_path >/dev/null || missing+=(chromium)
@@ -33,6 +38,7 @@ if [ ${#missing[@]} -gt 0 ]; then
         jupyter) pkgs+=(jupyter-nbconvert python3-nbclient jupyter-client python3-nbformat jupyter-core) ;;
         notebook) pkgs+=(jupyter-notebook) ;;
         chromium) pkgs+=(chromium) ;;
+        blas) pkgs+=(libopenblas-dev) ;;
       esac
     done
     export DEBIAN_FRONTEND=noninteractive
@@ -45,6 +51,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 rnnlab setup: missing ${missing[*]}, and this is not a Debian/Ubuntu machine where I may run apt-get as root.
 Install them yourself, then run \`npm run setup\` again:
   python3 -m pip install jupyterlab nbconvert nbclient jupyter_client   # Jupyter (JupyterLab to open the notebooks)
+  # OpenBLAS for the native matrix products: \`sudo apt-get install libopenblas-dev\` (Fedora: openblas-devel)
   # a Chromium for figures: your OS package (e.g. \`sudo apt-get install chromium\`, \`brew install --cask chromium\`),
   # or point RNNLAB_CHROMIUM at any Chrome/Chromium binary.
 Set RNNLAB_PYTHON to the python that has Jupyter if it is not /usr/bin/python3 (now: $PY).
@@ -54,6 +61,17 @@ MSG
 fi
 have_jupyter || { echo "rnnlab setup: $PY still cannot import nbconvert/nbclient/jupyter_client; set RNNLAB_PYTHON" >&2; exit 1; }
 chromium_path >/dev/null || { echo "rnnlab setup: still no Chromium; set RNNLAB_CHROMIUM" >&2; exit 1; }
+
+# The native BLAS addon: `npm ci` builds it when OpenBLAS is present; build it now if it was missing then.
+if ! have_blas_addon && have_blas_headers; then
+  echo "rnnlab setup: building the native BLAS addon (@rnnlab/native-blas)" >&2
+  npm rebuild @rnnlab/native-blas --foreground-scripts >/dev/null 2>&1 || true
+fi
+if have_blas_addon; then
+  echo "rnnlab setup: native matrix products ready ($(node -e 'const i=require("@rnnlab/native-blas").load().binding.info(); console.log(i.config.split(" ").slice(0,2).join(" ") || i.library)'))" >&2
+else
+  echo "rnnlab setup: native matrix products unavailable ($(cat packages/native-blas/build/unavailable.txt 2>/dev/null || echo 'addon not built')); training uses wasm's own" >&2
+fi
 
 # The tslab kernel: reinstall when its lockfile changed since the last install.
 stamp=tools/tslab/node_modules/.rnnlab-lock

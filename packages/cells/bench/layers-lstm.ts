@@ -1,7 +1,7 @@
 /**
  * Baseline for the benchmark: the stock `tf.layers` word LM (embedding → lstm × layers (stateful) →
  * dense(softmax)), sparse categorical cross-entropy, SGD, `model.trainOnBatch`, as in
- * /work/shared/docs/PERF.md §1. Run as a child process of run.ts because on medium it needs ~4 GB of
+ * docs/performance.md §1. Run as a child process of run.ts because on medium it needs ~4 GB of
  * wasm heap (the wasm32 ceiling) and the heap never shrinks.
  *
  *   node --import tsx packages/cells/bench/layers-lstm.ts --size small --steps 2 --kernels stock

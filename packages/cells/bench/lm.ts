@@ -2,7 +2,7 @@
  * The benchmark's word-level LSTM language model on the fast path (src/fast):
  *   embedding [V, E] → LSTM(H) → LSTM(H) → linear [H, V] → softmax cross-entropy,
  * trained with plain SGD and truncated BPTT (state carried across batches, detached), as in
- * /work/shared/docs/PERF.md §1 (Zaremba et al. 2014 small/medium shapes).
+ * docs/performance.md §1 (Zaremba et al. 2014 small/medium shapes).
  *
  * Dropout variants on the non-recurrent connections (embedding → L1, L1 → L2, L2 → softmax), p = rate:
  *   none        no dropout

@@ -4,7 +4,7 @@
 state carried and detached, random tokens. Prints one JSON line: {"stepMs": [...], "tokensPerSecond": ...}.
 
 Run with Debian's python3-torch and OMP_WAIT_POLICY=PASSIVE (libgomp's default spin-wait makes 2 threads
-2-3x slower than 1 on this machine; /work/shared/docs/PERF.md, pitfall 10):
+2-3x slower than 1 on this machine; docs/performance.md §6, pitfall 10):
   OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 packages/cells/bench/torch_lstm.py --size small --steps 5 --threads 2
 """
 import argparse

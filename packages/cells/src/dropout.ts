@@ -4,7 +4,7 @@
  *   elementwise  (Zaremba et al. 2014)   a new Bernoulli mask for every element and every call / step
  *   locked       (Gal & Ghahramani 2016) one mask per sequence [batch, features], constant over time
  *   embedding    (Gal & Ghahramani 2016) whole rows (words) of the embedding matrix dropped
- *   structured   (Sarma et al. NeurIPS 2021, PAPERS §3) one keep-index set K_t per (layer, time step),
+ *   structured   (Sarma et al. NeurIPS 2021, docs/papers/structured-dropout.md) one keep-index set K_t per (layer, time step),
  *                shared by the whole batch, executed as  x[:, K_t] · W[K_t, :] / (1−p)
  *                so the forward matMul, the data gradient and the weight gradient all shrink to
  *                |K_t| ≈ (1−p)·n rows. TF.js autodiff of gather gives the scatter-add into dW[K_t].

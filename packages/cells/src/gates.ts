@@ -4,7 +4,7 @@
  * LSTM gate order is PyTorch's: i, f, g, o. GRU: r, z, n. `splitGates` is the one function that cuts
  * a fused [batch, k·H] pre-activation into its gate blocks.
  *
- * Gate functions for the LSTM input and forget gates (G2-LSTM, Li et al. ICML 2018, PAPERS §1):
+ * Gate functions for the LSTM input and forget gates (G2-LSTM, Li et al. ICML 2018, docs/papers/g2-lstm.md):
  *   sigmoid     σ(a)
  *   sharpened   σ(a/τ)                       (training and evaluation; code `divide_temp`)
  *   gumbel      training:   σ((a + B·N)/τ),  B ~ Bernoulli(p) per entry, N = log(U+1e-3) − log(1+1e-3−U), U ~ U(0,1)

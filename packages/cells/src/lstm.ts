@@ -5,7 +5,7 @@
  *   c_t = f ⊙ c_{t−1} + i ⊙ g
  *   h_t = o ⊙ tanh(c_t)
  *
- * With normalization (Ba et al. 2016 LN-LSTM, PAPERS §6; ATN, PAPERS §4), N = LN or ATN, one per site:
+ * With normalization (Ba et al. 2016 LN-LSTM, docs/papers/baselines.md; ATN, docs/papers/atn.md), N = LN or ATN, one per site:
  *   [a_i a_f a_g a_o] = N_h(h_{t−1} U) + N_x(x_t W) + b   (each 4H vector normalised jointly)
  *   h_t = o ⊙ tanh(N_c(c_t))
  * DEVIATION (ATN): the reference code normalises (U h + b_h) and (W x + b_x) with separate biases

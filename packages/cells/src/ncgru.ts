@@ -1,5 +1,5 @@
 /**
- * NC-GRU (Mucllari, Zadorozhnyy, Pospisil, Nguyen & Ye 2022, PAPERS §5): a GRU with a modReLU
+ * NC-GRU (Mucllari, Zadorozhnyy, Pospisil, Nguyen & Ye 2022, docs/papers/nc-gru.md): a GRU with a modReLU
  * candidate whose candidate recurrent matrix U_c is Cayley-orthogonal. Row-vector convention:
  *   r = σ(x_t W_r + h U_r + b_r)
  *   z = σ(x_t W_z + h U_z + b_z)
@@ -14,7 +14,7 @@
  * Each orthogonal matrix is maintained by its own OrthogonalRecurrence (./orthogonal.ts): make it a
  * tf.Variable, exclude it from the main optimiser, and turn its autodiff gradient into a gradient on
  * its A with gradientA(). (The authors' TF code pairs U_r with U_c's inverse and gradient in this mode;
- * PAPERS §5 calls that a bug, and here each matrix has its own A, inverse and gradient.)
+ * docs/papers/nc-gru.md calls that a bug, and here each matrix has its own A, inverse and gradient.)
  */
 import { tf, type Rng } from "@rnnlab/core";
 import type { Cell, CellContext, State } from "./types";
@@ -27,7 +27,7 @@ import type { GateTracer } from "./tracing";
 export interface NcGruOptions {
   inputSize: number;
   hiddenSize: number;
-  /** ρ: number of −1 entries of D; default floor(0.4·hiddenSize) (PAPERS §5 CPU plan: ≈ 40 %). */
+  /** ρ: number of −1 entries of D; default floor(0.4·hiddenSize) (our CPU plan in docs/papers/nc-gru.md: ≈ 40 %). */
   negativeOnes?: number;
   /** NC-GRU(U_c, U_r): also make the reset gate's recurrent matrix orthogonal (default false). */
   orthogonalReset?: boolean;

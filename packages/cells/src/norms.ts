@@ -1,10 +1,10 @@
 /**
  * Normalisation of pre-activations inside a cell.
  *
- * Layer norm (Ba, Kiros & Hinton 2016, PAPERS §6), per example over the F features:
+ * Layer norm (Ba, Kiros & Hinton 2016, docs/papers/baselines.md), per example over the F features:
  *   LN(a; γ, β) = γ ⊙ (a − μ)/sqrt(σ² + ε) + β,   μ = mean_j a_j,  σ² = mean_j (a_j − μ)²,  ε = 1e-5
  *
- * Assorted-time normalisation (Pospisil, Zadorozhnyy & Ye 2022, PAPERS §4), per example, over the
+ * Assorted-time normalisation (Pospisil, Zadorozhnyy & Ye 2022, docs/papers/atn.md), per example, over the
  * current and the previous k−1 pre-activations of the same norm site (n = |S_t| ≤ k of them):
  *   μ_t  = (1/(n·F)) Σ_{s∈S_t} Σ_j a_s[j]
  *   σ²_t = (1/(n·F)) Σ_{s∈S_t} Σ_j (a_s[j] − μ_t)²  =  (1/(n·F)) Σ_s Σ_j a_s[j]²  −  μ_t²

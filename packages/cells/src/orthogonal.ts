@@ -1,6 +1,6 @@
 /**
  * Scaled Cayley-orthogonal recurrent matrix (scoRNN, Helfrich, Willmott & Ye 2018; NC-GRU, Mucllari
- * et al. 2022, PAPERS §5), kept in float64 on the CPU with ml-matrix:
+ * et al. 2022, docs/papers/nc-gru.md), kept in float64 on the CPU with ml-matrix:
  *
  *   U = (I + A)⁻¹ (I − A) D          A skew-symmetric (trained), D = diag(±1) with ρ entries −1 (fixed)
  *
@@ -17,23 +17,55 @@
  * first superdiagonal at every other position (A_01 = s_0, A_23 = s_1, …), A = A_up − A_upᵀ.
  * D: the last ρ diagonal entries are −1 (as in the scoRNN code).
  *
+ * The n³ products (gradient, Neumann series, U) go through the native BLAS in float64 when it is loaded
+ * (core's hostMatMul64; ~50x ml-matrix's speed at n = 435), else through ml-matrix; same values to
+ * rounding; so does the exact inverse (LAPACK's LU through the same library, else ml-matrix's).
+ *
  * DEVIATION: the reference code passes Δ = lr·dL/dA to the Neumann update even when A is stepped by
  * Adam; `neumannUpdate` takes the actual step Δ = A_old − A_new, so only the series truncation drifts.
  */
 import { Matrix, inverse } from "ml-matrix";
-import { tf, type Rng } from "@rnnlab/core";
+import { tf, hostInverse64, hostMatMul64, type Rng } from "@rnnlab/core";
 import { checkInteger } from "./validate";
+
+/** Row-major float64 copy of an ml-matrix (row by row: ml-matrix keeps one Float64Array per row). */
+function flatten(m: Matrix): Float64Array {
+  const out = new Float64Array(m.rows * m.columns);
+  for (let i = 0; i < m.rows; i++) out.set(m.getRow(i), i * m.columns);
+  return out;
+}
+
+function toMatrix(flat: Float64Array, rows: number, columns: number): Matrix {
+  const m = new Matrix(rows, columns);
+  for (let i = 0; i < rows; i++) m.setRow(i, flat.subarray(i * columns, (i + 1) * columns) as unknown as number[]);
+  return m;
+}
+
+/** op(a)·op(b) of row-major n x n float64 matrices: native BLAS when loaded, else ml-matrix. */
+function mmul(n: number, a: Float64Array, b: Float64Array, transA = false, transB = false): Float64Array {
+  const native = hostMatMul64(a, b, n, n, n, transA, transB);
+  if (native) return native;
+  const ma = toMatrix(a, n, n);
+  const mb = toMatrix(b, n, n);
+  return flatten((transA ? ma.transpose() : ma).mmul(transB ? mb.transpose() : mb));
+}
+
+/** I + sign·M (new array). */
+function identityPlus(n: number, M: Float64Array, sign: 1 | -1): Float64Array {
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n * n; i++) out[i] = sign * M[i];
+  for (let i = 0; i < n; i++) out[i * n + i] += 1;
+  return out;
+}
 
 export class OrthogonalRecurrence {
   readonly size: number;
   /** Diagonal of D (±1). */
   readonly D: number[];
-  /** Skew-symmetric parameter. */
-  A: Matrix;
-  /** (I + A)⁻¹, exact after exactRecompute, approximate after neumannUpdate. */
-  inverse: Matrix;
-  /** The orthogonal (or nearly) recurrent matrix. */
-  U: Matrix;
+  /** Row-major float64 n x n: A, (I + A)⁻¹ and U (the public A / inverse / U are ml-matrix copies). */
+  private a64: Float64Array;
+  private inv64: Float64Array;
+  private u64: Float64Array;
 
   constructor(A: Matrix, negativeOnes: number) {
     if (!A.isSquare()) throw new Error(`OrthogonalRecurrence: A must be square, got ${A.rows}x${A.columns}.`);
@@ -42,9 +74,31 @@ export class OrthogonalRecurrence {
     if (negativeOnes > n) throw new Error(`OrthogonalRecurrence: option "negativeOnes" must be in [0, ${n}], got ${negativeOnes}.`);
     this.size = n;
     this.D = Array.from({ length: n }, (_, i) => (i >= n - negativeOnes ? -1 : 1));
-    this.A = A.clone();
-    this.inverse = inverse(Matrix.add(Matrix.eye(n), this.A));
-    this.U = this.computeU();
+    this.a64 = flatten(A);
+    this.inv64 = this.exactInverse();
+    this.u64 = this.computeU();
+  }
+
+  /** Skew-symmetric parameter (a copy; assign to replace it). */
+  get A(): Matrix {
+    return toMatrix(this.a64, this.size, this.size);
+  }
+  set A(m: Matrix) {
+    this.a64 = flatten(m);
+  }
+  /** (I + A)⁻¹, exact after exactRecompute, approximate after neumannUpdate (a copy; assignable). */
+  get inverse(): Matrix {
+    return toMatrix(this.inv64, this.size, this.size);
+  }
+  set inverse(m: Matrix) {
+    this.inv64 = flatten(m);
+  }
+  /** The orthogonal (or nearly) recurrent matrix (a copy; assignable). */
+  get U(): Matrix {
+    return toMatrix(this.u64, this.size, this.size);
+  }
+  set U(m: Matrix) {
+    this.u64 = flatten(m);
   }
 
   /** scoRNN initialisation; all randomness from rng. */
@@ -64,62 +118,94 @@ export class OrthogonalRecurrence {
     return this.D.filter((d) => d < 0).length;
   }
 
-  private computeU(): Matrix {
+  private exactInverse(): Float64Array {
     const n = this.size;
-    const U = this.inverse.mmul(Matrix.sub(Matrix.eye(n), this.A));
-    for (let j = 0; j < n; j++) if (this.D[j] < 0) for (let i = 0; i < n; i++) U.set(i, j, -U.get(i, j)); // · D scales columns
+    const IplusA = identityPlus(n, this.a64, 1);
+    return hostInverse64(IplusA, n) ?? flatten(inverse(toMatrix(IplusA, n, n)));
+  }
+
+  private computeU(): Float64Array {
+    const n = this.size;
+    const U = mmul(n, this.inv64, identityPlus(n, this.a64, -1));
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (this.D[j] < 0) U[i * n + j] = -U[i * n + j]; // · D scales columns
     return U;
   }
 
-  /** dL/dA (skew) from dL/dU. Accepts an ml-matrix, a row-major Float32Array/Float64Array, or nested arrays. */
-  gradientA(dLdU: Matrix | ArrayLike<number> | number[][]): Matrix {
+  /** dL/dA (skew) from dL/dU, row-major float64. Accepts an ml-matrix, a row-major array, or nested arrays. */
+  gradientAFlat(dLdU: Matrix | ArrayLike<number> | number[][]): Float64Array {
     const n = this.size;
-    let G: Matrix;
-    if (dLdU instanceof Matrix) G = dLdU;
-    else if (Array.isArray(dLdU) && Array.isArray(dLdU[0])) G = new Matrix(dLdU as number[][]);
-    else {
+    let G: Float64Array;
+    if (dLdU instanceof Matrix) {
+      if (dLdU.rows !== n || dLdU.columns !== n) throw new Error(`OrthogonalRecurrence.gradientA: dL/dU must be ${n}x${n}, got ${dLdU.rows}x${dLdU.columns}.`);
+      G = flatten(dLdU);
+    } else if (Array.isArray(dLdU) && Array.isArray(dLdU[0])) {
+      const rows = dLdU as number[][];
+      if (rows.length !== n || rows[0].length !== n) throw new Error(`OrthogonalRecurrence.gradientA: dL/dU must be ${n}x${n}, got ${rows.length}x${rows[0].length}.`);
+      G = Float64Array.from(rows.flat());
+    } else {
       const flat = dLdU as ArrayLike<number>;
       if (flat.length !== n * n) throw new Error(`OrthogonalRecurrence.gradientA: expected ${n * n} values (${n}x${n}), got ${flat.length}.`);
-      G = Matrix.from1DArray(n, n, Array.from(flat));
+      G = Float64Array.from(flat);
     }
-    if (G.rows !== n || G.columns !== n) throw new Error(`OrthogonalRecurrence.gradientA: dL/dU must be ${n}x${n}, got ${G.rows}x${G.columns}.`);
-    const DplusUt = this.U.transpose();
-    for (let i = 0; i < n; i++) DplusUt.set(i, i, DplusUt.get(i, i) + this.D[i]);
-    const V = this.inverse.transpose().mmul(G).mmul(DplusUt);
-    return Matrix.sub(V.transpose(), V);
+    // D + Uᵀ
+    const DplusUt = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) DplusUt[i * n + j] = this.u64[j * n + i];
+    for (let i = 0; i < n; i++) DplusUt[i * n + i] += this.D[i];
+    const V = mmul(n, mmul(n, this.inv64, G, true, false), DplusUt);
+    const out = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = V[j * n + i] - V[i * n + j]; // Vᵀ − V
+    return out;
   }
 
-  /** A ← A − delta; inverse by a Neumann series of the given order (1..3); U recomputed. */
-  neumannUpdate(delta: Matrix, order: 1 | 2 | 3 = 2): void {
+  /** dL/dA (skew) from dL/dU, as an ml-matrix. */
+  gradientA(dLdU: Matrix | ArrayLike<number> | number[][]): Matrix {
+    return toMatrix(this.gradientAFlat(dLdU), this.size, this.size);
+  }
+
+  /** A ← A − delta; inverse by a Neumann series of the given order (1..3); U recomputed. delta: ml-matrix or row-major n*n. */
+  neumannUpdate(delta: Matrix | Float64Array, order: 1 | 2 | 3 = 2): void {
     if (![1, 2, 3].includes(order)) throw new Error(`OrthogonalRecurrence.neumannUpdate: option "order" must be 1, 2 or 3, got ${order}.`);
     const n = this.size;
-    if (delta.rows !== n || delta.columns !== n) throw new Error(`OrthogonalRecurrence.neumannUpdate: delta must be ${n}x${n}.`);
-    const X = this.inverse.mmul(delta);
-    const series = Matrix.add(Matrix.eye(n), X);
+    if (delta instanceof Matrix ? delta.rows !== n || delta.columns !== n : delta.length !== n * n)
+      throw new Error(`OrthogonalRecurrence.neumannUpdate: delta must be ${n}x${n}.`);
+    const d = delta instanceof Matrix ? flatten(delta) : delta;
+    const X = mmul(n, this.inv64, d);
+    const series = identityPlus(n, X, 1);
     let power = X;
     for (let k = 2; k <= order; k++) {
-      power = power.mmul(X);
-      series.add(power);
+      power = mmul(n, power, X);
+      for (let i = 0; i < n * n; i++) series[i] += power[i];
     }
-    this.inverse = series.mmul(this.inverse);
-    this.A = Matrix.sub(this.A, delta);
-    this.U = this.computeU();
+    this.inv64 = mmul(n, series, this.inv64);
+    const A = new Float64Array(n * n);
+    for (let i = 0; i < n * n; i++) A[i] = this.a64[i] - d[i];
+    this.a64 = A;
+    this.u64 = this.computeU();
   }
 
-  /** (I + A)⁻¹ exactly (ml-matrix LU inverse); U recomputed. */
+  /** (I + A)⁻¹ exactly (LU inverse: LAPACK when loaded, else ml-matrix); U recomputed. */
   exactRecompute(): void {
-    this.inverse = inverse(Matrix.add(Matrix.eye(this.size), this.A));
-    this.U = this.computeU();
+    this.inv64 = this.exactInverse();
+    this.u64 = this.computeU();
   }
 
   /** ‖UᵀU − I‖_F. */
   orthogonalityError(): number {
-    return Matrix.sub(this.U.transpose().mmul(this.U), Matrix.eye(this.size)).norm("frobenius");
+    const n = this.size;
+    const P = mmul(n, this.u64, this.u64, true, false);
+    let s = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) s += (P[i * n + j] - (i === j ? 1 : 0)) ** 2;
+    return Math.sqrt(s);
   }
 
   /** U as a float32 [size, size] tensor (row i = U[i, :], i.e. used as h·U). */
   toTensor(): tf.Tensor2D {
-    return tf.tensor2d(Float32Array.from(this.U.to1DArray()), [this.size, this.size]);
+    return tf.tensor2d(Float32Array.from(this.u64), [this.size, this.size]);
+  }
+
+  /** A as float32, row-major (the optimizer's copy). */
+  aFloat32(): Float32Array {
+    return Float32Array.from(this.a64);
   }
 
   /** Write U into a tf.Variable (the cell's candidateRecurrentKernel). */

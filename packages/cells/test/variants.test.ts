@@ -116,7 +116,7 @@ test("ATN with window 1 equals layer norm exactly", () => {
 });
 
 /**
- * Independent ATN reference (PAPERS §4 / the authors' code): keep every past pre-activation per norm
+ * Independent ATN reference (docs/papers/atn.md / the authors' code): keep every past pre-activation per norm
  * site in a JS array, and normalise with two-pass moments over the stacked [n, B, F] window.
  */
 function referenceAtnLstm(params: LstmParams, x: tf.Tensor3D, k: number): tf.Tensor {

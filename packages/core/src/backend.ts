@@ -7,10 +7,17 @@
  *   wasm       @tensorflow/tfjs-backend-wasm (with rnnlab's corrected kernels installed)
  *   cpu        the pure-JS reference backend (slow: for numerical checks only)
  *
+ * RNNLAB_MATMUL = auto | blas | wasm   (default auto; wasm backend only)
+ *   auto       native BLAS matrix products (@rnnlab/native-blas) when the addon loads, else wasm's own
+ *   blas       the native products; an error naming the fix if the addon is unavailable
+ *   wasm       tfjs-backend-wasm's own products (with rnnlab's transpose fix)
+ * RNNLAB_BLAS_THREADS = BLAS threads per process (default 1)
+ *
  * Libraries never call this; they take `tf` from ./tf and run on whatever was selected.
  */
 import { tf } from "./tf";
 import { installWasmKernelFixes } from "./wasm-kernels";
+import { type BlasInfo, type MatmulRequest, installBlasKernels, loadNativeBlas, parseBlasThreads, parseMatmulRequest } from "./blas-kernels";
 
 export type BackendName = "tensorflow" | "wasm" | "cpu";
 export type BackendRequest = "auto" | BackendName;
@@ -28,6 +35,14 @@ export interface BackendChoice {
   /** Kernel fixes registered for this backend (wasm only). */
   kernelFixes: string[];
   tfjsVersion: string;
+  /** Who computes the matrix products: native BLAS under wasm, wasm's own, or the backend itself. */
+  matmul: "blas" | "wasm" | BackendName;
+  /** What was asked for (RNNLAB_MATMUL). */
+  matmulRequested: MatmulRequest;
+  /** The BLAS library, when matmul is "blas". */
+  blas?: BlasInfo;
+  /** "wasm+blas" when the native products run under wasm, else the backend's name. */
+  label: string;
 }
 
 export class BackendUnavailableError extends Error {
@@ -83,16 +98,55 @@ async function tryWasm(skipped: BackendChoice["skipped"]): Promise<boolean> {
   return false;
 }
 
+/** Native BLAS products on the wasm backend, as RNNLAB_MATMUL asks; a forced one that cannot load throws. */
+function chooseMatmul(
+  backend: BackendName,
+  request: MatmulRequest,
+  skipped: BackendChoice["skipped"],
+): Pick<BackendChoice, "matmul" | "blas"> {
+  if (backend !== "wasm") {
+    if (request === "blas")
+      throw new BackendUnavailableError(
+        `RNNLAB_MATMUL=blas applies to the wasm backend only, but the ${backend} backend was chosen. ` +
+          `Use RNNLAB_BACKEND=wasm with it, or unset RNNLAB_MATMUL.`,
+      );
+    return { matmul: backend };
+  }
+  if (request === "wasm") return { matmul: "wasm" };
+  const threads = parseBlasThreads(process.env.RNNLAB_BLAS_THREADS);
+  const { binding, error } = loadNativeBlas();
+  if (!binding) {
+    if (request === "blas")
+      throw new BackendUnavailableError(
+        `RNNLAB_MATMUL=blas, but native matmul unavailable: ${error}\n` +
+          `Fix: install OpenBLAS and a C compiler (Debian/Ubuntu as root: \`npm run setup\`, or ` +
+          `\`apt-get install libopenblas-dev build-essential\`), then \`npm rebuild @rnnlab/native-blas\`; ` +
+          `or use RNNLAB_MATMUL=wasm.`,
+      );
+    skipped.push({ candidate: "native matmul", reason: `native matmul unavailable: ${error}` });
+    return { matmul: "wasm" };
+  }
+  return { matmul: "blas", blas: installBlasKernels(threads) };
+}
+
 async function choose(requested: BackendRequest): Promise<BackendChoice> {
   const skipped: BackendChoice["skipped"] = [];
-  const done = (backend: BackendName, packageName: string): BackendChoice => ({
-    backend,
-    requested,
-    packageName,
-    skipped,
-    kernelFixes: backend === "wasm" ? installWasmKernelFixes() : [],
-    tfjsVersion: tf.version.tfjs,
-  });
+  const matmulRequested = parseMatmulRequest(process.env.RNNLAB_MATMUL);
+  const done = (backend: BackendName, packageName: string): BackendChoice => {
+    const kernelFixes = backend === "wasm" ? installWasmKernelFixes() : [];
+    const mm = chooseMatmul(backend, matmulRequested, skipped);
+    return {
+      backend,
+      requested,
+      packageName,
+      skipped,
+      kernelFixes,
+      tfjsVersion: tf.version.tfjs,
+      ...mm,
+      matmulRequested,
+      label: mm.matmul === "blas" ? "wasm+blas" : backend,
+    };
+  };
   if (requested === "auto" || requested === "tensorflow") {
     const pkg = await tryNative(skipped);
     if (pkg) return done("tensorflow", pkg);
@@ -149,5 +203,14 @@ export function selectBackend(request?: string): Promise<BackendChoice> {
 /** One line for logs and notebook headers. */
 export function describeBackend(c: BackendChoice): string {
   const skipped = c.skipped.length ? `; skipped ${c.skipped.map((s) => `${s.candidate} (${s.reason})`).join(", ")}` : "";
-  return `backend=${c.backend} via ${c.packageName}, tfjs ${c.tfjsVersion}${skipped}`;
+  const blas = c.blas ? ` (${describeBlas(c.blas)})` : "";
+  return `backend=${c.label}${blas} via ${c.packageName}, tfjs ${c.tfjsVersion}${skipped}`;
+}
+
+/** "OpenBLAS 0.3.21 (Haswell kernels), 1 thread". */
+export function describeBlas(b: BlasInfo): string {
+  const version = b.config.match(/^OpenBLAS\s+(\S+)/)?.[1];
+  const name = version ? `${b.library} ${version}` : b.library;
+  const core = b.corename ? ` (${b.corename} kernels)` : "";
+  return `${name}${core}, ${b.threads} thread${b.threads === 1 ? "" : "s"}`;
 }

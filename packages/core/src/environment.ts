@@ -6,7 +6,7 @@ import * as path from "node:path";
 import * as fs from "node:fs";
 import { execFileSync } from "node:child_process";
 import { tf } from "./tf";
-import type { BackendChoice } from "./backend";
+import { type BackendChoice, describeBlas } from "./backend";
 import { repoRoot } from "./atomic";
 
 export interface EnvironmentInfo {
@@ -14,6 +14,10 @@ export interface EnvironmentInfo {
   backendPackage: string;
   skippedBackends: { candidate: string; reason: string }[];
   kernelFixes: string[];
+  /** Who computes matrix products: "blas" (native, under wasm), "wasm", or the backend itself. */
+  matmul: string;
+  /** e.g. "OpenBLAS 0.3.21 (Haswell kernels), 1 thread", when matmul is "blas". */
+  blas: string | null;
   tfjs: string;
   node: string;
   platform: string;
@@ -42,10 +46,12 @@ export function environmentInfo(choice: BackendChoice): EnvironmentInfo {
   const cpus = os.cpus();
   const git = gitInfo();
   return {
-    backend: choice.backend,
+    backend: choice.label,
     backendPackage: choice.packageName,
     skippedBackends: choice.skipped,
     kernelFixes: choice.kernelFixes,
+    matmul: choice.matmul,
+    blas: choice.blas ? describeBlas(choice.blas) : null,
     tfjs: tf.version.tfjs,
     node: process.version,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
@@ -63,6 +69,7 @@ export function environmentMarkdown(info: EnvironmentInfo): string {
     ["TF.js backend", `**${info.backend}** (${info.backendPackage})`],
     ["skipped backends", info.skippedBackends.map((s) => `${s.candidate}: ${s.reason}`).join("<br>") || "none"],
     ["wasm kernel fixes", info.kernelFixes.join(", ") || "none"],
+    ["matrix products", info.blas ? `native BLAS: ${info.blas}` : info.matmul],
     ["TF.js", info.tfjs],
     ["Node.js", info.node],
     ["platform", info.platform],

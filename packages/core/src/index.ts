@@ -5,5 +5,18 @@ export * from "./rng";
 export * from "./atomic";
 export { installWasmKernelFixes, setWasmKernelFixes, WASM_KERNEL_FIXES } from "./wasm-kernels";
 export * from "./environment";
+export {
+  installBlasKernels,
+  loadNativeBlas,
+  nativeMatmulActive,
+  parseBlasThreads,
+  parseMatmulRequest,
+  setNativeMatmul,
+  hostMatMul64,
+  hostInverse64,
+  transposeFlagsAreFree,
+  MATMUL_REQUESTS,
+} from "./blas-kernels";
+export type { BlasInfo, MatmulRequest } from "./blas-kernels";
 export * from "./selfcheck";
 export * from "./histogram";

@@ -1,5 +1,5 @@
 /**
- * Corrected kernels for @tensorflow/tfjs-backend-wasm 4.22 (see /work/shared/docs/PERF.md, "Pitfalls").
+ * Corrected kernels for @tensorflow/tfjs-backend-wasm 4.22 (see docs/performance.md §6, "Pitfalls").
  * Registered by selectBackend() when the wasm backend is chosen; each fix is checked numerically
  * against the cpu backend in test/wasm-kernels.test.ts.
  *

@@ -1,6 +1,6 @@
 /**
  * Load time and retained memory of the language-model corpora (run with --expose-gc):
- *   RNNLAB_DATA_DIR=/work/shared/datasets node --expose-gc --import tsx packages/data/bench/load.ts
+ *   RNNLAB_DATA_DIR=/path/to/datasets node --expose-gc --import tsx packages/data/bench/load.ts
  */
 import { loadLanguageModelCorpus, type LanguageModelDatasetName } from "../src/language-model";
 import { loadTranslationCorpus } from "../src/translation";

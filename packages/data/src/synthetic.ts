@@ -1,5 +1,5 @@
 /**
- * Synthetic sequence tasks (PAPERS.md §6), generated from an Rng as typed arrays, with the loss of
+ * Synthetic sequence tasks (docs/papers/baselines.md), generated from an Rng as typed arrays, with the loss of
  * the trivial baseline each paper compares against.
  *
  * Adding (Arjovsky et al. 2016 variant): x_t = (u_t, m_t), u_t ~ U(0,1), m has one 1 in [0, ⌊T/2⌋)
@@ -14,7 +14,7 @@
  *   marker position as copying. Target: blank, then the 10 data in order at T+10..T+19.
  *   Baseline: 10·ln n/(T+20).
  *   DEVIATION: NC-GRU samples positions with replacement (colliding symbols) and one-hot encodes with
- *   depth 10 so its marker is an all-zero vector; we fix both, as PAPERS.md recommends.
+ *   depth 10 so its marker is an all-zero vector; we fix both (docs/papers/baselines.md).
  * Parenthesis (NC-GRU code): tokens "()[]{}a" (ids 0..6) uniform; after each token, for each of the
  *   3 bracket types, the number of unclosed openings as a saturating counter c ← min(c+1, 5) on
  *   open, max(c−1, 0) on close (our reading of "saturating at 5, floored at 0": the counter itself

@@ -29,7 +29,7 @@ export function writeFixture(root: string, relative: string, content: string | U
  */
 export function realDataDirectory(dataset: string): { dir: string } | { skip: string } {
   const dir = process.env.RNNLAB_DATA_DIR;
-  if (!dir) return { skip: `RNNLAB_DATA_DIR is not set (e.g. RNNLAB_DATA_DIR=/work/shared/datasets): real ${dataset} not checked` };
+  if (!dir) return { skip: `RNNLAB_DATA_DIR is not set (e.g. RNNLAB_DATA_DIR=/path/to/datasets): real ${dataset} not checked` };
   const state = checkDataset(dataset, { dataDir: dir, hash: false }).state;
   if (state !== "present") return { skip: `${dataset} is ${state} in ${dir}` };
   return { dir };

@@ -250,7 +250,7 @@ test("real data: Multi30k has 29,000 / 1,014 / 1,000 pairs; BPE + batches work o
 
 test("real data: IWSLT'15 en-vi tst2012 / tst2013 have 1,553 / 1,268 pairs; its train split is reported absent", (t) => {
   const dir = process.env.RNNLAB_DATA_DIR;
-  if (!dir) return t.skip("RNNLAB_DATA_DIR is not set (e.g. RNNLAB_DATA_DIR=/work/shared/datasets): real iwslt15_en_vi not checked");
+  if (!dir) return t.skip("RNNLAB_DATA_DIR is not set (e.g. RNNLAB_DATA_DIR=/path/to/datasets): real iwslt15_en_vi not checked");
   let corpus;
   try {
     corpus = loadTranslationCorpus("iwslt15_en_vi", { dataDir: dir, splits: ["valid", "test"] });

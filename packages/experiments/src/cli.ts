@@ -14,7 +14,7 @@ import "./experiments";
 import { consoleProgress, formatMetrics } from "./progress";
 import { listExperiments, UsageError } from "./registry";
 import { writeReport } from "./report";
-import { resultPath } from "./results";
+import { presetResultsDir, resultPath } from "./results";
 import { planExperiment, resolveExperimentConfig, resultsRootOfRunDir, resumeExperiment, runExperiment } from "./runner";
 import { PRESET_NAMES, type PresetName } from "./types";
 
@@ -107,7 +107,7 @@ export function buildProgram(): Command {
     .option("--rerun", "retrain every requested run even if a valid result exists", false)
     .option("--no-resume", "start unfinished runs from scratch instead of their checkpoints")
     .option("--jobs <n>", "train up to n runs in parallel child processes", parseJobs, 1)
-    .option("--results-dir <dir>", "results root (default: RNNLAB_RESULTS_DIR or <repo>/results)")
+    .option("--results-dir <dir>", "results root (default: RNNLAB_RESULTS_DIR or <repo>/results; for presets other than cpu, <repo>/results/<preset>)")
     .option("--dry-run", "print what would be reused or trained, and exit", false)
     .action(
       async (
@@ -137,7 +137,7 @@ export function buildProgram(): Command {
         try {
           const result = await runExperiment(id, { ...runOptions, onProgress: progress });
           progress.finish();
-          printResultSummary(resultPath(id, opts.resultsDir), result);
+          printResultSummary(resultPath(id, opts.resultsDir ?? presetResultsDir(opts.preset)), result);
         } finally {
           progress.finish();
         }

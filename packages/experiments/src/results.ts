@@ -70,6 +70,17 @@ export function resultsRoot(resultsDir?: string): string {
   return path.resolve(resultsDir ?? process.env.RNNLAB_RESULTS_DIR ?? path.join(repoRoot(), "results"));
 }
 
+/**
+ * The results root a preset writes to when the caller names none: the `cpu` preset (what the notebooks and
+ * the committed results use) writes to RNNLAB_RESULTS_DIR or <repo>/results; any other preset, with
+ * RNNLAB_RESULTS_DIR unset, to <repo>/results/<preset>/ (git-ignored for smoke), so that a smoke or paper
+ * run never collides with the committed cpu results. Returns undefined where the default root applies.
+ */
+export function presetResultsDir(preset: string | undefined): string | undefined {
+  if (preset === undefined || preset === "cpu" || process.env.RNNLAB_RESULTS_DIR) return undefined;
+  return path.join(repoRoot(), "results", preset);
+}
+
 export function resultPath(id: string, resultsDir?: string): string {
   return path.join(resultsRoot(resultsDir), paperOf(id), `${nameOf(id)}.json`);
 }

@@ -30,6 +30,7 @@ import {
   boundOutcome,
   captureEnvironment,
   experimentRunsDir,
+  presetResultsDir,
   readResult,
   RESULT_SCHEMA_VERSION,
   resultPath,
@@ -140,6 +141,7 @@ function readJson<T>(file: string): T | undefined {
 /** Work out what `runExperiment` would do, without training. */
 export function planExperiment(id: string, options: RunOptions = {}): ExperimentPlan {
   const preset = parsePreset(options.preset);
+  options = { ...options, resultsDir: options.resultsDir ?? presetResultsDir(preset) };
   const { definition, config, configHash: hash } = resolveExperimentConfig(id, preset, options.overrides);
   const allArms = armNames(definition, config);
   const arms = options.arms?.length ? options.arms : allArms;
@@ -373,6 +375,8 @@ function trainInChild(
  */
 export async function runExperiment(id: string, options: RunOptions = {}): Promise<ExperimentResult> {
   const startedAt = new Date();
+  // Presets other than cpu default to <repo>/results/<preset>/ (see presetResultsDir).
+  options = { ...options, resultsDir: options.resultsDir ?? presetResultsDir(parsePreset(options.preset)) };
   const plan = planExperiment(id, options);
   if (plan.definition.unavailable) {
     throw new UsageError(`${id} cannot run yet: ${plan.definition.unavailable}`);

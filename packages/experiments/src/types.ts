@@ -8,9 +8,9 @@ import type { DeepPartial, DeepReadonly } from "./config";
 export const PRESET_NAMES = ["smoke", "cpu", "paper"] as const;
 export type PresetName = (typeof PRESET_NAMES)[number];
 
-/** Numbers from a paper (PAPERS.md); null where the paper's value is unknown, with a note saying so. */
+/** Numbers from a paper (docs/papers/<paper>.md); null where the paper's value is unknown, with a note saying so. */
 export interface ReportedNumbers {
-  /** Where they come from, e.g. "PAPERS.md §1, ICML poster table (test perplexity)". */
+  /** Where they come from, e.g. "docs/papers/g2-lstm.md, ICML poster table (test perplexity)". */
   source: string;
   /** The metric the values are in, and the key of our final metric they compare with. */
   metric: string;

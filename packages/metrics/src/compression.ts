@@ -1,6 +1,6 @@
 /**
  * Post-training compression of LSTM gate blocks, for evaluation only (G2-LSTM, Li et al., ICML 2018,
- * PAPERS.md §1; the authors' code `language-modeling/pointer.py` and NMT `load_params_v2`).
+ * docs/papers/g2-lstm.md; the authors' code `language-modeling/pointer.py` and NMT `load_params_v2`).
  *
  *   round          w ← r · round(w / r)                       grid step r
  *   roundAndClip   w ← r · round(clip(w, −2r, 2r) / r)        5 levels {−2r, −r, 0, r, 2r}

@@ -1,5 +1,5 @@
 /**
- * Gate saturation statistics (G2-LSTM, Li et al., ICML 2018, PAPERS.md §1): the share of input/forget
+ * Gate saturation statistics (G2-LSTM, Li et al., ICML 2018, docs/papers/g2-lstm.md): the share of input/forget
  * gate values below 0.1 and above 0.9, and a normalised histogram for plotting.
  *
  *   shareBelow(low)  = #{v < low} / N,   shareAbove(high) = #{v > high} / N

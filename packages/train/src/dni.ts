@@ -1,6 +1,6 @@
 /**
- * DNI synthetic gradients for truncated BPTT (Jaderberg et al. 2017, PAPERS §2a) and the alternating
- * real/synthetic scheme (Shang & Zhang 2019, PAPERS §2c).
+ * DNI synthetic gradients for truncated BPTT (Jaderberg et al. 2017, docs/papers/synthetic-gradients.md) and the alternating
+ * real/synthetic scheme (Shang & Zhang 2019, docs/papers/synthetic-gradients.md).
  *
  * For a segment from state s_0 to s_T (s = h, c of every layer, concatenated: [batch, D]):
  *   δ̂_T = M(s_T)                                   prediction of ∂L_future/∂s_T, a constant

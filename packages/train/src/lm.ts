@@ -363,7 +363,7 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
       const objective = r.regularizer ? (tf.add(r.loss, r.regularizer) as tf.Scalar) : r.loss;
       if (synthesizer) finalFlat = tf.keep(flattenStates(r.states, stateEntries));
       if (synthesizer && mode === "synthetic") {
-        // Surrogate term: its gradient w.r.t. s_T is exactly scale·δ̂ (PAPERS, general notes).
+        // Surrogate term: its gradient w.r.t. s_T is exactly scale·δ̂ (docs/papers/README.md, general notes).
         const predicted = synthesizer.injected(finalFlat!, dniRng);
         return tf.add(objective, tf.sum(tf.mul(predicted, finalFlat!))) as tf.Scalar;
       }

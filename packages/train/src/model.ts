@@ -71,7 +71,7 @@ export interface LanguageModelArchitecture {
   activationRegularization?: number;
   /** TAR β (AWD-LSTM 1): β·mean((h_t − h_{t−1})²) of the last layer's output, training only. Default 0. */
   temporalActivationRegularization?: number;
-  /** Fast path: compute the decoder in blocks of this many vocabulary columns (0 = one product; PERF.md: ~512 helps medium models). */
+  /** Fast path: compute the decoder in blocks of this many vocabulary columns (0 = one product; docs/performance.md §2: ~512 helps medium models). */
   outputColumnBlock?: number;
 }
 

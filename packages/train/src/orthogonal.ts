@@ -1,6 +1,6 @@
 /**
  * NC-GRU's orthogonal-recurrence update, run after each main optimizer step (Mucllari et al. 2022,
- * PAPERS §5):
+ * docs/papers/nc-gru.md):
  *   dL/dA = Vᵀ − V,  V = (I+A)^{-T} (dL/dU_c) (D + U_cᵀ)        (cells' OrthogonalRecurrence.gradientA)
  *   A ← optimizer step on A (its own optimizer, same kind as the main one by default)
  *   (I+A_new)^{-1} ≈ (I + X + X²)(I+A_old)^{-1},  X = (I+A_old)^{-1} Δ,  Δ = A_old − A_new   (Neumann, order 2)
@@ -8,7 +8,7 @@
  *   U_c ← (I+A)^{-1}(I − A) D  written into the candidateRecurrentKernel variable
  * U_c is a trainable variable (so autodiff gives dL/dU_c) that the main optimizer does not own.
  * NC-GRU(U_c, U_r): every "resetRecurrentKernel" (U_r) is handled the same way with its OWN A, inverse,
- * D and gradient (the authors' TF code reuses U_c's inverse and the wrong gradient there; PAPERS §5).
+ * D and gradient (the authors' TF code reuses U_c's inverse and the wrong gradient there; docs/papers/nc-gru.md).
  * A is kept twice: a float32 tf.Variable the optimizer steps, and cells' float64 copy that the Neumann
  * update moves by the same Δ.
  */
@@ -58,7 +58,7 @@ export class OrthogonalUpdater {
       const negativeOnes = options.negativeOnes ?? Math.floor(0.4 * n);
       const orthogonal = OrthogonalRecurrence.create(n, negativeOnes, rng.fork(path));
       orthogonal.writeTo(v);
-      const initialA = tf.tensor2d(Float32Array.from(orthogonal.A.to1DArray()), [n, n]);
+      const initialA = tf.tensor2d(orthogonal.aFloat32(), [n, n]);
       const A = tf.variable(initialA, false);
       initialA.dispose();
       this.entries.push({ path, orthogonal, A });
@@ -84,16 +84,15 @@ export class OrthogonalUpdater {
     for (const e of this.entries) {
       const g = grads[e.path];
       if (!g) throw new Error(`OrthogonalUpdater.step: no gradient for "${e.path}"`);
-      const dA = e.orthogonal.gradientA(g.dataSync() as Float32Array);
-      gradsA[e.path] = tf.tensor2d(Float32Array.from(dA.to1DArray()), [dA.rows, dA.columns]);
+      const n = e.orthogonal.size;
+      gradsA[e.path] = tf.tensor2d(Float32Array.from(e.orthogonal.gradientAFlat(g.dataSync() as Float32Array)), [n, n]);
       before.push(e.A.dataSync().slice() as Float32Array);
     }
     this.optimizer.step(gradsA, lr);
     tf.dispose(Object.values(gradsA));
     this.entries.forEach((e, i) => {
       const after = e.A.dataSync();
-      const n = e.orthogonal.size;
-      const delta = Matrix.from1DArray(n, n, Array.from(before[i], (x, j) => x - after[j]));
+      const delta = Float64Array.from(before[i], (x, j) => x - after[j]);
       e.orthogonal.neumannUpdate(delta, this.order);
       if (this.steps % this.recomputeEvery === 0) e.orthogonal.exactRecompute();
       e.orthogonal.writeTo(this.variables[e.path]);

@@ -5,7 +5,7 @@
  *   ∂loss/∂z_n = w_n (p_n − onehot(y_n)) / Σ w
  *
  * Built on tf.softmax with a hand-written gradient: on wasm, softmax runs in XNNPACK while exp / logSumExp
- * are scalar loops (PERF.md §3), and the closed-form gradient skips autodiff through softmax.
+ * are scalar loops (docs/performance.md §3), and the closed-form gradient skips autodiff through softmax.
  * Padding positions get weight 0, so their logits receive exactly zero gradient and the loss of the real
  * tokens does not depend on what the padding holds. log p is floored at log(1e-30) ≈ −69 to stay finite.
  */

@@ -1,7 +1,7 @@
 /**
  * LSTM encoder-decoder with global attention (Luong, Pham & Manning, EMNLP 2015, "Effective Approaches
  * to Attention-based Neural Machine Translation"), the translation model of the G2-LSTM NMT experiments
- * (PAPERS §1) and of the structured-dropout MT runs (PAPERS §3).
+ * (docs/papers/g2-lstm.md) and of the structured-dropout MT runs (docs/papers/structured-dropout.md).
  *
  *   encoder      h̄_1..h̄_S = stacked LSTM over source embeddings (padding positions frozen by scan lengths)
  *   bridge       decoder layer l starts from the encoder's final (h, c) of layer l
@@ -209,7 +209,7 @@ export function initTranslationParams(config: ResolvedTranslationConfig, rng: Rn
 
 /**
  * Dotted paths of the matrices whose i and f blocks the G2-LSTM NMT compression rounds / clips / factorises
- * (PAPERS §1): every recurrent kernel U (encoder and decoder) and, with input feeding, the decoder's context
+ * (docs/papers/g2-lstm.md): every recurrent kernel U (encoder and decoder) and, with input feeding, the decoder's context
  * kernel. Input kernels W are not compressed (as in the G2 code). Pass them as `matrices` to metrics'
  * compressGateBlocks (gate blocks i, f in LSTM_GATES order).
  */

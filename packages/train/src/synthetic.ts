@@ -1,5 +1,5 @@
 /**
- * Trainer for the synthetic long-memory tasks (PAPERS §4-6), each evaluated next to its trivial
+ * Trainer for the synthetic long-memory tasks (docs/papers/atn.md, docs/papers/nc-gru.md, docs/papers/baselines.md), each evaluated next to its trivial
  * baseline from @rnnlab/data:
  *   adding:      y = w·h_T + b, loss = mean (y − target)²              baseline MSE 1/6
  *   copying:     logits_t = W h_t + b, loss = mean_t,b CE                 baseline 10·ln 8/(T+20)

@@ -10,7 +10,7 @@
  *
  * e_t are the BiLSTM's per-token tag scores [T, B, C]; A = transitions [C, C] (row: from, column: to);
  * padding steps (t ≥ n_b) leave α unchanged, so a sentence's NLL does not depend on the batch's padding.
- * The forward recursion runs over at most C×C per step, so the scalar exp of wasm (PERF.md §3) is no cost here.
+ * The forward recursion runs over at most C×C per step, so the scalar exp of wasm (docs/performance.md §3) is no cost here.
  */
 import { tf } from "@rnnlab/core";
 

@@ -1,5 +1,5 @@
 /**
- * BiLSTM sequence tagger (NER), the CoNLL-2003 model family of the structured-dropout paper (PAPERS §3):
+ * BiLSTM sequence tagger (NER), the CoNLL-2003 model family of the structured-dropout paper (docs/papers/structured-dropout.md):
  *
  *   x_t       = [E w_t ; K casing(w_t)]                      word embeddings (+ optional casing-class embeddings)
  *   h_t       = [→h_t ; ←h_t]                                 stacked bidirectional LSTM (layer l reads layer l−1's [→h;←h])

@@ -2,7 +2,7 @@
  * Fast dense layers for the training path: y = x·W + b with hand-written gradients
  *   dx = dy·Wᵀ      dW = xᵀ·dy = (dyᵀ·x)ᵀ      db = 1ᵀ·dy
  * chosen for tfjs-backend-wasm 4.22 (XNNPACK packs the right-hand matrix of every product, and packing a
- * fresh large matrix costs about as much as multiplying; /work/shared/docs/PERF.md §2):
+ * fresh large matrix costs about as much as multiplying; docs/performance.md §2):
  * - dW is computed as (dyᵀ·x)ᵀ: the packed operand is then x [N, H] (small) instead of dy [N, V]
  *   (e.g. 700 x 10000 for a word LM's output layer). Measured ~1.4-1.7x faster for that product.
  * - db is a last-axis sum of dyᵀ, which the dW product needs anyway: a sum over axis 0 transposes dy
@@ -10,14 +10,19 @@
  * - With `columnBlock` > 0 the forward product and dx are computed in blocks of W's columns, so each
  *   packed block stays cache-sized (large right-hand matrices run at ~11-17 GFLOP/s, blocks at 22-27).
  *   Worth it for big layers (medium LM: output layer ~1.4x), not for small ones.
+ * Where matMul's transpose flags are free (native BLAS under wasm, native backends: core's
+ * `transposeFlagsAreFree`), none of that applies: dx = dy·Wᵀ and dW = xᵀ·dy are single products with
+ * the flags set, db = 1ᵀ·dy is a matrix-vector product, and W is never split into column blocks
+ * (the transposes above would be pure memory traffic: ~20 ms per step of a small word LM).
  */
-import { tf } from "@rnnlab/core";
+import { tf, transposeFlagsAreFree } from "@rnnlab/core";
 
 /**
  * xᵀ·dy for x [N, F], dy [N, V] as (dyᵀ·x)ᵀ, so the packed right-hand operand is x rather than dy.
  * The weight gradient of every x·W in the fast path.
  */
 export function weightGradient(x: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
+  if (transposeFlagsAreFree()) return tf.matMul(x, dy, true, false); // [F, V]
   return tf.tidy(() => tf.transpose(tf.matMul(tf.transpose(dy), x)) as tf.Tensor2D); // [F, V]
 }
 
@@ -44,7 +49,8 @@ export function denseProjection(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.T
   const [kernelRows, outputs] = kernel.shape;
   if (kernelRows !== features) throw new Error(`denseProjection: kernel must have ${features} rows to match x [${x.shape}], got [${kernel.shape}].`);
   if (bias && (bias.rank !== 1 || bias.shape[0] !== outputs)) throw new Error(`denseProjection: bias must be [${outputs}], got [${bias.shape}].`);
-  const parts = blocks(outputs, options.columnBlock ?? 0);
+  const flagsFree = transposeFlagsAreFree();
+  const parts = blocks(outputs, flagsFree ? 0 : options.columnBlock ?? 0);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xIn, wIn, bIn] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D | undefined];
     const save = args[args.length - 1] as tf.GradSaveFunc;
@@ -55,6 +61,11 @@ export function denseProjection(x: tf.Tensor2D, kernel: tf.Tensor2D, bias?: tf.T
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
       const d = dy as tf.Tensor2D;
+      if (flagsFree) {
+        const dxFree = tf.matMul(d, sw, false, true); // [N, F]
+        const dwFree = tf.matMul(sx, d, true, false); // [F, V]
+        return bias ? [dxFree, dwFree, tf.reshape(tf.matMul(tf.ones([1, n]), d), [outputs])] : [dxFree, dwFree];
+      }
       let dx: tf.Tensor2D;
       if (parts.length === 1) dx = tf.matMul(d, tf.transpose(sw)); // [N, F]
       else {

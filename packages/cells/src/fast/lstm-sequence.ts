@@ -13,7 +13,7 @@
  *   dz = [di, df, dg, do] ⊙ σ'(·)  (tanh' for the g block)
  *   dW_hh = Σ_t h_{t-1}ᵀ·dz_t   dW_ih = Σ_t x_tᵀ·dz_t   db = Σ_t Σ_batch dz_t   dx_t = dz_t·W_ihᵀ
  *
- * Why it is shaped this way (see /work/shared/docs/PERF.md §1-3, measured on tfjs-backend-wasm 4.22):
+ * Why it is shaped this way (see docs/performance.md §1-3, measured on tfjs-backend-wasm 4.22):
  * - The input projection of all T steps is one [T·B, I]x[I, 4H] matMul; one fused gate matMul per step.
  * - tanh is computed as 2σ(2x) − 1: wasm's tanh is scalar (~20x slower than its XNNPACK sigmoid). The factor 2 of
  *   the g gate is folded into W_hh's and the projection's g columns once per sequence (`gateScale`), so one

@@ -5,7 +5,7 @@
  *   ∂loss/∂z = (p − onehot(y)) / N
  *
  * Why not tf.losses.softmaxCrossEntropy: it uses logSumExp, whose exp is scalar on wasm (60-95 ms on
- * [700, 10000] against ~10 ms for the XNNPACK softmax; /work/shared/docs/PERF.md §3). And the "onehot" is
+ * [700, 10000] against ~10 ms for the XNNPACK softmax; docs/performance.md §3). And the "onehot" is
  * built by tensorScatterUpdate of float values, never a float32 tf.oneHot (wrong on stock wasm, pitfall 5).
  *
  * Stability: log p[n, y] would be −∞ when p underflows. Then we use log p[n,y] = z[n,y] − z[n,m] + log p[n,m]

@@ -1,6 +1,6 @@
 /**
  * Structured dropout on a non-recurrent connection, fast path (Sarma et al., NeurIPS 2021, "Structured in
- * Space, Randomized in Time"; /work/shared/docs/PAPERS.md §3). Rows of x are time-major (row = t·B + b).
+ * Space, Randomized in Time"; docs/papers/structured-dropout.md). Rows of x are time-major (row = t·B + b).
  * With keep set K_g for row group g (a contiguous block of time steps) and inverted dropout:
  *   Y_g = X_g[:, K_g] · W[K_g, :] / (1−p)                 // contraction length |K_g| ≈ (1−p)·I
  *   dX_g[:, K_g] = dY_g · W[K_g, :]ᵀ / (1−p), other columns 0

@@ -1,5 +1,5 @@
 /**
- * G2-LSTM's compression table for language models (PAPERS.md §1, authors' pointer.py / test-model.py):
+ * G2-LSTM's compression table for language models (docs/papers/g2-lstm.md, authors' pointer.py / test-model.py):
  * after training, with no retraining, replace the input and forget gate blocks of every layer's input
  * and recurrent kernels by
  *   Round:        w ← r·round(w/r)

@@ -2,7 +2,7 @@
  * One (arm, seed) of a translation experiment: parallel text (real or generated) -> word vocabularies ->
  * @rnnlab/train's trainTranslation (attentional LSTM encoder-decoder), then test BLEU, the decoder's
  * first-layer gate saturation, and optionally G2-LSTM's compression table (BLEU after rounding / SVD of
- * the i and f gate blocks, PAPERS.md §1).
+ * the i and f gate blocks, docs/papers/g2-lstm.md).
  */
 import { GateTracer, type DropoutConfig, type GateConfig } from "@rnnlab/cells";
 import {

@@ -1,7 +1,7 @@
 /**
  * atn/char-ptb — ATN on character-level PTB (authors' ptb/ AWD-based code): a 1-layer tied LSTM,
  * LN-LSTM (window 1) vs ATN-LSTM (window k = 20), bits per character.
- * ATN memory resets at every BPTT segment (PAPERS.md §4); equations in ./synthetic.ts.
+ * ATN memory resets at every BPTT segment (docs/papers/atn.md); equations in ./synthetic.ts.
  *
  * DEVIATION (cpu preset): a 64-unit model, bptt 50 and 60 steps instead of 200 units, 150 epochs at bptt 220.
  */
@@ -63,7 +63,7 @@ registerExperiment<AtnCharPtbConfig>({
   defaultSeeds: { smoke: [0], cpu: [0, 1, 2], paper: [0, 1, 2] },
   data: { kind: "dataset", datasets: ["ptb-char"], smoke: "generated bigram corpus, character level" },
   reported: {
-    source: "PAPERS.md §4 (results not reachable)",
+    source: "docs/papers/atn.md (results not reachable)",
     metric: "test bits per character",
     ourMetric: "testBitsPerCharacter",
     lowerIsBetter: true,

@@ -1,5 +1,5 @@
 /**
- * ATN notebook figures and numbers, built from result JSON only (PAPERS.md §4, §6):
+ * ATN notebook figures and numbers, built from result JSON only (docs/papers/atn.md, docs/papers/baselines.md):
  *   - a learning curve (mean ± std over seeds) per arm with the task's trivial baseline drawn in
  *     (adding: MSE 1/6; copying: 10·ln 8/(T+20); denoise: 10·ln 9/(T+20); char-PTB has none);
  *   - the window sweep: final test loss (mean ± std) against the ATN window k, from atn/adding's

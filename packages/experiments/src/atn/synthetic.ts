@@ -2,7 +2,7 @@
  * atn/adding, atn/copying, atn/denoise, atn/window — Assorted-Time Normalization (Pospisil, Zadorozhnyy,
  * Ye 2022) on the synthetic long-memory tasks: LSTM vs LN-LSTM vs ATN-LSTM.
  *
- * ATN (PAPERS.md §4, authors' atn_lstm.py): for the last n ≤ k pre-activations a_s of the same example,
+ * ATN (docs/papers/atn.md, authors' atn_lstm.py): for the last n ≤ k pre-activations a_s of the same example,
  *   μ_t = mean_{s,j} a_s[j],  σ²_t = mean_{s,j} (a_s[j] − μ_t)²,  ATN(a_t) = γ ⊙ (a_t − μ_t)/√(σ²_t + 1e-5) + β
  * LN-LSTM with N = ATN: [f,i,o,g] = N_hh(U h + b_h) + N_ih(W x + b_x),  h = σ(o) ⊙ tanh(N_c(c)); k = 1 is LN.
  * Init as in the code: U = [I I I I] (identity per gate).
@@ -157,7 +157,7 @@ register(
     paper: {},
   },
   { smoke: [0], cpu: [0, 1, 2], paper: [0, 1, 2] },
-  "PAPERS.md §4 (adding_problem.py settings; results not reachable)",
+  "docs/papers/atn.md (adding_problem.py settings; results not reachable)",
 );
 
 /** copy_problem.py: L = 100, K = 10, hidden 68, batch 128, 4000 iterations, RMSprop 2e-4 momentum 0.9, k = 45. */
@@ -198,7 +198,7 @@ register(
     paper: {},
   },
   { smoke: [0], cpu: [0, 1, 2], paper: [5544, 1, 2] },
-  "PAPERS.md §4 (copy_problem.py settings; results not reachable)",
+  "docs/papers/atn.md (copy_problem.py settings; results not reachable)",
 );
 
 /** No ATN denoise script exists; the NC-GRU repo's denoise task and settings (T = 200, batch 128, 10k iterations, Adam 1e-3). */
@@ -238,7 +238,7 @@ register(
     paper: {},
   },
   { smoke: [0], cpu: [0, 1, 2], paper: [0, 1, 2] },
-  "PAPERS.md §4 (denoise settings unknown [U]; the NC-GRU repo's task is used)",
+  "docs/papers/atn.md (denoise settings unknown [U]; the NC-GRU repo's task is used)",
 );
 
 register(
@@ -256,5 +256,5 @@ register(
     paper: {},
   },
   { smoke: [0], cpu: [0, 1, 2], paper: [0, 1, 2] },
-  "PAPERS.md §4 (k = 25 for T = 100 in adding_problem.py; sweep results unknown)",
+  "docs/papers/atn.md (k = 25 for T = 100 in adding_problem.py; sweep results unknown)",
 );

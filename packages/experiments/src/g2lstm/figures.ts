@@ -1,5 +1,5 @@
 /**
- * G2-LSTM figures and tables, built from result JSON only (PAPERS.md §1):
+ * G2-LSTM figures and tables, built from result JSON only (docs/papers/g2-lstm.md):
  *   - gate histograms: density of first-layer input/forget gate values on held-out data per arm, with
  *     the shares below 0.1 and above 0.9 in the legend;
  *   - gate map: per-word mean input/forget gate of the same layer over a few example sentences;
@@ -15,7 +15,7 @@ import type { GateMap } from "./gate-map";
 
 type Row = Record<string, string | number | null>;
 
-/** The ICML'18 poster table (PAPERS.md §1): Original, Round, Round & Clip, SVD, SVD+ per arm. */
+/** The ICML'18 poster table (docs/papers/g2-lstm.md): Original, Round, Round & Clip, SVD, SVD+ per arm. */
 export const G2_PAPER_COMPRESSION: Record<"ptb" | "iwslt14", { metric: string; rows: Record<string, [number, number, number, number, number]> }> = {
   ptb: {
     metric: "test perplexity",

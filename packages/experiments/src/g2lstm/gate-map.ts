@@ -1,5 +1,5 @@
 /**
- * G2-LSTM's gate map (PAPERS.md §1; the paper's per-word gate illustration): the average input-gate and
+ * G2-LSTM's gate map (docs/papers/g2-lstm.md; the paper's per-word gate illustration): the average input-gate and
  * forget-gate value of one LSTM layer at each position of a few example sentences, from the trained
  * parameters with evaluation gates (plain σ for G2-LSTM). Average = mean over the layer's hidden units.
  *

@@ -2,13 +2,13 @@
  * g2lstm/ptb — G2-LSTM (Li et al., ICML 2018) on word-level PTB: baseline LSTM vs sharpened sigmoid
  * vs Gumbel-sigmoid ("G2") input and forget gates; evaluation always with the plain sigmoid.
  *
- * Training gates (PAPERS.md §1, authors' code language-modeling/g2_lstm.py):
+ * Training gates (docs/papers/g2-lstm.md, authors' code language-modeling/g2_lstm.py):
  *   f, i = σ((a + B·N)/τ),  B ~ Bernoulli(p = 0.2),  N = log(U + 1e-3) − log(1 + 1e-3 − U),  U ~ U(0,1)
  *   sharpened baseline: f, i = σ(a/τ);  test time: σ(a) (no noise, no temperature)
  * Measured besides perplexity: the share of first-layer i/f gate values below 0.1 or above 0.9 on valid.
  *
  * DEVIATION: no ASGD fine-tuning and no continuous cache pointer (the paper's PTB numbers very likely
- * include both, PAPERS.md §1); the `cpu` preset is a 2-layer 128-unit model trained for 400 steps
+ * include both, docs/papers/g2-lstm.md); the `cpu` preset is a 2-layer 128-unit model trained for 400 steps
  * (~30% of an epoch) without dropout, evaluated on the first 20k validation/test tokens.
  * Compression (no retraining): Round, Round & Clip and SVD of the i/f blocks (./../adapters/lm-compression.ts),
  * test perplexity of each. DEVIATION: at `paper` (NT-ASGD) the table uses the final, not the averaged, weights.
@@ -30,7 +30,7 @@ export interface G2PtbConfig {
   arms: { baseline: GateArm; sharpened: GateArm; g2: GateArm };
 }
 
-/** The paper's setup: AWD-LSTM defaults of the authors' language-modeling/main.py (PAPERS.md §1). */
+/** The paper's setup: AWD-LSTM defaults of the authors' language-modeling/main.py (docs/papers/g2-lstm.md). */
 export const g2PtbBase: G2PtbConfig = {
   data: { source: "dataset", dataset: "ptb", generatedVocabularySize: 60, generatedTrainTokens: 4000, maxEvaluationTokens: 0 },
   model: {
@@ -53,12 +53,12 @@ export const g2PtbBase: G2PtbConfig = {
   },
   // dropout 0.4, dropouth 0.3, dropouti 0.65, dropoute 0.1, wdrop 0.5
   dropout: { kind: "locked", embedding: 0.1, input: 0.65, hidden: 0.3, output: 0.4, weightDrop: 0.5 },
-  // The paper's r and ranks are unknown [U]; PAPERS.md §1 "CPU-affordable reproduction": r ∈ {0.05, 0.1, 0.2}, ranks H/4, H/16.
+  // The paper's r and ranks are unknown [U]; our CPU plan in docs/papers/g2-lstm.md: r ∈ {0.05, 0.1, 0.2}, ranks H/4, H/16.
   compression: { roundSteps: [0.05, 0.1, 0.2], svdRankDivisors: [4, 16] },
   gateMap: { sentences: 3, maxWords: 16 },
   arms: {
     baseline: { gate: "sigmoid", temperature: 1, noiseProbability: 0 },
-    // τ: the code default is 1.0; 0.9 is recalled from the paper [R] (PAPERS.md §1 "Temperature").
+    // τ: the code default is 1.0; 0.9 is recalled from the paper [R] (docs/papers/g2-lstm.md, "Temperature").
     sharpened: { gate: "sharpened", temperature: 0.9, noiseProbability: 0 },
     g2: { gate: "gumbel", temperature: 0.9, noiseProbability: 0.2 }, // p = 0.2 (README: every experiment)
   },
@@ -72,7 +72,7 @@ registerExperiment<G2PtbConfig>({
   base: g2PtbBase,
   presets: {
     smoke: { ...smokeLanguageModel, compression: { roundSteps: [0.1], svdRankDivisors: [4, 8] }, gateMap: { sentences: 2, maxWords: 12 } },
-    // PAPERS.md §1 "CPU-affordable reproduction": 2-layer tied LSTM, bptt 35, batch 20, Adam, clip 0.25.
+    // our CPU plan in docs/papers/g2-lstm.md: 2-layer tied LSTM, bptt 35, batch 20, Adam, clip 0.25.
     // Sized for ~25 min for all three arms on this shared 2-core box (G2: ~1 s/step on the readable path
     // under load): 400 steps = 280k training tokens, about 30% of one PTB epoch, so no dropout (nothing
     // to regularise yet). Validation and test are cut to their first 20k tokens so that the ~10
@@ -105,7 +105,7 @@ registerExperiment<G2PtbConfig>({
   defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
   data: { kind: "dataset", datasets: ["ptb"], smoke: "generated bigram corpus (60 words)" },
   reported: {
-    source: "PAPERS.md §1, ICML'18 poster table, PTB 'Result' column",
+    source: "docs/papers/g2-lstm.md, ICML'18 poster table, PTB 'Result' column",
     metric: "test perplexity",
     ourMetric: "testPerplexity",
     lowerIsBetter: true,

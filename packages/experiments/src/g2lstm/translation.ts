@@ -1,5 +1,5 @@
 /**
- * g2lstm/translation — G2-LSTM in an attentional LSTM encoder-decoder (PAPERS.md §1, authors'
+ * g2lstm/translation — G2-LSTM in an attentional LSTM encoder-decoder (docs/papers/g2-lstm.md, authors'
  * machine-translation/ Theano code): baseline vs sharpened sigmoid vs Gumbel-sigmoid gates on every LSTM,
  * evaluated with plain σ; then the compression table: BLEU after "precision" rounding
  * round(clip(w,−1,1)·k)/k and after rank-r SVD of the i and f blocks of every recurrent matrix U and the
@@ -77,7 +77,7 @@ registerExperiment<G2TranslationConfig>({
   defaultSeeds: { smoke: [0], cpu: [0, 1, 2], paper: [0, 1, 2] },
   data: { kind: "dataset", datasets: ["iwslt14_de_en", "multi30k_de_en (cpu preset)"], smoke: "generated reversal + word-substitution corpus" },
   reported: {
-    source: "PAPERS.md §1, ICML'18 poster table, IWSLT'14 De→En 'Result' column (BLEU)",
+    source: "docs/papers/g2-lstm.md, ICML'18 poster table, IWSLT'14 De→En 'Result' column (BLEU)",
     metric: "test BLEU",
     ourMetric: "testBleu",
     lowerIsBetter: false,

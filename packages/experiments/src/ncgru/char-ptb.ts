@@ -70,7 +70,7 @@ registerExperiment<NcGruCharPtbConfig>({
   defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
   data: { kind: "dataset", datasets: ["ptb-char"], smoke: "generated bigram corpus, character level" },
   reported: {
-    source: "PAPERS.md §5, the authors' README (character_Penn_TreeBank)",
+    source: "docs/papers/nc-gru.md, the authors' README (character_Penn_TreeBank)",
     metric: "test bits per character",
     ourMetric: "testBitsPerCharacter",
     lowerIsBetter: true,

@@ -1,5 +1,5 @@
 /**
- * NC-GRU notebook figures and numbers, built from result JSON only (PAPERS §5):
+ * NC-GRU notebook figures and numbers, built from result JSON only (docs/papers/nc-gru.md):
  *   - test loss (mean ± std over seeds) per arm with the trivial baseline 10·ln 9/(T+20) (denoise) or
  *     the constant-marginal entropy (parenthesis) drawn in;
  *   - ‖UᵀU − I‖_F over training for one seed of each NC-GRU arm (log scale: the Neumann drift grows

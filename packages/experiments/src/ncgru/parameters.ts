@@ -1,6 +1,6 @@
 /**
  * Trainable parameter counts of the NC-GRU paper's arms, so hidden sizes can be matched (the paper
- * picks e.g. NC-GRU 118 / GRU 100 / LSTM 90 on denoise for similar counts; PAPERS §5).
+ * picks e.g. NC-GRU 118 / GRU 100 / LSTM 90 on denoise for similar counts; docs/papers/nc-gru.md).
  *   GRU:              I·3H + H·3H + 3H + 3H                 (input and recurrent biases, cells' gru.ts)
  *   LSTM:             I·4H + H·4H + 4H
  *   NC-GRU(U_c):      I·3H + H·2H (U_r, U_z) + 2H + H(H−1)/2 (skew A of U_c) + H (modReLU bias)

@@ -3,7 +3,7 @@
  * matrix is kept orthogonal by the scaled Cayley transform, with the inverse updated by a truncated
  * Neumann series and recomputed exactly every K steps; vs GRU and LSTM with parameter-matched sizes.
  *
- * (PAPERS.md §5, authors' NCGRU.py / utils.py)
+ * (docs/papers/nc-gru.md, authors' NCGRU.py / utils.py)
  *   r = σ(W_r x + U_r h + b_r),  z = σ(W_z x + U_z h + b_z),  c = modReLU(W_c x + U_c (r ⊙ h), b_c),  h' = z ⊙ h + (1 − z) ⊙ c
  *   U_c = (I + A)^{-1}(I − A) D,  A skew-symmetric,  D = diag(±1) with ρ entries −1
  *   (I + A_new)^{-1} ≈ (I + X + X²)(I + A_old)^{-1},  X = (I + A_old)^{-1} Δ;  exact recompute every 49 steps
@@ -155,7 +155,7 @@ register(
       lstm: { hiddenSize: 28 },
     },
   },
-  "PAPERS.md §5 (denoise_task run_*.sh settings; results not reachable)",
+  "docs/papers/nc-gru.md (denoise_task run_*.sh settings; results not reachable)",
 );
 
 /** parenthesis_task/run_*.sh: T = 200, batch 16, 20k steps, L2 1e-4, Adam 1e-3; hidden 56 (ρ 40) / 100 / 42. */
@@ -202,5 +202,5 @@ register(
       lstm: { hiddenSize: 28 },
     },
   },
-  "PAPERS.md §5 (parenthesis_task run_*.sh settings; results not reachable)",
+  "docs/papers/nc-gru.md (parenthesis_task run_*.sh settings; results not reachable)",
 );

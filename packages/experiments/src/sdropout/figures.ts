@@ -1,5 +1,5 @@
 /**
- * Structured-dropout figures and tables (Sarma et al., NeurIPS 2021; PAPERS.md §3), built from result
+ * Structured-dropout figures and tables (Sarma et al., NeurIPS 2021; docs/papers/structured-dropout.md), built from result
  * JSON only:
  *   - speed table: per arm, seconds per training step, speedup = (per-element dropout's s/step) ÷ (the
  *     arm's s/step), the task metric, and the paper's reported 1.23–1.64× range beside it, with the

@@ -15,7 +15,7 @@
  * window variant keeps the GEMMs large enough to turn the smaller contraction into wall-clock savings.
  *
  * DEVIATION: the paper's model sizes and dropout placement are unknown [U]; we use a Zaremba-style LM
- * (PAPERS.md §3 "CPU-affordable reproduction").
+ * (our CPU plan in docs/papers/structured-dropout.md).
  */
 import type { ScheduleOptions } from "@rnnlab/train";
 import { runLanguageModelArm, type DropoutSection, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";
@@ -53,7 +53,7 @@ export interface StructuredDropoutLmConfig<Arms> {
 
 export type SdPtbConfig = StructuredDropoutLmConfig<{ elementwise: LmDropoutArm; structured: LmDropoutArm; "structured-window": LmDropoutArm; none: LmDropoutArm }>;
 
-/** Zaremba et al. 2014 "medium" (PAPERS.md §3 settings, [R]). */
+/** Zaremba et al. 2014 "medium" (docs/papers/structured-dropout.md settings, [R]). */
 const zarembaMedium: Omit<SdPtbConfig, "arms"> = {
   data: { source: "dataset", dataset: "ptb", generatedVocabularySize: 60, generatedTrainTokens: 4000 },
   model: {
@@ -141,7 +141,7 @@ const smoke = { ...smokeLanguageModel, learningRateDecay: { factor: 1 }, profile
 delete (smoke as { dropout?: unknown }).dropout;
 
 const reportedNote =
-  "The paper reports 1.23–1.64× faster training at the same metric (PAPERS.md §3, abstract); its perplexities are unknown [U]. Compare secondsPerStep across arms.";
+  "The paper reports 1.23–1.64× faster training at the same metric (docs/papers/structured-dropout.md, abstract); its perplexities are unknown [U]. Compare secondsPerStep across arms.";
 
 registerExperiment<SdPtbConfig>({
   id: "sdropout/ptb",
@@ -172,7 +172,7 @@ registerExperiment<SdPtbConfig>({
   defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
   data: { kind: "dataset", datasets: ["ptb"], smoke: "generated bigram corpus (60 words)" },
   reported: {
-    source: "PAPERS.md §3",
+    source: "docs/papers/structured-dropout.md",
     metric: "test perplexity",
     ourMetric: "testPerplexity",
     lowerIsBetter: true,
@@ -212,7 +212,7 @@ registerExperiment<SdSweepConfig>({
   defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
   data: { kind: "dataset", datasets: ["ptb"], smoke: "generated bigram corpus (60 words)" },
   reported: {
-    source: "PAPERS.md §3",
+    source: "docs/papers/structured-dropout.md",
     metric: "test perplexity",
     ourMetric: "testPerplexity",
     lowerIsBetter: true,

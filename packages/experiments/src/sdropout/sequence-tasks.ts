@@ -1,6 +1,6 @@
 /**
  * sdropout/translation and sdropout/ner — structured (batch-shared, per-step) vs per-element dropout in
- * an attentional LSTM translator (OpenNMT-style) and a BiLSTM NER tagger (PAPERS.md §3); equations in
+ * an attentional LSTM translator (OpenNMT-style) and a BiLSTM NER tagger (docs/papers/structured-dropout.md); equations in
  * ./ptb.ts. Measured: BLEU / span F1 and seconds per step.
  *
  * DEVIATION: IWSLT De-En/En-Vi training sets are not available offline; the `cpu` preset uses Multi30k
@@ -25,7 +25,7 @@ function dropoutOf(arm: DropoutArm): DropoutConfig | undefined {
   throw new Error(`arms.*.kind="${arm.kind}" must be elementwise, structured or none`);
 }
 
-const note = "The paper reports 1.23–1.64× faster training at the same metric (PAPERS.md §3); its BLEU/F1 values are unknown [U]. Compare secondsPerStep across arms.";
+const note = "The paper reports 1.23–1.64× faster training at the same metric (docs/papers/structured-dropout.md); its BLEU/F1 values are unknown [U]. Compare secondsPerStep across arms.";
 
 export interface SdTranslationConfig {
   data: TranslationDataSection;
@@ -65,7 +65,7 @@ registerExperiment<SdTranslationConfig>({
   },
   defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
   data: { kind: "dataset", datasets: ["iwslt14_de_en", "multi30k_de_en (cpu preset)"], smoke: "generated reversal + word-substitution corpus" },
-  reported: { source: "PAPERS.md §3", metric: "test BLEU", ourMetric: "testBleu", lowerIsBetter: false, values: { elementwise: null, structured: null, none: null }, note },
+  reported: { source: "docs/papers/structured-dropout.md", metric: "test BLEU", ourMetric: "testBleu", lowerIsBetter: false, values: { elementwise: null, structured: null, none: null }, note },
   compareSpeed: true,
   primaryMetric: { name: "testBleu", lowerIsBetter: false },
   plotCurves: ["validBleu", "trainLoss"],
@@ -83,7 +83,7 @@ export interface SdNerConfig {
   arms: Arms;
 }
 
-/** CoNLL-2003 BiLSTM tagger, dropout ≈ 0.5 [R] (PAPERS.md §3); sizes are our choice [U]. */
+/** CoNLL-2003 BiLSTM tagger, dropout ≈ 0.5 [R] (docs/papers/structured-dropout.md); sizes are our choice [U]. */
 export const sdNerBase: SdNerConfig = {
   data: { source: "dataset", dataset: "conll2003", maxWords: 30000, lowercase: false, trainSentences: 0, validSentences: 0, testSentences: 0 },
   model: { embeddingSize: 100, hiddenSize: 200, layers: 1 },
@@ -112,7 +112,7 @@ registerExperiment<SdNerConfig>({
   },
   defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
   data: { kind: "dataset", datasets: ["conll2003"], smoke: "generated IOB2 sentences with cue words" },
-  reported: { source: "PAPERS.md §3", metric: "test span F1", ourMetric: "testF1", lowerIsBetter: false, values: { elementwise: null, structured: null, none: null }, note },
+  reported: { source: "docs/papers/structured-dropout.md", metric: "test span F1", ourMetric: "testF1", lowerIsBetter: false, values: { elementwise: null, structured: null, none: null }, note },
   compareSpeed: true,
   primaryMetric: { name: "testF1", lowerIsBetter: false },
   plotCurves: ["validF1", "trainLoss"],

@@ -1,5 +1,5 @@
 /**
- * Figures and tables of sg/ptb (PAPERS.md §2: DNI and alternating synthetic/real gradients with SGDR), built
+ * Figures and tables of sg/ptb (docs/papers/synthetic-gradients.md: DNI and alternating synthetic/real gradients with SGDR), built
  * from the result JSON only:
  *   - validation perplexity per arm against training tokens (a common axis: BPTT(4T) takes 4× the tokens per
  *     step) or against wall-clock seconds, with the SGDR restarts drawn as vertical lines and the alternating
@@ -25,7 +25,7 @@ const ARM_LABELS: Record<string, string> = {
 };
 export const sgArmLabel = (arm: string): string => ARM_LABELS[arm] ?? arm;
 
-/** The paper's setting per arm (alternate_sg README, PAPERS.md §2c); its perplexities are not known to us. */
+/** The paper's setting per arm (alternate_sg README, docs/papers/synthetic-gradients.md); its perplexities are not known to us. */
 const PAPER_SETTING = "4-layer QRNN 1550, bptt 200 (random length), element-wise QRNN synthesizer, 320 epochs, SGDR base 5";
 
 function firstRun(result: ExperimentResult, arm: string): RunRecord | undefined {

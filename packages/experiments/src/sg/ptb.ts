@@ -2,9 +2,9 @@
  * sg/ptb — synthetic gradients for truncated BPTT on word-level PTB: DNI (Jaderberg et al. 2017) and
  * alternating synthetic/real gradients with warm restarts (Shang & Zhang 2019, arXiv 1902.10630).
  *
- * Per segment of T steps from state s_t (PAPERS.md §2a):
+ * Per segment of T steps from state s_t (docs/papers/synthetic-gradients.md):
  *   backprop L_{t+1..t+T} + ⟨stop(0.1·M(s_{t+T})), s_{t+T}⟩;   δ*_t = ∂(that)/∂s_t;   train M on ‖M(s_t) − δ*_t‖²
- * Alternating mode flips real ↔ synthetic at every SGDR restart, starting real (PAPERS.md §2c).
+ * Alternating mode flips real ↔ synthetic at every SGDR restart, starting real (docs/papers/synthetic-gradients.md).
  * Arms: BPTT(T); DNI(T); DNI(T) + SGDR; alternating + SGDR; BPTT(4T) as the upper reference.
  *
  * DEVIATION: an LSTM instead of the paper's 4-layer QRNN (no QRNN cell in rnnlab).
@@ -35,7 +35,7 @@ export interface SgPtbConfig {
   arms: { bptt: SgArm; dni: SgArm; dniRestarts: SgArm; alternating: SgArm; bpttLong: SgArm };
 }
 
-/** The alternate_sg README's PTB command (PAPERS.md §2c), with an LSTM in place of the QRNN. */
+/** The alternate_sg README's PTB command (docs/papers/synthetic-gradients.md), with an LSTM in place of the QRNN. */
 export const sgPtbBase: SgPtbConfig = {
   data: { source: "dataset", dataset: "ptb", generatedVocabularySize: 60, generatedTrainTokens: 4000, maxEvaluationTokens: 0, maxTrainTokens: 0 },
   model: {
@@ -139,7 +139,7 @@ registerExperiment<SgPtbConfig>({
       synthesizer: { kind: "linear", elementwiseUnits: 4 },
       restarts: { period: 1, periodMultiplier: 1 },
     },
-    // PAPERS.md §2c "CPU-affordable reproduction": 1-layer LSTM 128, T = 8, linear synthesizer, SGDR restarts.
+    // our CPU plan in docs/papers/synthetic-gradients.md: 1-layer LSTM 128, T = 8, linear synthesizer, SGDR restarts.
     // Sized for ~15 min on a shared 2-core box: an "epoch" is a full pass over the first 64 000 PTB training tokens
     // (250 steps of 32×8), 4 epochs; SGDR cycles of 0.5, 0.5, 1, 2 epochs → restarts at steps 125, 250, 500.
     cpu: {
@@ -171,7 +171,7 @@ registerExperiment<SgPtbConfig>({
   defaultSeeds: { smoke: [0], cpu: [0], paper: [42] },
   data: { kind: "dataset", datasets: ["ptb"], smoke: "generated bigram corpus (60 words)" },
   reported: {
-    source: "PAPERS.md §2c (results table not reachable)",
+    source: "docs/papers/synthetic-gradients.md (results table not reachable)",
     metric: "test perplexity",
     ourMetric: "testPerplexity",
     lowerIsBetter: true,

@@ -1,0 +1,14 @@
+/** The native BLAS addon's functions (see src/blas.c). Float32Arrays may be views of the wasm heap. */
+export interface NativeBlas {
+  gemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, strideA: number, strideB: number): void;
+  gemmBias(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, strideA: number, strideB: number,
+    bias: Float32Array | null, activation: number, alpha: number): void;
+  dgemm(a: Float64Array, b: Float64Array, c: Float64Array, m: number, n: number, k: number, transA: boolean, transB: boolean): void;
+  /** a ← a⁻¹ in place (row-major n x n); false if singular or unsupported (macOS build). */
+  inverse64(a: Float64Array, n: number): boolean;
+  setThreads(n: number): void;
+  info(): { library: string; config: string; corename: string; threads: number };
+}
+export function load(): { binding: NativeBlas; file: string; error?: undefined } | { error: string; binding?: undefined };

@@ -1,0 +1,39 @@
+// npm install hook: build the addon with npm's bundled node-gyp. A failed build never fails `npm ci`:
+// the cause is written to build/unavailable.txt, and @rnnlab/core then reports the wasm backend with
+// "native matmul unavailable: <cause>".
+"use strict";
+const { spawnSync } = require("node:child_process");
+const fs = require("node:fs");
+const path = require("node:path");
+
+const here = __dirname;
+const buildDir = path.join(here, "build");
+const marker = path.join(buildDir, "unavailable.txt");
+fs.rmSync(marker, { force: true });
+
+if (process.env.RNNLAB_SKIP_NATIVE_BLAS === "1") {
+  fs.mkdirSync(buildDir, { recursive: true });
+  fs.writeFileSync(marker, "not built: RNNLAB_SKIP_NATIVE_BLAS=1 at install time\n");
+  process.exit(0);
+}
+
+const gyp = process.env.npm_config_node_gyp;
+const [cmd, args] = gyp && fs.existsSync(gyp) ? [process.execPath, [gyp, "rebuild"]] : ["node-gyp", ["rebuild"]];
+const r = spawnSync(cmd, args, { cwd: here, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+if (r.status === 0) process.exit(0);
+
+const log = `${r.stdout ?? ""}\n${r.stderr ?? ""}`;
+const lines = log.split("\n");
+const hint =
+  lines.find((l) => /cblas\.h|openblas|Accelerate/i.test(l) && /error|not found|cannot find/i.test(l)) ??
+  lines.find((l) => /error/i.test(l)) ??
+  (r.error ? String(r.error.message) : `node-gyp exited with ${r.status}`);
+const fix =
+  process.platform === "darwin"
+    ? "install the Xcode command line tools (xcode-select --install), then `npm rebuild @rnnlab/native-blas`"
+    : "install OpenBLAS and a C compiler (Debian/Ubuntu: `apt-get install libopenblas-dev build-essential`, or `npm run setup` as root), then `npm rebuild @rnnlab/native-blas`";
+fs.mkdirSync(buildDir, { recursive: true });
+fs.writeFileSync(marker, `build failed: ${hint.trim()}; ${fix}\n`);
+fs.writeFileSync(path.join(buildDir, "build.log"), log);
+console.warn(`@rnnlab/native-blas: ${hint.trim()} (the wasm matrix products will be used; ${fix})`);
+process.exit(0);

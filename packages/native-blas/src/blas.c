@@ -1,0 +1,268 @@
+/*
+ * rnnlab native BLAS: single-precision matrix products for TF.js's wasm backend, through Node-API only
+ * (ABI-stable across Node versions). The wasm backend keeps every tensor in one WebAssembly.Memory; the
+ * kernels in @rnnlab/core pass Float32Array views of that heap, so the products read and write it in
+ * place (no copies). Linked against OpenBLAS (Linux) or Accelerate (macOS).
+ *
+ *   gemm(a, b, c, batch, m, n, k, transA, transB, strideA, strideB)
+ *       c[i] = op(a[i]) . op(b[i]) for i < batch, row-major, op = transpose when the flag is set;
+ *       strideA / strideB are the element distances between batch items (0 = broadcast one matrix).
+ *   gemmBias(a, b, c, batch, m, n, k, transA, transB, strideA, strideB, bias, activation, alpha)
+ *       the same plus a row bias (length n or 1, or null) and an activation applied in place:
+ *       0 linear, 1 relu, 2 relu6, 3 sigmoid, 4 elu, 5 leakyrelu (alpha).
+ *   dgemm(a, b, c, m, n, k, transA, transB)
+ *       c = op(a) . op(b) in float64 (Float64Arrays, row-major): the host-side linear algebra of the
+ *       orthogonal (Cayley) recurrences, which is kept in double precision.
+ *   inverse64(a, n) -> boolean
+ *       a ← a⁻¹ in place (row-major float64 n x n) by LAPACK's LU (dgetrf + dgetri, OpenBLAS's own LAPACK);
+ *       false when the matrix is singular. Not on macOS builds (the caller falls back).
+ *   setThreads(n), info() -> { library, config, corename, threads }
+ */
+#include <node_api.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __APPLE__
+#include <Accelerate/Accelerate.h>
+#define RNNLAB_BLAS_LIBRARY "Accelerate"
+#else
+#include <cblas.h>
+#define RNNLAB_BLAS_LIBRARY "OpenBLAS"
+#endif
+
+#define CHECK(call)                                                                      \
+  do {                                                                                   \
+    if ((call) != napi_ok) {                                                             \
+      napi_throw_error(env, "RNNLAB_BLAS", "Node-API call failed: " #call);              \
+      return NULL;                                                                       \
+    }                                                                                    \
+  } while (0)
+
+#define FAIL(msg)                                 \
+  do {                                            \
+    napi_throw_type_error(env, "RNNLAB_BLAS", msg); \
+    return NULL;                                  \
+  } while (0)
+
+/* A Float32Array argument: its data pointer (byteOffset included) and its length in elements. */
+static bool float32_arg(napi_env env, napi_value v, float** data, size_t* length) {
+  bool is_typed = false;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return false;
+  napi_typedarray_type type;
+  void* ptr = NULL;
+  if (napi_get_typedarray_info(env, v, &type, length, &ptr, NULL, NULL) != napi_ok) return false;
+  if (type != napi_float32_array) return false;
+  *data = (float*)ptr;
+  return true;
+}
+
+static bool int_arg(napi_env env, napi_value v, int64_t* out) {
+  return napi_get_value_int64(env, v, out) == napi_ok;
+}
+
+static bool bool_arg(napi_env env, napi_value v, bool* out) {
+  return napi_get_value_bool(env, v, out) == napi_ok;
+}
+
+static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+static void activate(float* c, size_t count, int activation, float alpha) {
+  switch (activation) {
+    case 1: for (size_t i = 0; i < count; i++) c[i] = c[i] > 0 ? c[i] : 0; break;
+    case 2: for (size_t i = 0; i < count; i++) c[i] = c[i] < 0 ? 0 : (c[i] > 6 ? 6 : c[i]); break;
+    case 3: for (size_t i = 0; i < count; i++) c[i] = sigmoidf(c[i]); break;
+    case 4: for (size_t i = 0; i < count; i++) c[i] = c[i] >= 0 ? c[i] : expm1f(c[i]); break;
+    case 5: for (size_t i = 0; i < count; i++) c[i] = c[i] >= 0 ? c[i] : alpha * c[i]; break;
+    default: break;
+  }
+}
+
+/* Shared by gemm and gemmBias: argc is 11 or 14. */
+static napi_value run(napi_env env, napi_callback_info info, bool fused) {
+  size_t argc = 14;
+  napi_value argv[14];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < (fused ? 14u : 11u)) FAIL("gemm: expected (a, b, c, batch, m, n, k, transA, transB, strideA, strideB[, bias, activation, alpha])");
+  float *a, *b, *c, *bias = NULL;
+  size_t la, lb, lc, lbias = 0;
+  if (!float32_arg(env, argv[0], &a, &la)) FAIL("gemm: a must be a Float32Array");
+  if (!float32_arg(env, argv[1], &b, &lb)) FAIL("gemm: b must be a Float32Array");
+  if (!float32_arg(env, argv[2], &c, &lc)) FAIL("gemm: c must be a Float32Array");
+  int64_t batch, m, n, k, sa, sb, activation = 0;
+  bool ta, tb;
+  if (!int_arg(env, argv[3], &batch) || !int_arg(env, argv[4], &m) || !int_arg(env, argv[5], &n) ||
+      !int_arg(env, argv[6], &k) || !bool_arg(env, argv[7], &ta) || !bool_arg(env, argv[8], &tb) ||
+      !int_arg(env, argv[9], &sa) || !int_arg(env, argv[10], &sb))
+    FAIL("gemm: batch, m, n, k, strideA, strideB must be numbers and transA, transB booleans");
+  double alpha = 0;
+  if (fused) {
+    napi_valuetype t;
+    CHECK(napi_typeof(env, argv[11], &t));
+    if (t != napi_null && t != napi_undefined && !float32_arg(env, argv[11], &bias, &lbias))
+      FAIL("gemmBias: bias must be a Float32Array or null");
+    if (!int_arg(env, argv[12], &activation) || napi_get_value_double(env, argv[13], &alpha) != napi_ok)
+      FAIL("gemmBias: activation and alpha must be numbers");
+    if (activation < 0 || activation > 5) FAIL("gemmBias: activation code must be 0..5");
+    if (bias && lbias != (size_t)n && lbias != 1) FAIL("gemmBias: bias length must be n or 1");
+  }
+  if (batch < 0 || m < 0 || n < 0 || k < 0 || sa < 0 || sb < 0) FAIL("gemm: negative size or stride");
+  if (batch == 0 || m == 0 || n == 0) return NULL;
+  /* Every index the product touches must lie inside the views: the heap is shared with wasm. */
+  if ((size_t)((batch - 1) * sa + m * k) > la) FAIL("gemm: a is too short for batch x m x k");
+  if ((size_t)((batch - 1) * sb + k * n) > lb) FAIL("gemm: b is too short for batch x k x n");
+  if ((size_t)(batch * m * n) > lc) FAIL("gemm: c is too short for batch x m x n");
+  const int lda = ta ? (int)m : (int)k, ldb = tb ? (int)k : (int)n, ldc = (int)n;
+  const size_t mn = (size_t)(m * n);
+  for (int64_t i = 0; i < batch; i++) {
+    float* ci = c + i * mn;
+    float beta = 0.0f;
+    if (bias) {
+      if (lbias == 1) for (size_t j = 0; j < mn; j++) ci[j] = bias[0];
+      else for (int64_t r = 0; r < m; r++) memcpy(ci + r * n, bias, (size_t)n * sizeof(float));
+      beta = 1.0f;
+    }
+    if (k == 0) {
+      if (!bias) memset(ci, 0, mn * sizeof(float));
+      continue;
+    }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+                (int)k, 1.0f, a + i * sa, lda > 0 ? lda : 1, b + i * sb, ldb > 0 ? ldb : 1, beta, ci, ldc);
+  }
+  if (activation) activate(c, (size_t)batch * mn, (int)activation, (float)alpha);
+  return NULL;
+}
+
+static napi_value gemm(napi_env env, napi_callback_info info) { return run(env, info, false); }
+
+static bool float64_arg(napi_env env, napi_value v, double** data, size_t* length) {
+  bool is_typed = false;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return false;
+  napi_typedarray_type type;
+  void* ptr = NULL;
+  if (napi_get_typedarray_info(env, v, &type, length, &ptr, NULL, NULL) != napi_ok) return false;
+  if (type != napi_float64_array) return false;
+  *data = (double*)ptr;
+  return true;
+}
+
+static napi_value dgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 8) FAIL("dgemm: expected (a, b, c, m, n, k, transA, transB)");
+  double *a, *b, *c;
+  size_t la, lb, lc;
+  if (!float64_arg(env, argv[0], &a, &la) || !float64_arg(env, argv[1], &b, &lb) || !float64_arg(env, argv[2], &c, &lc))
+    FAIL("dgemm: a, b and c must be Float64Arrays");
+  int64_t m, n, k;
+  bool ta, tb;
+  if (!int_arg(env, argv[3], &m) || !int_arg(env, argv[4], &n) || !int_arg(env, argv[5], &k) ||
+      !bool_arg(env, argv[6], &ta) || !bool_arg(env, argv[7], &tb))
+    FAIL("dgemm: m, n, k must be numbers and transA, transB booleans");
+  if (m < 0 || n < 0 || k < 0) FAIL("dgemm: negative size");
+  if ((size_t)(m * k) > la || (size_t)(k * n) > lb || (size_t)(m * n) > lc) FAIL("dgemm: an operand is too short for m, n, k");
+  if (m == 0 || n == 0) return NULL;
+  if (k == 0) {
+    memset(c, 0, (size_t)(m * n) * sizeof(double));
+    return NULL;
+  }
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, 1.0,
+              a, ta ? (int)m : (int)k, b, tb ? (int)k : (int)n, 0.0, c, (int)n);
+  return NULL;
+}
+#ifndef __APPLE__
+/* LAPACK (Fortran ABI), exported by OpenBLAS. Row-major A is column-major Aᵀ, and inv(Aᵀ) = inv(A)ᵀ. */
+extern void dgetrf_(const int* m, const int* n, double* a, const int* lda, int* ipiv, int* info);
+extern void dgetri_(const int* n, double* a, const int* lda, const int* ipiv, double* work, const int* lwork, int* info);
+#endif
+
+static napi_value inverse64(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  double* a;
+  size_t la;
+  int64_t n64;
+  if (argc < 2 || !float64_arg(env, argv[0], &a, &la) || !int_arg(env, argv[1], &n64) || n64 < 1)
+    FAIL("inverse64: expected (a: Float64Array, n >= 1)");
+  if ((size_t)(n64 * n64) > la) FAIL("inverse64: a is too short for n x n");
+  napi_value result;
+#ifdef __APPLE__
+  CHECK(napi_get_boolean(env, false, &result));
+  return result;
+#else
+  const int n = (int)n64;
+  int status = 0;
+  int* ipiv = (int*)malloc(sizeof(int) * (size_t)n);
+  const int lwork = 64 * n;
+  double* work = (double*)malloc(sizeof(double) * (size_t)lwork);
+  if (!ipiv || !work) {
+    free(ipiv);
+    free(work);
+    FAIL("inverse64: out of memory");
+  }
+  dgetrf_(&n, &n, a, &n, ipiv, &status);
+  if (status == 0) dgetri_(&n, a, &n, ipiv, work, &lwork, &status);
+  free(ipiv);
+  free(work);
+  CHECK(napi_get_boolean(env, status == 0, &result));
+  return result;
+#endif
+}
+
+static napi_value gemm_bias(napi_env env, napi_callback_info info) { return run(env, info, true); }
+
+static napi_value set_threads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t n;
+  if (argc < 1 || !int_arg(env, argv[0], &n) || n < 1) FAIL("setThreads: expected a positive integer");
+#ifndef __APPLE__
+  openblas_set_num_threads((int)n);
+#endif
+  return NULL;
+}
+
+static napi_value put_string(napi_env env, napi_value obj, const char* key, const char* value) {
+  napi_value v;
+  CHECK(napi_create_string_utf8(env, value ? value : "", NAPI_AUTO_LENGTH, &v));
+  CHECK(napi_set_named_property(env, obj, key, v));
+  return obj;
+}
+
+static napi_value blas_info(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value obj, threads;
+  CHECK(napi_create_object(env, &obj));
+  if (!put_string(env, obj, "library", RNNLAB_BLAS_LIBRARY)) return NULL;
+#ifdef __APPLE__
+  if (!put_string(env, obj, "config", "Accelerate") || !put_string(env, obj, "corename", "")) return NULL;
+  CHECK(napi_create_int32(env, 0, &threads));
+#else
+  if (!put_string(env, obj, "config", openblas_get_config()) ||
+      !put_string(env, obj, "corename", openblas_get_corename()))
+    return NULL;
+  CHECK(napi_create_int32(env, openblas_get_num_threads(), &threads));
+#endif
+  CHECK(napi_set_named_property(env, obj, "threads", threads));
+  return obj;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
+      {"gemmBias", NULL, gemm_bias, NULL, NULL, NULL, napi_default, NULL},
+      {"dgemm", NULL, dgemm, NULL, NULL, NULL, napi_default, NULL},
+      {"inverse64", NULL, inverse64, NULL, NULL, NULL, napi_default, NULL},
+      {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"info", NULL, blas_info, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
