@@ -9,6 +9,7 @@
  *   sharpened   σ(a/τ)                       (training and evaluation; code `divide_temp`)
  *   gumbel      training:   σ((a + B·N)/τ),  B ~ Bernoulli(p) per entry, N = log(U+1e-3) − log(1+1e-3−U), U ~ U(0,1)
  *               evaluation: σ(a)  (no noise, no temperature), or 1[a ≥ 0] with evaluation: "hard"
+ *               (U and the selection are drawn on the host from the run's Rng: `gumbelNoise`)
  * The output gate o and the candidate g are never changed.
  */
 import { tf, type Rng } from "@rnnlab/core";
@@ -60,12 +61,56 @@ export function resolveGateConfig(where: string, config: GateConfig | undefined)
   return { kind, temperature: c.temperature, noiseProbability, evaluation };
 }
 
-/** Logistic noise as in the G2-LSTM code: log(U + 1e-3) − log(1 + 1e-3 − U). */
-export function logisticNoise(shape: number[], seed: number): tf.Tensor {
-  return tf.tidy(() => {
-    const u = tf.randomUniform(shape, 0, 1, "float32", seed);
-    return tf.sub(tf.log(tf.add(u, 1e-3)), tf.log(tf.sub(1 + 1e-3, u)));
-  });
+/**
+ * The fast LSTM path's view of a gate config: the i/f temperatures (lstmRecurrence's scales), whether
+ * the caller must add Gumbel noise (training), or undefined when the fast path cannot express it
+ * (Gumbel's "hard" evaluation).
+ */
+export function fastGateScales(config: GateConfig | undefined, training: boolean): { inputScale: number; forgetScale: number; noise: boolean } | undefined {
+  if (!config || config.kind === "sigmoid") return { inputScale: 1, forgetScale: 1, noise: false };
+  if (config.kind === "sharpened") return { inputScale: 1 / config.temperature, forgetScale: 1 / config.temperature, noise: false };
+  if (!training) return config.evaluation === "hard" ? undefined : { inputScale: 1, forgetScale: 1, noise: false };
+  return { inputScale: 1 / config.temperature, forgetScale: 1 / config.temperature, noise: true };
+}
+
+/**
+ * One gate's Gumbel noise B·N for a [batch, hidden] block, drawn on the host from `rng` (uniforms for N,
+ * then uniforms for the selection B ~ Bernoulli(p)), written into `out` at `offset` with row stride
+ * `stride` (so a caller can fill a block of a wider fused tensor). One host pass instead of a dozen
+ * small TF.js ops per step and gate.
+ */
+function fillGumbelNoise(out: Float32Array, offset: number, stride: number, batch: number, hidden: number, p: number, rng: Rng): void {
+  const u = rng.fillUniform(new Float32Array(batch * hidden));
+  const selection = rng.fillUniform(new Float32Array(batch * hidden));
+  for (let b = 0; b < batch; b++)
+    for (let j = 0; j < hidden; j++) {
+      const k = b * hidden + j;
+      out[offset + b * stride + j] = selection[k] < p ? Math.log(u[k] + 1e-3) - Math.log(1 + 1e-3 - u[k]) : 0;
+    }
+}
+
+/** The Gumbel noise B·N of one gate, [batch, hidden] (the readable path's per-step draw). */
+export function gumbelNoise(config: GateConfig & { kind: "gumbel" }, batch: number, hidden: number, rng: Rng): tf.Tensor2D {
+  const out = new Float32Array(batch * hidden);
+  fillGumbelNoise(out, 0, hidden, batch, hidden, config.noiseProbability ?? 0.2, rng);
+  return tf.tensor2d(out, [batch, hidden]);
+}
+
+/**
+ * Gumbel gate noise for a whole sequence, laid out like the fused LSTM pre-activation [T, B, 4H]:
+ * B·N in the i and f blocks, zeros in g and o. The draws are `gumbelNoise`'s in the readable path's
+ * order (per step: the i gate, then the f gate), so the fast path and the readable path see identical noise.
+ */
+export function gumbelGateNoise(config: GateConfig, steps: number, batch: number, hidden: number, rng: Rng): tf.Tensor3D {
+  if (config.kind !== "gumbel") throw new Error(`gumbelGateNoise: gate kind is "${config.kind}", not "gumbel".`);
+  const p = config.noiseProbability ?? 0.2;
+  const out = new Float32Array(steps * batch * 4 * hidden);
+  for (let t = 0; t < steps; t++) {
+    const base = t * batch * 4 * hidden;
+    fillGumbelNoise(out, base, 4 * hidden, batch, hidden, p, rng); // i block
+    fillGumbelNoise(out, base + hidden, 4 * hidden, batch, hidden, p, rng); // f block
+  }
+  return tf.tensor3d(out, [steps, batch, 4 * hidden]);
 }
 
 /**
@@ -84,10 +129,9 @@ export function controlGate(config: GateConfig, preActivation: tf.Tensor2D, trai
         return tf.sigmoid(preActivation);
       }
       if (!rng) throw new Error("Gumbel gate in training needs an Rng: pass options.rng to scan.");
-      const p = config.noiseProbability ?? 0.2;
-      const noise = logisticNoise(preActivation.shape, rng.tfSeed()); // [batch, H]
-      const selected = tf.cast(tf.less(tf.randomUniform(preActivation.shape, 0, 1, "float32", rng.tfSeed()), p), "float32");
-      return tf.sigmoid(tf.div(tf.add(preActivation, tf.mul(selected, noise)), config.temperature)) as tf.Tensor2D;
+      const [batch, hidden] = preActivation.shape;
+      const noise = gumbelNoise(config, batch, hidden, rng); // [batch, H] = B·N
+      return tf.sigmoid(tf.div(tf.add(preActivation, noise), config.temperature)) as tf.Tensor2D;
     }
   }
 }

@@ -175,6 +175,50 @@ function blasFusedMatMul(blas: NativeBlas, fallback: () => KernelFunc): KernelFu
   };
 }
 
+/**
+ * The fused LSTM recurrence (the addon's lstmForward / lstmBackward) as two wasm kernels, for cells'
+ * fast path: `tf.engine().runKernel(LSTM_FORWARD_KERNEL, {proj, whh, h0, c0})` -> [ys, gates, cells,
+ * tanhCells]; `runKernel(LSTM_BACKWARD_KERNEL, {dy, gates, cells, tanhCells, c0, whh})` -> [dz, dh0, dc0].
+ * Registered only while the native products are active; the fast path checks with tf.getKernel.
+ */
+export const LSTM_FORWARD_KERNEL = "RnnlabLstmRecurrence";
+export const LSTM_BACKWARD_KERNEL = "RnnlabLstmRecurrenceGrad";
+
+function lstmKernels(blas: NativeBlas): tf.KernelConfig[] {
+  const view = (backend: WasmHeapBackend, t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+  return [
+    {
+      kernelName: LSTM_FORWARD_KERNEL,
+      backendName: "wasm",
+      kernelFunc: ({ inputs, backend }) => {
+        const { proj, whh, h0, c0 } = inputs as Record<string, TensorInfo>;
+        const [T, B, H4] = proj.shape;
+        const H = H4 / 4;
+        const wasm = backend as unknown as WasmHeapBackend;
+        const outs = [wasm.makeOutput([T, B, H], "float32"), wasm.makeOutput([T, B, H4], "float32"), wasm.makeOutput([T, B, H], "float32"), wasm.makeOutput([T, B, H], "float32")];
+        blas.lstmForward(view(wasm, proj), view(wasm, whh), view(wasm, h0), view(wasm, c0), ...(outs.map((o) => view(wasm, o)) as [Float32Array, Float32Array, Float32Array, Float32Array]), T, B, H);
+        return outs;
+      },
+    },
+    {
+      kernelName: LSTM_BACKWARD_KERNEL,
+      backendName: "wasm",
+      kernelFunc: ({ inputs, backend }) => {
+        const { dy, gates, cells, tanhCells, c0, whh } = inputs as Record<string, TensorInfo>;
+        const [T, B, H4] = gates.shape;
+        const H = H4 / 4;
+        const wasm = backend as unknown as WasmHeapBackend;
+        const outs = [wasm.makeOutput([T, B, H4], "float32"), wasm.makeOutput([B, H], "float32"), wasm.makeOutput([B, H], "float32")];
+        blas.lstmBackward(
+          view(wasm, dy), view(wasm, gates), view(wasm, cells), view(wasm, tanhCells), view(wasm, c0), view(wasm, whh),
+          view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), T, B, H,
+        );
+        return outs;
+      },
+    },
+  ];
+}
+
 const KERNELS = ["BatchMatMul", "_FusedMatMul"] as const;
 /** The kernels registered before ours (stock or rnnlab's tfix), to fall back to and to restore. */
 const previous = new Map<string, tf.KernelConfig>();
@@ -201,6 +245,7 @@ export function installBlasKernels(threads: number): BlasInfo {
         kernelFunc: name === "BatchMatMul" ? blasBatchMatMul(binding, fallback) : blasFusedMatMul(binding, fallback),
       });
     }
+    for (const k of lstmKernels(binding)) tf.registerKernel(k);
     active = true;
   }
   return binding.info();
@@ -220,6 +265,7 @@ export function setNativeMatmul(enabled: boolean, threads = 1): boolean {
       tf.unregisterKernel(name, "wasm");
       tf.registerKernel(previous.get(name)!);
     }
+    for (const name of [LSTM_FORWARD_KERNEL, LSTM_BACKWARD_KERNEL]) tf.unregisterKernel(name, "wasm");
     active = false;
   }
   return false;

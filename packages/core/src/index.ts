@@ -15,6 +15,8 @@ export {
   hostMatMul64,
   hostInverse64,
   transposeFlagsAreFree,
+  LSTM_FORWARD_KERNEL,
+  LSTM_BACKWARD_KERNEL,
   MATMUL_REQUESTS,
 } from "./blas-kernels";
 export type { BlasInfo, MatmulRequest } from "./blas-kernels";

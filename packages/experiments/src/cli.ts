@@ -6,6 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { describeBackend, repoRoot, selectBackend } from "@rnnlab/core";
@@ -34,6 +35,20 @@ function parseJobs(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
   return n;
+}
+
+/**
+ * Default lanes: RNNLAB_JOBS, else one per core (each run is one process with one BLAS thread, so
+ * arm x seed runs in parallel use the machine; see docs/performance.md for the measured scaling).
+ */
+export function defaultJobs(): number {
+  const env = process.env.RNNLAB_JOBS;
+  if (env !== undefined && env.trim() !== "") {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`RNNLAB_JOBS="${env}" must be a positive integer (parallel runs).`);
+    return n;
+  }
+  return Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
 }
 
 function collect(value: string, previous: string[]): string[] {
@@ -106,7 +121,7 @@ export function buildProgram(): Command {
     .option("--set <key=value>", "override a config key (repeatable), e.g. --set train.learningRate=0.01", collect, [])
     .option("--rerun", "retrain every requested run even if a valid result exists", false)
     .option("--no-resume", "start unfinished runs from scratch instead of their checkpoints")
-    .option("--jobs <n>", "train up to n runs in parallel child processes", parseJobs, 1)
+    .option("--jobs <n>", "train up to n runs in parallel child processes (default: RNNLAB_JOBS or one per core)", parseJobs, defaultJobs())
     .option("--results-dir <dir>", "results root (default: RNNLAB_RESULTS_DIR or <repo>/results; for presets other than cpu, <repo>/results/<preset>)")
     .option("--dry-run", "print what would be reused or trained, and exit", false)
     .action(
@@ -133,6 +148,9 @@ export function buildProgram(): Command {
         }
         const choice = await selectBackend();
         process.stderr.write(`rnnlab: ${describeBackend(choice)}\n`);
+        const toTrain = plan.runs.filter((r) => r.status !== "reused").length;
+        if (toTrain > 0)
+          process.stderr.write(`rnnlab: training ${toTrain} run(s) in ${Math.min(opts.jobs, toTrain)} lane(s) (--jobs ${opts.jobs})\n`);
         const progress = consoleProgress();
         try {
           const result = await runExperiment(id, { ...runOptions, onProgress: progress });
@@ -148,7 +166,7 @@ export function buildProgram(): Command {
     .command("resume")
     .description("Continue an interrupted `rnnlab run` from its run directory (results/<paper>/runs/<experiment>[/<arm>-seed<k>]).")
     .argument("<run-dir>", "a run directory")
-    .option("--jobs <n>", "train up to n runs in parallel child processes", parseJobs, 1)
+    .option("--jobs <n>", "train up to n runs in parallel child processes (default: RNNLAB_JOBS or one per core)", parseJobs, defaultJobs())
     .action(async (dir: string, opts: { jobs: number }) => {
       if (!fs.existsSync(dir)) throw new UsageError(`${dir}: no such directory. Run directories are under results/<paper>/runs/<experiment>/.`);
       const choice = await selectBackend();

@@ -33,6 +33,7 @@ export function consoleProgress(
     const interval = (options.plainIntervalSeconds ?? 10) * 1000;
     const lastPrint = new Map<string, number>();
     const startedAt = new Map<string, number>();
+    const printedLast = new Set<string>();
     const listener = ((e: ExperimentProgress) => {
       const key = `${e.arm}/${e.seed}`;
       const label = runLabel(e);
@@ -45,7 +46,10 @@ export function consoleProgress(
         stream.write(`${label}: finished in ${seconds.toFixed(1)} s: ${formatMetrics(e.metrics)}\n`);
       } else {
         const now = Date.now();
-        if (now - (lastPrint.get(key) ?? 0) >= interval || e.step === e.totalSteps) {
+        // The last step of a split is printed once (a trainer may report it twice: last step, then final evaluation).
+        const last = e.step === e.totalSteps && !printedLast.has(`${key}/${e.split}`);
+        if (last) printedLast.add(`${key}/${e.split}`);
+        if ((now - (lastPrint.get(key) ?? 0) >= interval && e.step !== e.totalSteps) || last) {
           lastPrint.set(key, now);
           const elapsed = (now - (startedAt.get(key) ?? now)) / 1000;
           const eta = e.step > 0 && e.totalSteps > e.step ? ` ETA ${Math.round((elapsed * (e.totalSteps - e.step)) / e.step)} s` : "";

@@ -109,7 +109,16 @@ export function meanCurve(result: ExperimentResult, arm: string, curve: string):
   return { name: arm, x: steps, y, band: runs.length > 1 ? band : undefined };
 }
 
-/** Figure specs of a result (pure: JSON in, Plotly specs out), named `<experiment>-<curve>`. */
+/**
+ * The one naming scheme for figure files, shared by notebooks and `rnnlab report`:
+ * `<experiment>-<what>` in kebab case, e.g. `ptb-valid-perplexity` for experiment ptb, curve validPerplexity.
+ */
+export function figureName(experiment: string, what: string): string {
+  const kebab = what.replace(/([a-z0-9])([A-Z])/g, "$1-$2").replace(/[^A-Za-z0-9]+/g, "-").toLowerCase();
+  return `${experiment}-${kebab}`;
+}
+
+/** Figure specs of a result (pure: JSON in, Plotly specs out), named by figureName(experiment, curve). */
 export function resultFigures(result: ExperimentResult): { name: string; spec: FigureSpec }[] {
   let curves: string[];
   try {
@@ -126,7 +135,7 @@ export function resultFigures(result: ExperimentResult): { name: string; spec: F
     if (series.length === 0) continue;
     const seeds = result.seeds.length;
     out.push({
-      name: `${experiment}-${curve}`,
+      name: figureName(experiment, curve),
       spec: lineFigure({
         title: `${result.id}: ${curve} (${result.preset} preset, ${seeds} seed${seeds === 1 ? "" : "s"}${seeds > 1 ? ", mean ± std" : ""})`,
         xTitle: "step",
@@ -136,7 +145,7 @@ export function resultFigures(result: ExperimentResult): { name: string; spec: F
     });
   }
   const gates = gateHistogramFigure(result);
-  if (gates) out.push({ name: `${experiment}-gates`, spec: gates });
+  if (gates) out.push({ name: figureName(experiment, "gates"), spec: gates });
   return out;
 }
 
@@ -268,38 +277,49 @@ export function buildReport(results: ExperimentResult[], options: { figureLinks?
 }
 
 /**
- * Regenerate `<results>/README.md` (and, unless `figures: false`, every result's figures).
- * Returns the README path and the stale result ids.
+ * The PNG figures of each result in its paper's figures folder, as paths relative to the results root:
+ * a file belongs to the experiment whose name is the longest prefix of the file name followed by "-"
+ * (figureName), whoever drew it (the paper's notebook or an earlier `rnnlab report`).
+ */
+export function existingFigures(results: ExperimentResult[], resultsDir?: string): Record<string, string[]> {
+  const root = resultsRoot(resultsDir);
+  const links: Record<string, string[]> = {};
+  for (const paper of [...new Set(results.map((r) => r.paper))]) {
+    const dir = figuresDir(`${paper}/x`, resultsDir);
+    if (!fs.existsSync(dir)) continue;
+    const experiments = results.filter((r) => r.paper === paper).map((r) => r.id.split("/")[1]).sort((a, b) => b.length - a.length);
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".png")).sort()) {
+      const owner = experiments.find((e) => file.startsWith(`${e}-`));
+      if (!owner) continue;
+      (links[`${paper}/${owner}`] ??= []).push(path.relative(root, path.join(dir, file)).split(path.sep).join("/"));
+    }
+  }
+  return links;
+}
+
+/**
+ * Regenerate `<results>/README.md` from the result files. With `figures` (the default), a result that has
+ * no figure yet (one run from the CLI, never shown in its notebook) gets its standard figures rendered;
+ * figures that exist, usually drawn by the paper's notebook, are linked and never redrawn here, so that on
+ * a clean checkout the report changes no file. Returns the README path and the stale result ids.
  */
 export async function writeReport(options: { resultsDir?: string; figures?: boolean } = {}): Promise<{ path: string; stale: string[]; figureErrors: string[] }> {
   const root = resultsRoot(options.resultsDir);
   const { results, errors } = collectResults(options.resultsDir);
-  const figureLinks: Record<string, string[]> = {};
   const figureErrors: string[] = [];
   if (options.figures ?? true) {
+    const have = existingFigures(results, options.resultsDir);
     try {
-      for (const result of results) {
-        const pngs = await renderResultFigures(result, options.resultsDir);
-        figureLinks[result.id] = pngs.map((p) => path.relative(root, p).split(path.sep).join("/"));
-      }
+      for (const result of results) if (!have[result.id]) await renderResultFigures(result, options.resultsDir);
     } catch (e) {
       figureErrors.push((e as Error).message);
     } finally {
       await closeRenderer();
     }
   }
-  else {
-    // Without rendering, still link figures an earlier `rnnlab report` produced.
-    for (const result of results) {
-      const dir = figuresDir(result.id, options.resultsDir);
-      const existing = resultFigures(result)
-        .map(({ name }) => path.join(dir, `${name}.png`))
-        .filter((f) => fs.existsSync(f));
-      if (existing.length) figureLinks[result.id] = existing.map((p) => path.relative(root, p).split(path.sep).join("/"));
-    }
-  }
   const file = path.join(root, "README.md");
-  writeFileAtomic(file, buildReport(results, { figureLinks, errors }));
+  const text = buildReport(results, { figureLinks: existingFigures(results, options.resultsDir), errors });
+  if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) writeFileAtomic(file, text);
   return { path: file, stale: results.filter((r) => checkStaleness(r).stale).map((r) => r.id), figureErrors };
 }
 

@@ -54,7 +54,8 @@ export function lineFigure(o: LineFigureOptions): FigureSpec {
     layout: {
       title: { text: o.title },
       xaxis: { title: { text: o.xTitle } },
-      yaxis: { title: { text: o.yTitle }, type: o.logY ? "log" : "linear" },
+      // On a log axis spanning less than a decade Plotly labels 2000…9000 as "2 … 9"; a tick format prints them in full.
+      yaxis: { title: { text: o.yTitle }, ...(o.logY ? { type: "log", tickformat: "~g" } : { type: "linear" }) },
       template: "plotly_white",
       legend: { orientation: "h", y: -0.2 },
       margin: { t: 50, r: 20, b: 80, l: 60 },

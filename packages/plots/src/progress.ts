@@ -1,7 +1,8 @@
 /**
  * A live progress display for notebooks: a bar, the latest metrics and a small loss sparkline,
  * redrawn in place (tslab's `newDisplay()` overwrites its own output), at most `maxPerSecond` times a
- * second; `finish()` always draws the final state, which is what the saved notebook keeps.
+ * second; `finish()` always draws the final state, which is what the saved notebook keeps: without the
+ * elapsed time, so that re-executing a notebook that trains the same thing changes nothing.
  */
 export interface UpdatableDisplay {
   html(s: string): void;
@@ -56,7 +57,8 @@ export function liveProgress(display: UpdatableDisplay, opts: { label?: string; 
   let last = 0;
   let latest: ProgressState | undefined;
   let history: number[] = [];
-  const draw = () => latest && display.html(progressHtml({ label: opts.label, curve: history, ...latest }, (Date.now() - start) / 1000));
+  const draw = (timed = true) =>
+    latest && display.html(progressHtml({ label: opts.label, curve: history, ...latest }, timed ? (Date.now() - start) / 1000 : undefined));
   return {
     update(s: ProgressState): void {
       const key = opts.curveMetric ?? Object.keys(s.metrics ?? {})[0];
@@ -73,7 +75,7 @@ export function liveProgress(display: UpdatableDisplay, opts: { label?: string; 
       }
     },
     finish(): void {
-      draw();
+      draw(false);
     },
   };
 }

@@ -1,11 +1,20 @@
 /**
- * Render Plotly figure specs to PNG, SVG and a self-contained interactive HTML file.
+ * Render Plotly figure specs to PNG, SVG and a small interactive HTML file.
  *
  * One headless Chromium (Debian's, driven by playwright-core) is launched on first use and reused for
  * every figure until `closeRenderer()`; a page loads plotly.js once and `Plotly.toImage` produces the
- * images, so figures are byte-identical across runs on the same machine. Figures are built from result
- * JSON only: nothing here trains.
+ * images. Figures are built from result JSON only: nothing here trains.
+ *
+ * Rerendering an unchanged figure changes no byte, so that re-executing the notebooks leaves git clean:
+ * - each PNG and SVG carries a key (a hash of the spec, size, scale and RENDER_VERSION); when the file on
+ *   disk already carries the same key it is kept as it is (and Chromium is not even started), because a
+ *   different Chromium or font set would otherwise re-encode identical figures;
+ * - a fresh render is deterministic on one machine: Math.random (Plotly's source of clip-path ids and
+ *   trace uids) is reseeded before each figure;
+ * - the HTML file holds only the figure and loads plotly.js from the one copy in node_modules (with the
+ *   plotly CDN as a fallback), so it is a few kilobytes and committed beside the PNG and SVG.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { writeFileAtomic } from "@rnnlab/core";
@@ -109,58 +118,158 @@ export async function closeRenderer(): Promise<void> {
   if (b) await b.close();
 }
 
-function figureHtml(fig: FigureSpec, title: string, width: number, height: number): string {
-  const plotly = fs.readFileSync(plotlyBundlePath(), "utf8");
+/** Bump when rendering changes in a way that should replace every figure file (e.g. new defaults). */
+export const RENDER_VERSION = 2;
+
+/** The key a figure file carries: it changes exactly when the rendered output would. */
+export function figureKey(fig: FigureSpec, o: { format: string; width: number; height: number; scale: number }): string {
+  return createHash("sha256")
+    .update(JSON.stringify({ v: RENDER_VERSION, data: fig.data, layout: fig.layout ?? {}, ...o }))
+    .digest("hex")
+    .slice(0, 32);
+}
+
+const PNG_KEYWORD = "rnnlab-figure";
+
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(buf: Buffer): number {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** The PNG with a tEXt chunk `rnnlab-figure` = key inserted after IHDR. */
+export function pngWithKey(png: Buffer, key: string): Buffer {
+  const body = Buffer.concat([Buffer.from("tEXt", "latin1"), Buffer.from(`${PNG_KEYWORD}\0${key}`, "latin1")]);
+  const chunk = Buffer.alloc(body.length + 8);
+  chunk.writeUInt32BE(body.length - 4, 0);
+  body.copy(chunk, 4);
+  chunk.writeUInt32BE(crc32(body), body.length + 4);
+  const ihdrEnd = 8 + 8 + png.readUInt32BE(8) + 4; // signature, then IHDR's length + type + data + crc
+  return Buffer.concat([png.subarray(0, ihdrEnd), chunk, png.subarray(ihdrEnd)]);
+}
+
+/** The key of a PNG written by pngWithKey (undefined for any other file). */
+export function pngKey(png: Buffer): string | undefined {
+  let at = 8;
+  while (at + 8 <= png.length) {
+    const length = png.readUInt32BE(at);
+    const type = png.toString("latin1", at + 4, at + 8);
+    if (type === "IDAT" || type === "IEND") return undefined;
+    if (type === "tEXt") {
+      const text = png.toString("latin1", at + 8, at + 8 + length);
+      if (text.startsWith(`${PNG_KEYWORD}\0`)) return text.slice(PNG_KEYWORD.length + 1);
+    }
+    at += length + 12;
+  }
+  return undefined;
+}
+
+function svgWithKey(svg: string, key: string): string {
+  return svg.replace(/^<svg /, `<svg data-${PNG_KEYWORD}="${key}" `);
+}
+
+function svgKey(svg: string): string | undefined {
+  return new RegExp(`^<svg data-${PNG_KEYWORD}="([0-9a-f]+)"`).exec(svg)?.[1];
+}
+
+function readIfExists(file: string): Buffer | undefined {
+  try {
+    return fs.readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write `content` unless the file already holds exactly it (keeps mtimes and avoids needless writes). */
+function writeIfChanged(file: string, content: string | Buffer): void {
+  const old = readIfExists(file);
+  if (old && old.equals(typeof content === "string" ? Buffer.from(content) : content)) return;
+  writeFileAtomic(file, content);
+}
+
+/** The CDN copy of the plotly.js version we render with, for HTML files opened away from a checkout. */
+function plotlyCdnUrl(): string {
+  const version = (JSON.parse(fs.readFileSync(path.join(path.dirname(plotlyBundlePath()), "package.json"), "utf8")) as { version: string }).version;
+  return `https://cdn.plot.ly/plotly-${version}.min.js`;
+}
+
+function figureHtml(fig: FigureSpec, title: string, width: number, height: number, outDir: string): string {
+  // One shared plotly.js: the installed package, by a relative path (so it works in any clone after
+  // `npm ci`, through the notebook server and from file://), else the CDN.
+  const local = path.relative(outDir, plotlyBundlePath()).split(path.sep).join("/");
   const json = JSON.stringify(fig).replace(/</g, "\\u003c");
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>${title.replace(/</g, "&lt;")}</title>
-<script>${plotly}</script></head>
+<script src="${local}"></script>
+<script>window.Plotly || document.write('<script src="${plotlyCdnUrl()}"><\\/script>');</script></head>
 <body><div id="fig" style="width:${width}px;height:${height}px"></div>
 <script>const f=${json};Plotly.newPlot("fig",f.data,Object.assign({width:${width},height:${height}},f.layout||{}),f.config||{});</script>
 </body></html>
 `;
 }
 
-/** Render one figure to the requested formats (default PNG + SVG + HTML). */
+/** Render one figure to the requested formats (default PNG + SVG + HTML); unchanged files are kept. */
 export async function renderFigure(fig: FigureSpec, opts: RenderOptions): Promise<RenderedFigure> {
   const width = opts.width ?? 800;
   const height = opts.height ?? 500;
+  const scale = opts.scale ?? 2;
   const formats = opts.formats ?? ["png", "svg", "html"];
   const out: RenderedFigure = { name: opts.name };
   fs.mkdirSync(opts.outDir, { recursive: true });
   const layout = { width, height, ...(fig.layout ?? {}) };
-  if (formats.includes("png") || formats.includes("svg")) {
+  const toImage = async (format: "png" | "svg"): Promise<string> => {
     const p = await getPage();
-    const toImage = async (format: "png" | "svg"): Promise<string> =>
-      p.evaluate(
-        async ({ data, layout, format, scale }) => {
-          // Runs in the page, where plotly.js was loaded as a global.
-          const Plotly = (globalThis as unknown as { Plotly: any }).Plotly;
-          const gd = (globalThis as any).document.getElementById("fig");
-          await Plotly.newPlot(gd, data, layout, { staticPlot: true });
-          const url: string = await Plotly.toImage(gd, { format, width: layout.width, height: layout.height, scale });
-          Plotly.purge(gd);
-          return url;
-        },
-        { data: fig.data, layout, format, scale: opts.scale ?? 2 },
-      );
-    if (formats.includes("png")) {
+    return p.evaluate(
+      async ({ data, layout, format, scale }) => {
+        // Runs in the page, where plotly.js was loaded as a global. Plotly draws clip-path ids and trace
+        // uids from Math.random: a fixed-seed generator (mulberry32) per figure makes the SVG reproducible.
+        let seed = 0x9e3779b9;
+        Math.random = () => {
+          seed = (seed + 0x6d2b79f5) | 0;
+          let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+          t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+          return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+        };
+        const Plotly = (globalThis as unknown as { Plotly: any }).Plotly;
+        const gd = (globalThis as any).document.getElementById("fig");
+        await Plotly.newPlot(gd, data, layout, { staticPlot: true });
+        const url: string = await Plotly.toImage(gd, { format, width: layout.width, height: layout.height, scale });
+        Plotly.purge(gd);
+        return url;
+      },
+      { data: fig.data, layout, format, scale },
+    );
+  };
+  if (formats.includes("png")) {
+    out.pngPath = path.join(opts.outDir, `${opts.name}.png`);
+    const key = figureKey(fig, { format: "png", width, height, scale });
+    let png = readIfExists(out.pngPath);
+    if (!png || pngKey(png) !== key) {
       const url = await toImage("png");
-      const png = Buffer.from(url.slice(url.indexOf(",") + 1), "base64");
-      out.png = new Uint8Array(png);
-      out.pngPath = path.join(opts.outDir, `${opts.name}.png`);
+      png = pngWithKey(Buffer.from(url.slice(url.indexOf(",") + 1), "base64"), key);
       writeFileAtomic(out.pngPath, png);
     }
-    if (formats.includes("svg")) {
+    out.png = new Uint8Array(png);
+  }
+  if (formats.includes("svg")) {
+    out.svgPath = path.join(opts.outDir, `${opts.name}.svg`);
+    // The SVG's viewBox is the layout size; scale only sets its nominal width and height.
+    const key = figureKey(fig, { format: "svg", width, height, scale });
+    const old = readIfExists(out.svgPath)?.toString("utf8");
+    if (!old || svgKey(old) !== key) {
       const url = await toImage("svg");
-      const svg = decodeURIComponent(url.slice(url.indexOf(",") + 1));
-      out.svgPath = path.join(opts.outDir, `${opts.name}.svg`);
-      writeFileAtomic(out.svgPath, svg);
+      writeFileAtomic(out.svgPath, svgWithKey(decodeURIComponent(url.slice(url.indexOf(",") + 1)), key));
     }
   }
   if (formats.includes("html")) {
     out.htmlPath = path.join(opts.outDir, `${opts.name}.html`);
-    writeFileAtomic(out.htmlPath, figureHtml(fig, opts.name, width, height));
+    writeIfChanged(out.htmlPath, figureHtml(fig, opts.name, width, height, opts.outDir));
   }
   return out;
 }

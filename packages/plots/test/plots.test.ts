@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { closeRenderer, lineFigure, renderFigure, tableFromRows, tableHtml, tableMarkdown, writeTableCsv, progressHtml, liveProgress } from "../src";
+import { closeRenderer, lineFigure, pngKey, renderFigure, tableFromRows, tableHtml, tableMarkdown, writeTableCsv, progressHtml, liveProgress } from "../src";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rnnlab-plots-"));
 after(async () => {
@@ -20,19 +20,42 @@ const fig = lineFigure({
   references: [{ name: "baseline", y: 2.5 }],
 });
 
-test("renderFigure writes a PNG of the requested size, an SVG and a self-contained HTML file", async () => {
+test("renderFigure writes a PNG of the requested size, an SVG and a small HTML file that loads the shared plotly.js", async () => {
   const r = await renderFigure(fig, { outDir: tmp, name: "f", width: 400, height: 300, scale: 1 });
   const png = fs.readFileSync(r.pngPath!);
   assert.deepEqual([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(""), "PNG");
   assert.equal(png.readUInt32BE(16), 400);
   assert.equal(png.readUInt32BE(20), 300);
+  assert.ok(pngKey(png), "the PNG carries its figure key");
   assert.match(fs.readFileSync(r.svgPath!, "utf8"), /^<svg[\s\S]*baseline[\s\S]*<\/svg>$/);
   const html = fs.readFileSync(r.htmlPath!, "utf8");
   assert.match(html, /Plotly\.newPlot/);
-  assert.ok(html.length > 1_000_000, "plotly.js is inlined");
+  assert.ok(html.length < 20_000, `plotly.js is not inlined (${html.length} bytes)`);
+  const src = /<script src="([^"]+)"/.exec(html)![1];
+  assert.ok(fs.existsSync(path.resolve(tmp, src)), `the relative plotly.js path ${src} resolves`);
   // The browser is reused: a second figure renders and gives identical bytes for identical input.
   const r2 = await renderFigure(fig, { outDir: tmp, name: "g", width: 400, height: 300, scale: 1, formats: ["png"] });
   assert.deepEqual(fs.readFileSync(r2.pngPath!), png);
+});
+
+test("rerendering changes no byte: unchanged figures are kept, fresh SVGs have stable ids", async () => {
+  const opts = { outDir: path.join(tmp, "stable"), name: "s", width: 400, height: 300, scale: 1 };
+  const first = await renderFigure(fig, opts);
+  const bytes = () => ["png", "svg", "html"].map((e) => fs.readFileSync(path.join(opts.outDir, `s.${e}`)));
+  const before = bytes();
+  // A file carrying the same key is kept even if its bytes differ (another machine's Chromium, fonts).
+  fs.appendFileSync(first.pngPath!, Buffer.from("from another machine"));
+  const kept = fs.readFileSync(first.pngPath!);
+  await renderFigure(fig, opts);
+  assert.deepEqual(fs.readFileSync(first.pngPath!), kept, "PNG with the current key is not rewritten");
+  fs.writeFileSync(first.pngPath!, before[0]);
+  // A fresh render (files removed) reproduces the same bytes, random Plotly ids included.
+  for (const e of ["png", "svg"]) fs.rmSync(path.join(opts.outDir, `s.${e}`));
+  await renderFigure(fig, opts);
+  assert.deepEqual(bytes(), before);
+  // A changed figure is rendered again.
+  const changed = await renderFigure(lineFigure({ title: "changed", xTitle: "x", yTitle: "y", series: [{ name: "a", x: [1, 2], y: [1, 2] }] }), opts);
+  assert.notEqual(pngKey(fs.readFileSync(changed.pngPath!)), pngKey(before[0]));
 });
 
 test("a missing Chromium is a clear error naming the fix", () => {

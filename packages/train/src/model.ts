@@ -6,7 +6,8 @@
  *   logits = dropout_out(h^L) · W + b  W = Eᵀ when weights are tied (then the last layer has embeddingSize units)
  *   loss = mean softmax cross-entropy of the next token
  * Two execution paths: the readable one (`stackScan` over any cell variant) and the fast one (cells'
- * `lstmSequence`, a customGrad BPTT) for plain LSTM layers (structured dropout there runs as grouped, smaller
+ * `lstmRecurrence`, a customGrad BPTT) for LSTM layers without normalisation, with any gate (G2) and weight
+ * drop (structured dropout there runs as grouped, smaller
  * input-projection and decoder GEMMs, `dropout.maskSteps`); both use the same parameter names.
  */
 import { tf, type Rng } from "@rnnlab/core";
@@ -14,7 +15,10 @@ import {
   createLstm, createGru, createNcGru, stackScan, embeddingDropout, applyDropout, denseSequence, type GateTracer, type Layer, type State, type Cell, type DropoutConfig, type GateConfig,
   type NormalizationConfig,
 } from "@rnnlab/cells";
-import { lstmSequence, lstmRecurrence, softmaxCrossEntropy, denseProjection, structuredDropoutGroupedMatMul, structuredKeepIndices } from "@rnnlab/cells";
+import {
+  lstmSequence, lstmRecurrence, sequenceProjection, softmaxCrossEntropy, denseProjection, structuredDropoutGroupedMatMul, structuredKeepIndices,
+  fastGateScales, gumbelGateNoise, prepareRecurrentKernel,
+} from "@rnnlab/cells";
 import { checkKeys } from "./validate";
 
 export type RecurrentCellConfig =
@@ -145,9 +149,10 @@ export class LanguageModel {
       }
     }
     const c = a.cell;
-    const plainLstm =
-      c.kind === "lstm" && (!c.gate || c.gate.kind === "sigmoid") && (!c.normalization || c.normalization.kind === "none");
-    this.useFastPath = (a.fastPath ?? "auto") === "auto" && plainLstm && !(d.weightDrop && d.weightDrop > 0);
+    // The fast path covers the LSTM without normalisation, with any gate (G2's sharpened and Gumbel gates
+    // are temperatures and additive noise on the fused pre-activation) and with weight drop.
+    const unnormalizedLstm = c.kind === "lstm" && (!c.normalization || c.normalization.kind === "none");
+    this.useFastPath = (a.fastPath ?? "auto") === "auto" && unnormalizedLstm;
     if (!this.useFastPath && d.kind === "structured" && (d.maskSteps ?? 1) !== 1)
       throw new Error(
         `config.dropout.maskSteps=${d.maskSteps} needs the fast LSTM path (a plain sigmoid LSTM without normalisation or weight drop, fastPath "auto"); the readable path draws a new keep set every step: set maskSteps to 1`,
@@ -213,7 +218,11 @@ export class LanguageModel {
     let ys: tf.Tensor3D;
     let newStates: State[];
     const structured = training && d.kind === "structured";
-    if (this.useFastPath && !options.tracer) {
+    const gate = a.cell.kind === "lstm" ? a.cell.gate : undefined;
+    // Gumbel's "hard" evaluation (and gate tracing) run on the readable path.
+    const fastGates = this.useFastPath && !options.tracer ? fastGateScales(gate, training) : undefined;
+    const fast = fastGates !== undefined;
+    if (fastGates) {
       // Same dropout placement as the cells' inputDropout, applied outside the fused layer. Structured
       // dropout shrinks the input projection (x[:, K]·W_ih[K, :]) instead of masking x.
       newStates = [];
@@ -222,18 +231,24 @@ export class LanguageModel {
         const rate = (l === 0 ? d.input : d.hidden) ?? 0;
         const p = params.layers[l] as unknown as Parameters<typeof lstmSequence>[0];
         const initial = states[l] as unknown as Parameters<typeof lstmSequence>[2];
-        let r: ReturnType<typeof lstmSequence>;
+        // Random draws in the readable path's order: input dropout, weight drop, then the gate noise.
+        let projected: tf.Tensor3D; // [T, B, 4H]
         if (structured && rate > 0) {
           const features = h.shape[2];
           const { sets, groupRows } = this.structuredKeepSets(T, B, features, rate, rng!);
-          const projected = tf.reshape(
+          projected = tf.reshape(
             structuredDropoutGroupedMatMul(tf.reshape(h, [T * B, features]) as tf.Tensor2D, p.inputKernel, p.bias, sets, rate, { groupRows }),
             [T, B, p.inputKernel.shape[1]],
-          ) as tf.Tensor3D; // [T, B, 4H]
-          r = lstmRecurrence(p.recurrentKernel, projected, initial);
+          ) as tf.Tensor3D;
         } else {
-          r = lstmSequence(p, applyDropout(h, dropoutConfig(d.kind, rate), rng, training), initial);
+          projected = sequenceProjection(applyDropout(h, dropoutConfig(d.kind, rate), rng, training), p.inputKernel, p.bias);
         }
+        const recurrentKernel =
+          training && d.weightDrop && d.weightDrop > 0
+            ? prepareRecurrentKernel({ kind: "weightDrop", rate: d.weightDrop }, p.recurrentKernel, training, rng, "LSTM weightDrop")
+            : p.recurrentKernel;
+        if (fastGates.noise) projected = tf.add(projected, gumbelGateNoise(gate!, T, B, this.layerSizes[l], rng!)) as tf.Tensor3D;
+        const r = lstmRecurrence(recurrentKernel, projected, initial, fastGates);
         h = r.ys;
         newStates.push(r.state as unknown as State);
       }
@@ -248,7 +263,7 @@ export class LanguageModel {
     let logits: tf.Tensor2D; // [T*B, V]
     let dropped: tf.Tensor3D = ys; // the decoder's input after output dropout (AR is taken on it)
     const outputDropout = dropoutConfig(d.kind, d.output);
-    if (this.useFastPath && !options.tracer) {
+    if (fast) {
       const H = ys.shape[2];
       if (structured && outputDropout.kind === "structured") {
         const { sets, groupRows } = this.structuredKeepSets(T, B, H, outputDropout.rate, rng!);

@@ -27,7 +27,7 @@
  * Backend-agnostic: only public tf ops; checked against autodiff of the plain equations, against
  * scan(createLstm) and against finite differences in test/fast-lstm.test.ts.
  */
-import { tf } from "@rnnlab/core";
+import { tf, LSTM_BACKWARD_KERNEL, LSTM_FORWARD_KERNEL } from "@rnnlab/core";
 import type { LstmParams, LstmState } from "../lstm";
 import { denseProjection, weightGradient } from "./dense";
 
@@ -36,9 +36,27 @@ export interface LstmSequenceResult {
   state: LstmState;
 }
 
-/** Column scale that turns the g block's pre-activation z into 2z (so tanh(z) = 2σ(2z) − 1). */
-function gateScale(hidden: number): tf.Tensor1D {
-  return tf.concat([tf.ones([2 * hidden]), tf.fill([hidden], 2), tf.ones([hidden])]) as tf.Tensor1D; // [4*hidden]
+/**
+ * Temperatures of the input and forget gates on the fast path: i = σ(z_i·inputScale), f = σ(z_f·forgetScale).
+ * 1 / 1 is the plain LSTM; 1/τ / 1/τ is G2-LSTM's sharpened gate, and its Gumbel gate in training when
+ * the caller adds the gate noise to the projected input (cells' `gumbelGateNoise`). The output gate and
+ * the candidate never change.
+ */
+export interface FastGateScales {
+  inputScale: number;
+  forgetScale: number;
+}
+
+const PLAIN: FastGateScales = { inputScale: 1, forgetScale: 1 };
+
+/**
+ * Column scale of the fused pre-activation: the i and f blocks by their temperatures, the g block by 2
+ * (so tanh(z) = 2σ(2z) − 1), o by 1.
+ */
+function gateScale(hidden: number, scales: FastGateScales): tf.Tensor1D {
+  return tf.concat([
+    tf.fill([hidden], scales.inputScale), tf.fill([hidden], scales.forgetScale), tf.fill([hidden], 2), tf.ones([hidden]),
+  ]) as tf.Tensor1D; // [4*hidden]
 }
 
 function checkShapes(params: LstmParams, xs: tf.Tensor, initial: LstmState): void {
@@ -67,13 +85,23 @@ function checkShapes(params: LstmParams, xs: tf.Tensor, initial: LstmState): voi
  * Output [T+1, B, H] = the T hidden outputs followed by the final cell state (tf.customGrad supports a
  * single output tensor). The final h is ys[T-1].
  */
-const recurrencePacked = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+const recurrences = new Map<string, ReturnType<typeof makeRecurrence>>();
+
+function recurrencePacked(scales: FastGateScales) {
+  const key = `${scales.inputScale}/${scales.forgetScale}`;
+  let r = recurrences.get(key);
+  if (!r) recurrences.set(key, (r = makeRecurrence(scales)));
+  return r;
+}
+
+const makeRecurrence = (scales: FastGateScales) => tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [projectedIn, h0, c0, whhIn] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
   const save = args[4] as tf.GradSaveFunc;
   const [T, B, fourH] = projectedIn.shape;
   const H = fourH / 4;
-  const scale = gateScale(H);
+  const scale = gateScale(H, scales);
   const whh = tf.mul(whhIn, scale) as tf.Tensor2D; // [H, 4H], g columns doubled
+  if (tf.getKernel(LSTM_FORWARD_KERNEL, tf.getBackend())) return nativeRecurrence(projectedIn, h0, c0, whh, scale, scales, save);
   const projected = tf.mul(tf.reshape(projectedIn, [T * B, fourH]), scale); // [T*B, 4H]
   const zx = tf.split(projected, T, 0) as tf.Tensor2D[]; // T x [B, 4H]
 
@@ -128,7 +156,7 @@ const recurrencePacked = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]
       dh = tf.matMul(dz, whhT) as tf.Tensor2D; // [B, H]
     }
     const dZ = tf.concat(dzs, 0) as tf.Tensor2D; // [T*B, 4H], w.r.t. the scaled pre-activations
-    const scale2 = gateScale(H);
+    const scale2 = gateScale(H, scales);
     const hPrev = (T > 1 ? tf.concat([sh0, tf.slice(tf.reshape(sys, [T * B, H]), [0, 0], [(T - 1) * B, H])], 0) : sh0) as tf.Tensor2D; // [T*B, H]
     const dWhh = tf.mul(weightGradient(hPrev, dZ), scale2); // [H, 4H]
     const dProjected = tf.reshape(tf.mul(dZ, scale2), [T, B, fourH]); // [T, B, 4H]
@@ -136,6 +164,36 @@ const recurrencePacked = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]
   };
   return { value, gradFunc };
 });
+
+/**
+ * The same recurrence through the native kernels (core's LSTM_FORWARD_KERNEL / LSTM_BACKWARD_KERNEL:
+ * one call per window, the step loop in C with one BLAS product per step), when the backend has them.
+ * Identical equations and saved values; the weight gradient and the column scale stay TF.js ops.
+ */
+function nativeRecurrence(
+  projectedIn: tf.Tensor3D, h0: tf.Tensor2D, c0: tf.Tensor2D, whh: tf.Tensor2D, scale: tf.Tensor1D, scales: FastGateScales, save: tf.GradSaveFunc,
+): { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] } {
+  const [T, B, fourH] = projectedIn.shape;
+  const H = fourH / 4;
+  const proj = tf.mul(projectedIn, scale); // [T, B, 4H], scaled
+  const [ys, gates, cells, tanhCells] = tf.engine().runKernel(LSTM_FORWARD_KERNEL, { proj, whh, h0, c0 }, {}) as tf.Tensor[];
+  const cLast = tf.slice(cells, [T - 1, 0, 0], [1, B, H]); // [1, B, H]
+  const value = tf.concat([ys, cLast], 0); // [T+1, B, H]
+  save([h0, c0, whh, ys, gates, cells, tanhCells]);
+  const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+    const [sh0, sc0, swhh, sys, sgates, scells, stc] = saved;
+    const [dZ3, dh0, dc0] = tf.engine().runKernel(
+      LSTM_BACKWARD_KERNEL, { dy, gates: sgates, cells: scells, tanhCells: stc, c0: sc0, whh: swhh }, {},
+    ) as tf.Tensor[];
+    const scale2 = gateScale(H, scales); // the forward's scale is gone (tensors made there are disposed)
+    const dZ = tf.reshape(dZ3, [T * B, fourH]) as tf.Tensor2D; // w.r.t. the scaled pre-activations
+    const hPrev = (T > 1 ? tf.concat([sh0, tf.slice(tf.reshape(sys, [T * B, H]), [0, 0], [(T - 1) * B, H])], 0) : sh0) as tf.Tensor2D; // [T*B, H]
+    const dWhh = tf.mul(weightGradient(hPrev, dZ), scale2); // [H, 4H]
+    const dProjected = tf.mul(dZ3, scale2); // [T, B, 4H]
+    return [dProjected, dh0, dc0, dWhh];
+  };
+  return { value, gradFunc };
+}
 
 /** xs [T, B, I] · W [I, N] + bias as one [T·B, I] matMul: the input projection of every step at once. */
 export function sequenceProjection(xs: tf.Tensor3D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor3D {
@@ -148,14 +206,15 @@ export function sequenceProjection(xs: tf.Tensor3D, kernel: tf.Tensor2D, bias?: 
  * (`projected` [T, B, 4H]). Use it when the input projection is computed another way (structured
  * dropout); `lstmSequence` is projection + this.
  */
-export function lstmRecurrence(recurrentKernel: tf.Tensor2D, projected: tf.Tensor3D, initial: LstmState): LstmSequenceResult {
+export function lstmRecurrence(recurrentKernel: tf.Tensor2D, projected: tf.Tensor3D, initial: LstmState, gates: FastGateScales = PLAIN): LstmSequenceResult {
   const [T, B, fourH] = projected.shape;
   const H = fourH / 4;
   if (projected.rank !== 3 || T < 1) throw new Error(`lstmRecurrence: projected must be [time >= 1, batch, 4*hidden], got [${projected.shape}].`);
   if (recurrentKernel.shape[0] !== H || recurrentKernel.shape[1] !== fourH)
     throw new Error(`lstmRecurrence: recurrentKernel must be [${H}, ${fourH}], got [${recurrentKernel.shape}].`);
   return tf.tidy(() => {
-    const packed = recurrencePacked(projected, initial.h, initial.c, recurrentKernel); // [T+1, B, H]
+    if (!(gates.inputScale > 0 && gates.forgetScale > 0)) throw new Error(`lstmRecurrence: gate scales must be positive, got ${JSON.stringify(gates)}.`);
+    const packed = recurrencePacked(gates)(projected, initial.h, initial.c, recurrentKernel); // [T+1, B, H]
     const [ys, cLast] = tf.split(packed, [T, 1], 0);
     const ys3 = ys as tf.Tensor3D; // [T, B, H]
     const h = tf.reshape(tf.slice(ys3, [T - 1, 0, 0], [1, B, H]), [B, H]) as tf.Tensor2D;
