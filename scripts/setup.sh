@@ -23,25 +23,6 @@ chromium_path() {
 have_blas_headers() { [ "$(uname)" = Darwin ] || [ -n "$(node packages/native-blas/find-blas.cjs include)" ]; }
 have_blas_addon() { node -e 'process.exit(require("@rnnlab/native-blas").load().binding ? 0 : 1)' >/dev/null 2>&1; }
 
-# apt-get that waits while another apt/dpkg process (often unattended-upgrades right after a machine boots)
-# holds the package locks: up to RNNLAB_APT_LOCK_TIMEOUT seconds (default 600), saying so once.
-apt_wait() {
-  local limit="${RNNLAB_APT_LOCK_TIMEOUT:-600}" start out said=0
-  start=$(date +%s)
-  while :; do
-    if out=$(apt-get -o DPkg::Lock::Timeout=5 "$@" 2>&1); then printf '%s\n' "$out" >>/tmp/rnnlab-apt.log; return 0; fi
-    printf '%s\n' "$out" >>/tmp/rnnlab-apt.log
-    grep -qiE "could not get lock|unable to acquire|another process using it" <<<"$out" || return 1
-    if [ $(( $(date +%s) - start )) -ge "$limit" ]; then
-      echo "rnnlab setup: gave up after ${limit} s waiting for the apt/dpkg lock (see: ps -C apt-get,apt,dpkg,unattended-upgr -o pid,etime,args)." >&2
-      echo "  Run \`npm run setup\` again once it is free, or wait longer with RNNLAB_APT_LOCK_TIMEOUT=<seconds>." >&2
-      return 1
-    fi
-    [ "$said" = 1 ] || { echo "rnnlab setup: another apt/dpkg process holds the package lock; waiting for it (up to ${limit} s)..." >&2; said=1; }
-    sleep 3
-  done
-}
-
 missing=()
 have_blas_headers || missing+=(blas)
 have_jupyter || missing+=(jupyter)

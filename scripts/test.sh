@@ -11,6 +11,11 @@ require("@rnnlab/core").selectBackend().then(
   (e) => { console.error("rnnlab test: " + e.message); process.exit(1); })'
 bash scripts/setup.sh
 npx turbo run typecheck --log-prefix=none --output-logs=errors-only
+# Tests make temporary folders (os.tmpdir()); they all go under one that is removed at the end, also when a
+# test fails or forgets to clean up.
+test_tmp="$(mktemp -d "${TMPDIR:-/tmp}/rnnlab-test-XXXXXX")"
+trap 'rm -rf "$test_tmp"' EXIT
+export TMPDIR="$test_tmp"
 shopt -s nullglob
 files=(packages/*/test/*.test.ts test/*.test.ts)
-exec node --import tsx --test --test-concurrency="${RNNLAB_TEST_CONCURRENCY:-1}" "$@" "${files[@]}"
+node --import tsx --test --test-concurrency="${RNNLAB_TEST_CONCURRENCY:-1}" "$@" "${files[@]}"

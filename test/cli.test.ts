@@ -113,8 +113,8 @@ test("rnnlab report regenerates README.md", () => {
 test("rnnlab report renders figures when Chromium is available", { skip: !["/usr/bin/chromium", process.env.RNNLAB_CHROMIUM].some((p) => p && fs.existsSync(p)) }, () => {
   const r = rnnlab(["report"]);
   assert.equal(r.code, 0, r.stderr);
-  assert.ok(fs.statSync(path.join(resultsDir, "env", "figures", "tiny-trainLoss.png")).size > 1000);
-  assert.match(fs.readFileSync(path.join(resultsDir, "README.md"), "utf8"), /!\[tiny-trainLoss\]\(env\/figures\/tiny-trainLoss\.png\)/);
+  assert.ok(fs.statSync(path.join(resultsDir, "env", "figures", "tiny-train-loss.png")).size > 1000);
+  assert.match(fs.readFileSync(path.join(resultsDir, "README.md"), "utf8"), /!\[tiny-train-loss\]\(env\/figures\/tiny-train-loss\.png\)/);
 });
 
 test("bad arguments exit with 2 and a helpful message", () => {

@@ -1,7 +1,7 @@
 /**
- * Every notebook executes headless through real Jupyter (nbconvert + the committed tslab kernelspec),
+ * Every notebook executes headless through real Jupyter (nbclient + the committed tslab kernelspec),
  * at the smoke preset, writing into a temporary results directory so committed results stay untouched.
- * A failing cell (exception or type error) fails the test with nbconvert's message.
+ * A failing cell (exception or type error) fails the test with the cell's error.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -35,27 +35,34 @@ test("notebooks/ holds the environment notebook", () => {
 for (const nb of notebooks) {
   test(`notebook ${nb} executes through Jupyter with the tslab kernel`, () => {
     const r = execute(nb);
-    assert.equal(r.status, 0, `nbconvert failed for ${nb}:\n${r.stderr.slice(-4000)}`);
-    const out: Notebook = JSON.parse(fs.readFileSync(r.outFile, "utf8"));
-    const outputs = out.cells.flatMap((c) => c.outputs ?? []);
-    const errors = outputs.filter((o) => o.output_type === "error");
-    assert.deepEqual(errors.map((e) => e.ename), [], "no cell raised");
-    // tslab reports failures on the stderr stream; a clean notebook writes nothing there.
-    const stderr = outputs.filter((o) => o.output_type === "stream" && o.name === "stderr").map((o) => [o.text].flat().join(""));
-    assert.deepEqual(stderr, [], "no cell wrote to stderr");
-    if (nb === "00-environment.ipynb") {
-      const mimes = outputs.flatMap((o) => Object.keys(o.data ?? {}));
-      assert.ok(mimes.includes("image/png"), "the figure is shown inline as PNG");
-      assert.ok(mimes.includes("text/html"), "the progress display and table are HTML");
-      const figures = path.join(r.results, "environment", "figures");
-      for (const f of ["tiny-mlp-loss.png", "tiny-mlp-loss.svg", "tiny-mlp-loss.html"]) {
-        assert.ok(fs.existsSync(path.join(figures, f)), `${f} written under RNNLAB_RESULTS_DIR`);
-      }
-      const csv = fs.readFileSync(path.join(r.results, "environment", "tiny-mlp.csv"), "utf8");
-      const mse = Number(csv.split("\n").find((l) => l.startsWith("final validation MSE"))!.split(",")[1]);
-      const base = Number(csv.split("\n").find((l) => l.startsWith("baseline MSE"))!.split(",")[1]);
-      assert.ok(mse < base / 5, `the tiny model learned (val MSE ${mse} vs baseline ${base})`);
+    try {
+      checkExecuted(nb, r);
+    } finally {
+      fs.rmSync(r.tmp, { recursive: true, force: true }); // also when a check fails: no rnnlab-nb-* left in the temp dir
     }
-    fs.rmSync(r.tmp, { recursive: true, force: true });
   });
+}
+
+function checkExecuted(nb: string, r: ReturnType<typeof execute>): void {
+  assert.equal(r.status, 0, `execution failed for ${nb}:\n${r.stderr.slice(-4000)}`);
+  const out: Notebook = JSON.parse(fs.readFileSync(r.outFile, "utf8"));
+  const outputs = out.cells.flatMap((c) => c.outputs ?? []);
+  const errors = outputs.filter((o) => o.output_type === "error");
+  assert.deepEqual(errors.map((e) => e.ename), [], "no cell raised");
+  // tslab reports failures on the stderr stream; a clean notebook writes nothing there.
+  const stderr = outputs.filter((o) => o.output_type === "stream" && o.name === "stderr").map((o) => [o.text].flat().join(""));
+  assert.deepEqual(stderr, [], "no cell wrote to stderr");
+  if (nb === "00-environment.ipynb") {
+    const mimes = outputs.flatMap((o) => Object.keys(o.data ?? {}));
+    assert.ok(mimes.includes("image/png"), "the figure is shown inline as PNG");
+    assert.ok(mimes.includes("text/html"), "the progress display and table are HTML");
+    const figures = path.join(r.results, "environment", "figures");
+    for (const f of ["tiny-mlp-loss.png", "tiny-mlp-loss.svg", "tiny-mlp-loss.html"]) {
+      assert.ok(fs.existsSync(path.join(figures, f)), `${f} written under RNNLAB_RESULTS_DIR`);
+    }
+    const csv = fs.readFileSync(path.join(r.results, "environment", "tiny-mlp.csv"), "utf8");
+    const mse = Number(csv.split("\n").find((l) => l.startsWith("final validation MSE"))!.split(",")[1]);
+    const base = Number(csv.split("\n").find((l) => l.startsWith("baseline MSE"))!.split(",")[1]);
+    assert.ok(mse < base / 5, `the tiny model learned (val MSE ${mse} vs baseline ${base})`);
+  }
 }

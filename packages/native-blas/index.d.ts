@@ -12,6 +12,10 @@ export interface NativeBlas {
     cells: Float32Array, tanhCells: Float32Array, T: number, B: number, H: number): void;
   lstmBackward(dy: Float32Array, gates: Float32Array, cells: Float32Array, tanhCells: Float32Array, c0: Float32Array, whh: Float32Array,
     dz: Float32Array, dh0: Float32Array, dc0: Float32Array, T: number, B: number, H: number): void;
+  gruForward(proj: Float32Array, u: Float32Array, brec: Float32Array, h0: Float32Array, ys: Float32Array, saved: Float32Array,
+    T: number, B: number, H: number): void;
+  gruBackward(dy: Float32Array, saved: Float32Array, h0: Float32Array, ys: Float32Array, u: Float32Array, dx: Float32Array,
+    drec: Float32Array, dh0: Float32Array, T: number, B: number, H: number): void;
   setThreads(n: number): void;
   info(): { library: string; config: string; corename: string; threads: number };
 }

@@ -13,6 +13,7 @@ import { splitGates } from "./gates";
 import { resolveDropoutConfig, prepareInputDropout, projectInput, type DropoutConfig, type InputDropoutPrepared } from "./dropout";
 import { resolveRecurrenceConfig, prepareRecurrentKernel, type RecurrenceConfig } from "./recurrence";
 import { uniformTensor } from "./init";
+import { gruRecurrence } from "./fast/gru-sequence";
 import { checkInteger, checkOptions } from "./validate";
 import type { GateTracer } from "./tracing";
 
@@ -91,6 +92,12 @@ export function createGru(options: GruOptions): GruCell {
 
     project(params: GruParams, xs: tf.Tensor3D, prepared: GruPrepared): tf.Tensor3D {
       return projectInput(xs, params.inputKernel, params.bias, prepared.input); // [T, B, 3H]
+    },
+
+    sequence(params: GruParams, projected: tf.Tensor3D, state: GruState, prepared: GruPrepared) {
+      // The fused recurrence (./fast/gru-sequence.ts), where the backend has its native kernels.
+      const r = gruRecurrence(prepared.recurrentKernel, params.recurrentBias, projected, state.h);
+      return r && { ys: r.ys, state: { h: r.h } as GruState };
     },
 
     step(params: GruParams, state: GruState, x: tf.Tensor2D, prepared: GruPrepared) {

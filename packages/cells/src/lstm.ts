@@ -13,12 +13,15 @@
  * up to the per-example mean of the bias.
  *
  * Gate order i, f, g, o is PyTorch's (LSTM_GATES). The input projection x_t W + b for all steps is one
- * matMul (`project`); each step does one fused [B,H]x[H,4H] matMul.
+ * matMul (`project`); each step does one fused [B,H]x[H,4H] matMul. Without normalisation, scan runs the
+ * whole recurrence through `sequence` (./fast/lstm-sequence.ts: hand-written BPTT, native kernels under
+ * wasm+blas); `step` stays the readable reference (scan option `fused: false`), held equal by tests.
  * Initialisation: kernels U(−1/√H, 1/√H); biases 0 except the forget block = forgetBias (default 1).
  */
 import { tf, type Rng } from "@rnnlab/core";
 import type { Cell, CellContext, State } from "./types";
-import { controlGate, resolveGateConfig, splitGates, type GateConfig } from "./gates";
+import { controlGate, fastGateScales, gumbelGateNoise, resolveGateConfig, splitGates, type GateConfig } from "./gates";
+import { lstmRecurrence } from "./fast/lstm-sequence";
 import { resolveDropoutConfig, prepareInputDropout, projectInput, type DropoutConfig, type InputDropoutPrepared } from "./dropout";
 import { resolveRecurrenceConfig, prepareRecurrentKernel, type RecurrenceConfig } from "./recurrence";
 import { assortedTimeNorm, layerNorm, resolveNormalizationConfig, type NormalizationConfig, type NormWindow } from "./norms";
@@ -161,6 +164,17 @@ export function createLstm(options: LstmOptions): LstmCell {
     project(params: LstmParams, xs: tf.Tensor3D, prepared: LstmPrepared): tf.Tensor3D {
       // With normalisation the bias is added after the norms (step), so project x·W only.
       return projectInput(xs, params.inputKernel, normalized ? undefined : params.bias, prepared.input); // [T, B, 4H]
+    },
+
+    sequence(params: LstmParams, projected: tf.Tensor3D, state: LstmState, prepared: LstmPrepared) {
+      // The fused recurrence (./fast/lstm-sequence.ts) covers every gate and weight drop, not normalisation.
+      if (normalized) return undefined;
+      const scales = fastGateScales(resolved.gate, prepared.training);
+      if (!scales) return undefined; // Gumbel's "hard" evaluation
+      const [T, B] = projected.shape;
+      const input = scales.noise ? (tf.add(projected, gumbelGateNoise(resolved.gate, T, B, H, prepared.gateRng!)) as tf.Tensor3D) : projected;
+      const r = lstmRecurrence(prepared.recurrentKernel, input, { h: state.h, c: state.c }, scales);
+      return { ys: r.ys, state: { h: r.state.h, c: r.state.c } as LstmState };
     },
 
     step(params: LstmParams, state: LstmState, x: tf.Tensor2D, prepared: LstmPrepared): { state: LstmState; y: tf.Tensor2D } {

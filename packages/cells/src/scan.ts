@@ -18,7 +18,7 @@ import { tf } from "@rnnlab/core";
 import type { Cell, ParamTree, ScanOptions, ScanResult, State } from "./types";
 import { checkOptions } from "./validate";
 
-const SCAN_OPTION_KEYS = ["training", "rng", "lengths", "reverse", "tracer", "layerName"];
+const SCAN_OPTION_KEYS = ["training", "rng", "lengths", "reverse", "tracer", "layerName", "fused"];
 
 export function checkScanInputs(where: string, cell: Cell<any, any, any>, xs: tf.Tensor, initialState: State, options: ScanOptions): void {
   checkOptions(where, options as Record<string, unknown>, SCAN_OPTION_KEYS);
@@ -106,6 +106,11 @@ export function scan<P extends ParamTree, S extends State, R>(
       layerName: options.layerName ?? "layer0",
     });
     const inputs = cell.project ? cell.project(params, xs, prepared) : xs; // [T, B, G]
+    if (cell.sequence && options.fused !== false && !options.lengths && !options.tracer) {
+      // A reversed scan is the forward recurrence over the time-reversed sequence, outputs flipped back.
+      const fused = cell.sequence(params, reverse ? (tf.reverse(inputs, 0) as tf.Tensor3D) : inputs, initialState, prepared);
+      if (fused) return { ys: reverse ? (tf.reverse(fused.ys, 0) as tf.Tensor3D) : fused.ys, state: fused.state };
+    }
     const rows = unstackSteps(inputs); // T x [B, G]
     const masks = stepMasks(steps, options.lengths);
     const ys: tf.Tensor2D[] = new Array(steps);

@@ -27,7 +27,7 @@ export interface StackScanResult {
 }
 
 export function stackScan(layers: Layer<any, any, any>[], xs: tf.Tensor3D, initialStates: State[], options: StackScanOptions = {}): StackScanResult {
-  checkOptions("stackScan", options as Record<string, unknown>, ["training", "rng", "lengths", "tracer", "layerNamePrefix"]);
+  checkOptions("stackScan", options as Record<string, unknown>, ["training", "rng", "lengths", "tracer", "layerNamePrefix", "fused"]);
   if (layers.length < 1) throw new Error("stackScan: need at least one layer.");
   if (initialStates.length !== layers.length) {
     throw new Error(`stackScan: need one initial state per layer (${layers.length}), got ${initialStates.length}.`);
@@ -63,7 +63,7 @@ export function bidirectionalScan(
   initialStates: { forward: State; backward: State },
   options: StackScanOptions = {},
 ): BidirectionalResult {
-  checkOptions("bidirectionalScan", options as Record<string, unknown>, ["training", "rng", "lengths", "tracer", "layerNamePrefix"]);
+  checkOptions("bidirectionalScan", options as Record<string, unknown>, ["training", "rng", "lengths", "tracer", "layerNamePrefix", "fused"]);
   const { layerNamePrefix = "layer0", ...scanOptions } = options;
   const f = scan(forward.cell, forward.params, xs, initialStates.forward, { ...scanOptions, layerName: `${layerNamePrefix}.forward` });
   const b = scan(backward.cell, backward.params, xs, initialStates.backward, { ...scanOptions, reverse: true, layerName: `${layerNamePrefix}.backward` });

@@ -66,6 +66,14 @@ export interface Cell<P extends ParamTree = ParamTree, S extends State = State, 
   project?(params: P, xs: tf.Tensor3D, prepared: R): tf.Tensor3D;
   /** One time step. `x` is [batch, inputSize], or [batch, projectedSize] when `project` exists. `t` is the time index of x. */
   step(params: P, state: S, x: tf.Tensor2D, prepared: R, t: number): StepOutput<S>;
+  /**
+   * Optional fused recurrence over a whole (projected) sequence, equal to running `step` for t = 0..T-1
+   * (same equations, same random draws in the same order, same gradients; a test holds each equal), but
+   * with a hand-written backward pass, and native kernels where the backend has them. scan uses it
+   * when it can (no lengths, no tracer, `fused` not false); it returns undefined for configurations it
+   * does not cover, and scan then steps.
+   */
+  sequence?(params: P, projected: tf.Tensor3D, state: S, prepared: R): { ys: tf.Tensor3D; state: S } | undefined;
 }
 
 /** A cell together with its parameters: what stack/bidirectional compose. */
@@ -86,6 +94,8 @@ export interface ScanOptions {
   lengths?: ArrayLike<number>;
   /** Run from the last step to the first. Outputs keep the input's time order. */
   reverse?: boolean;
+  /** Use the cell's fused `sequence` when it has one (default true); false always steps (the readable reference). */
+  fused?: boolean;
   /** Gate recorder (evaluation only). */
   tracer?: GateTracer;
   /** Name for the tracer; default "layer0". */

@@ -97,7 +97,7 @@ test("lstmSequence equals the readable path (scan over createLstm) on the same p
   const k = makeCase(6, 4, 3, 5, 4);
   const cell = createLstm({ inputSize: 5, hiddenSize: 4 });
   const readable = (p: LstmParams, xs: tf.Tensor3D, s: LstmState) => {
-    const r = scan(cell, p, xs, s);
+    const r = scan(cell, p, xs, s, { fused: false });
     return { ys: r.ys, state: { h: r.state.h, c: r.state.c } };
   };
   const gf = lossAndGrads(lstmSequence, k);
@@ -214,7 +214,7 @@ test("lstmStack (2 layers) equals stackScan over createLstm cells, with gradient
       return [value.dataSync()[0], ...grads.map((g) => Array.from(g.dataSync()))] as [number, ...number[][]];
     });
   const fast = run((p) => lstmStack(p, xs, states).ys);
-  const readable = run((p) => stackScan(cells.map((cell, l) => ({ cell, params: p[l] })), xs, states).ys);
+  const readable = run((p) => stackScan(cells.map((cell, l) => ({ cell, params: p[l] })), xs, states, { fused: false }).ys);
   assert.ok(Math.abs(fast[0] - readable[0]) < 1e-4, `${fast[0]} vs ${readable[0]}`);
   for (let i = 1; i < fast.length; i++) assert.ok(maxAbsDiff(fast[i] as number[], readable[i] as number[]) < 2e-5, `gradient ${i - 1}`);
 });

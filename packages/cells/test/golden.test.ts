@@ -41,7 +41,7 @@ interface Case {
 const fixture = JSON.parse(readFileSync(join(__dirname, "fixtures", "golden.json"), "utf8")) as { script: string; cases: Case[] };
 const TOLERANCE = 1e-5;
 
-function runCase(c: Case) {
+function runCase(c: Case, fused = true) {
   const directions = c.bidirectional ? 2 : 1;
   const stateNames = c.kind === "lstm" ? ["h", "c"] : ["h"];
   const makeCell = (inputSize: number) =>
@@ -59,7 +59,7 @@ function runCase(c: Case) {
   let finalStates!: State[];
   const { value, grads } = tf.variableGrads(() => {
     let loss: tf.Scalar;
-    const options = { lengths: c.lengths ?? undefined };
+    const options = { lengths: c.lengths ?? undefined, fused };
     if (c.bidirectional) {
       assert.equal(c.layers, 1);
       const forward: Layer = { cell: makeCell(c.inputSize), params: paramVariables[0] };
@@ -86,9 +86,10 @@ function runCase(c: Case) {
   return { x, paramVariables, initial, value, grads, output, finalStates, stateNames };
 }
 
-for (const c of fixture.cases) {
-  test(`golden ${c.name} matches PyTorch (${fixture.script})`, () => {
-    const r = runCase(c);
+for (const c of fixture.cases) for (const fused of [true, false]) {
+  // fused: the cells' whole-sequence recurrence where they have one (scan's default); false: step by step.
+  test(`golden ${c.name} matches PyTorch (${fixture.script})${fused ? "" : ", stepping (fused: false)"}`, () => {
+    const r = runCase(c, fused);
     assertClose(r.output, t(c.output), TOLERANCE, `${c.name} output`);
     for (const s of r.stateNames) {
       r.finalStates.forEach((st, k) => assertClose(st[s], t(c.finalState[s][k]), TOLERANCE, `${c.name} final ${s}[${k}]`));

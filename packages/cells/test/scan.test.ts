@@ -47,7 +47,7 @@ for (const [name, make] of cells) {
     const xs = randomInputs(2);
     for (const reverse of [false, true]) {
       const s0 = cell.initialState(B);
-      const a = scan(cell, params, xs, s0, { reverse });
+      const a = scan(cell, params, xs, s0, { reverse, fused: false });
       const b = manualLoop(cell, params, xs, s0, reverse);
       assertEqualTensors(a.ys, b.ys, `${name} ys reverse=${reverse}`);
       for (const k of Object.keys(b.state)) assertEqualTensors(a.state[k], b.state[k], `${name} state.${k}`);
@@ -215,4 +215,43 @@ test("a one-step sequence trains: gradients flow through scan and the structured
   assert.deepEqual(grads[0].shape, [1, 2, 3]);
   assert.ok(Math.abs(grads[0].sum().dataSync()[0]) > 0);
   tf.dispose([xs, ...grads]);
+});
+
+test("fused recurrences (cell.sequence) equal stepping: forward and reverse, G2 Gumbel gates in training, weight drop, with gradients", () => {
+  const variants: [string, () => Cell<any, any, any>][] = [
+    ["lstm", () => createLstm({ inputSize: I, hiddenSize: H })],
+    ["lstm gumbel + weight drop", () => createLstm({ inputSize: I, hiddenSize: H, gate: { kind: "gumbel", temperature: 0.7, noiseProbability: 0.5 }, recurrence: { kind: "weightDrop", rate: 0.3 } })],
+    ["lstm sharpened", () => createLstm({ inputSize: I, hiddenSize: H, gate: { kind: "sharpened", temperature: 0.5 } })],
+    ["gru", () => createGru({ inputSize: I, hiddenSize: H })],
+  ];
+  for (const [name, make] of variants) {
+    const cell = make();
+    const params = cell.init(new Rng(3));
+    const xs = randomInputs(4);
+    for (const reverse of [false, true]) {
+      for (const training of [false, true]) {
+        const run = (fused: boolean) =>
+          tf.tidy(() => {
+            const names = Object.keys(params);
+            const f = (...ps: tf.Tensor[]) => {
+              const p = Object.fromEntries(names.map((n, k) => [n, ps[k]]));
+              const out = scan(cell, p as any, xs, cell.initialState(B), { reverse, training, rng: new Rng(9), fused });
+              return tf.add(tf.sum(tf.mul(out.ys, out.ys)), tf.sum(out.state.h));
+            };
+            const { value, grads } = tf.valueAndGrads(f)(names.map((n) => (params as any)[n]));
+            return [value, ...grads];
+          });
+        const a = run(true);
+        const b = run(false);
+        a.forEach((t, k) => {
+          const d = tf.max(tf.abs(tf.sub(t, b[k]))).dataSync()[0];
+          const scale = Math.max(1, tf.max(tf.abs(b[k])).dataSync()[0]);
+          assert.ok(d / scale < 2e-5, `${name} reverse=${reverse} training=${training}: output ${k} differs by ${d}`);
+        });
+        tf.dispose([...a, ...b]);
+      }
+    }
+    tf.dispose(Object.values(params) as tf.Tensor[]);
+    xs.dispose();
+  }
 });

@@ -183,6 +183,12 @@ function blasFusedMatMul(blas: NativeBlas, fallback: () => KernelFunc): KernelFu
  */
 export const LSTM_FORWARD_KERNEL = "RnnlabLstmRecurrence";
 export const LSTM_BACKWARD_KERNEL = "RnnlabLstmRecurrenceGrad";
+/**
+ * The fused GRU recurrence: `runKernel(GRU_FORWARD_KERNEL, {proj, u, brec, h0})` -> [ys, saved];
+ * `runKernel(GRU_BACKWARD_KERNEL, {dy, saved, h0, ys, u})` -> [dx, drec, dh0] (the addon's gruForward/gruBackward).
+ */
+export const GRU_FORWARD_KERNEL = "RnnlabGruRecurrence";
+export const GRU_BACKWARD_KERNEL = "RnnlabGruRecurrenceGrad";
 
 function lstmKernels(blas: NativeBlas): tf.KernelConfig[] {
   const view = (backend: WasmHeapBackend, t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
@@ -211,6 +217,34 @@ function lstmKernels(blas: NativeBlas): tf.KernelConfig[] {
         const outs = [wasm.makeOutput([T, B, H4], "float32"), wasm.makeOutput([B, H], "float32"), wasm.makeOutput([B, H], "float32")];
         blas.lstmBackward(
           view(wasm, dy), view(wasm, gates), view(wasm, cells), view(wasm, tanhCells), view(wasm, c0), view(wasm, whh),
+          view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), T, B, H,
+        );
+        return outs;
+      },
+    },
+    {
+      kernelName: GRU_FORWARD_KERNEL,
+      backendName: "wasm",
+      kernelFunc: ({ inputs, backend }) => {
+        const { proj, u, brec, h0 } = inputs as Record<string, TensorInfo>;
+        const [T, B, H3] = proj.shape;
+        const H = H3 / 3;
+        const wasm = backend as unknown as WasmHeapBackend;
+        const outs = [wasm.makeOutput([T, B, H], "float32"), wasm.makeOutput([T, B, 4 * H], "float32")];
+        blas.gruForward(view(wasm, proj), view(wasm, u), view(wasm, brec), view(wasm, h0), view(wasm, outs[0]), view(wasm, outs[1]), T, B, H);
+        return outs;
+      },
+    },
+    {
+      kernelName: GRU_BACKWARD_KERNEL,
+      backendName: "wasm",
+      kernelFunc: ({ inputs, backend }) => {
+        const { dy, saved, h0, ys, u } = inputs as Record<string, TensorInfo>;
+        const [T, B, H] = ys.shape;
+        const wasm = backend as unknown as WasmHeapBackend;
+        const outs = [wasm.makeOutput([T, B, 3 * H], "float32"), wasm.makeOutput([T, B, 3 * H], "float32"), wasm.makeOutput([B, H], "float32")];
+        blas.gruBackward(
+          view(wasm, dy), view(wasm, saved), view(wasm, h0), view(wasm, ys), view(wasm, u),
           view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), T, B, H,
         );
         return outs;
@@ -265,7 +299,7 @@ export function setNativeMatmul(enabled: boolean, threads = 1): boolean {
       tf.unregisterKernel(name, "wasm");
       tf.registerKernel(previous.get(name)!);
     }
-    for (const name of [LSTM_FORWARD_KERNEL, LSTM_BACKWARD_KERNEL]) tf.unregisterKernel(name, "wasm");
+    for (const name of [LSTM_FORWARD_KERNEL, LSTM_BACKWARD_KERNEL, GRU_FORWARD_KERNEL, GRU_BACKWARD_KERNEL]) tf.unregisterKernel(name, "wasm");
     active = false;
   }
   return false;

@@ -17,6 +17,8 @@ export {
   transposeFlagsAreFree,
   LSTM_FORWARD_KERNEL,
   LSTM_BACKWARD_KERNEL,
+  GRU_FORWARD_KERNEL,
+  GRU_BACKWARD_KERNEL,
   MATMUL_REQUESTS,
 } from "./blas-kernels";
 export type { BlasInfo, MatmulRequest } from "./blas-kernels";

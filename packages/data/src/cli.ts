@@ -120,7 +120,10 @@ program
     }
   });
 
-program.parseAsync(process.argv).catch((e: unknown) => {
-  console.error(`error: ${(e as Error).message}`);
-  process.exitCode = 1;
-});
+// `npm run data` alone asks what there is to do: the list of commands, exit 0 (commander would exit 1).
+if (process.argv.length <= 2) program.outputHelp();
+else
+  program.parseAsync(process.argv).catch((e: unknown) => {
+    console.error(`error: ${(e as Error).message}`);
+    process.exitCode = 1;
+  });

@@ -13,7 +13,7 @@ import { describeBackend, repoRoot, selectBackend } from "@rnnlab/core";
 import { ConfigError, configKeys } from "./config";
 import "./experiments";
 import { consoleProgress, formatMetrics } from "./progress";
-import { listExperiments, UsageError } from "./registry";
+import { armNames, listExperiments, UsageError } from "./registry";
 import { writeReport } from "./report";
 import { presetResultsDir, resultPath } from "./results";
 import { planExperiment, resolveExperimentConfig, resultsRootOfRunDir, resumeExperiment, runExperiment } from "./runner";
@@ -90,7 +90,7 @@ export function buildProgram(): Command {
       }
       for (const e of listExperiments()) {
         const { config } = resolveExperimentConfig(e.id, "cpu");
-        const arms = Object.keys((config as { arms?: object }).arms ?? {});
+        const arms = armNames(e, config); // atn/window's arms come from its window list, not a config.arms section
         const data = e.data.kind === "synthetic" ? `synthetic: ${e.data.task}` : `${e.data.datasets.join(", ")} (smoke: ${e.data.smoke})`;
         const status = e.unavailable ? `  [not runnable yet: ${e.unavailable}]` : "";
         process.stdout.write(

@@ -8,8 +8,10 @@
  * Defaults as sacreBLEU's `BLEU()`: tokenizer `13a` (mteval-v13a), mixed case, smoothing `exp`
  * (NIST "method 3": the k-th order with zero matches gets precision 1/(2^k · total)), no effective order.
  * The closest reference length breaks ties towards the shorter reference; with several references the
- * clipped count of an n-gram is its maximum count in any one reference. Empty references are dropped per
- * segment (sacreBLEU's variable-reference rule). The tokenizer is a port of sacreBLEU's tokenizer_13a.py
+ * clipped count of an n-gram is its maximum count in any one reference. A missing reference (undefined or
+ * null) is dropped for its segment (sacreBLEU's variable-reference rule); an empty string is a reference of
+ * length 0 and is kept, as in sacreBLEU >= 2.2 (`_cache_references` drops only `None`; 2.0-2.1 dropped ""
+ * too), so it takes part in the closest-reference length. The tokenizer is a port of sacreBLEU's tokenizer_13a.py
  * and tokenizer_re.py, including Python's notion of whitespace in str.split()/strip().
  * DEVIATION: `lowercase` uses JS toLowerCase(), which differs from Python's str.lower() for a few
  * characters (e.g. U+0130); the signature's version field says `rnnlab` rather than a sacreBLEU version.
@@ -227,7 +229,8 @@ export function computeBleu(statistics: BleuStatistics, options: BleuOptions = {
 /**
  * Segment-level sufficient statistics, summed over the corpus (sacreBLEU's corpus_score).
  * `references` is a list of reference streams, each as long as `hypotheses` (sacreBLEU's layout):
- * references[k][i] is the k-th reference of segment i. An empty reference string is skipped for that segment.
+ * references[k][i] is the k-th reference of segment i. A missing (undefined/null) reference is skipped for that
+ * segment; an empty string is a reference of length 0 (sacreBLEU >= 2.2).
  */
 export function bleuStatistics(
   hypotheses: readonly string[],
@@ -261,9 +264,10 @@ export function bleuStatistics(
     }
     const segmentReferences = references
       .map((stream) => stream[segment])
-      .filter((reference): reference is string => reference !== undefined && reference !== null && reference !== "");
+      .filter((reference): reference is string => reference !== undefined && reference !== null);
     if (segmentReferences.length === 0) {
-      throw new Error(`corpusBleu(references): segment ${segment} has only empty references; every segment needs at least one non-empty reference.`);
+      // sacreBLEU would score such a segment against a reference length of -1; refuse it instead.
+      throw new Error(`corpusBleu(references): segment ${segment} has no reference (all undefined/null); every segment needs at least one reference string.`);
     }
     referenceCountsSeen.add(segmentReferences.length);
 

@@ -128,8 +128,23 @@ test("hand-checked: perfect match, no overlap, brevity penalty, multiple referen
 test("signature matches sacreBLEU's format; bad options name the key", () => {
   assert.equal(corpusBleu(readmeHypotheses, readmeReferences).signature, "nrefs:2|case:mixed|eff:no|tok:13a|smooth:exp|version:rnnlab");
   assert.equal(bleuSignature({ smoothMethod: "floor", lowercase: true }, 1, true), "#:1|c:lc|e:no|tok:13a|s:floor[0.10]|v:rnnlab");
-  assert.equal(corpusBleu(["a b"], [["a b"], [""]]).signature.split("|")[0], "nrefs:1");
+  // sacreBLEU >= 2.2 keeps an empty reference (it counts towards nrefs); only a missing one (None) is dropped.
+  assert.equal(corpusBleu(["a b"], [["a b"], [""]]).signature.split("|")[0], "nrefs:2");
+  assert.equal(corpusBleu(["a b"], [["a b"], [undefined as unknown as string]]).signature.split("|")[0], "nrefs:1");
   assert.throws(() => corpusBleu(["a"], [["a"]], { smoothing: "exp" } as unknown as BleuOptions), /unknown key "smoothing"/);
   assert.throws(() => corpusBleu(["a", "b"], [["a"]]), /references\[0\]/);
-  assert.throws(() => corpusBleu(["a"], [[""]]), /segment 0 has only empty references/);
+  assert.throws(() => corpusBleu(["a"], [[undefined as unknown as string]]), /segment 0 has no reference/);
+});
+
+test("an empty reference string is a reference of length 0, as in sacreBLEU >= 2.2 (issue 17)", () => {
+  // sacreBLEU 2.6: corpus_bleu(["a b c d"], [["a b c d e f g h"], [""]]).score == 100.0 (closest length ties to
+  // the shorter reference, 0, so BP = 1); 2.0-2.1 dropped "" and gave 36.79 (BP = exp(1 - 8/4)).
+  const score = corpusBleu(["a b c d"], [["a b c d e f g h"], [""]]);
+  assert.ok(Math.abs(score.score - 100) < 1e-9, `BLEU ${score.score}`);
+  assert.equal(score.refLen, 0);
+  assert.equal(score.bp, 1);
+  // Only an empty reference: every n-gram is unmatched, BLEU 0, no error.
+  const lone = corpusBleu(["a"], [[""]]);
+  assert.equal(lone.score, 0);
+  assert.equal(lone.refLen, 0);
 });

@@ -25,6 +25,13 @@
  *       `gates` saves those σ values, `cells` c_t, `tanhCells` tanh(c_t). Backward takes dy [T+1,B,H]
  *       (the T outputs' gradients, then the final cell state's) and writes dz [T,B,4H] with respect to
  *       the scaled pre-activations, dh0 and dc0.
+ *   gruForward(proj, u, brec, h0, ys, saved, T, B, H)
+ *   gruBackward(dy, saved, h0, ys, u, dx, drec, dh0, T, B, H)
+ *       The GRU recurrence (PyTorch's form, packages/cells/src/gru.ts): rec = h·U + b_rec [B,3H];
+ *       r = σ(x_r + rec_r), z = σ(x_z + rec_z), n = tanh(x_n + r ⊙ rec_n), h' = n + z ⊙ (h − n).
+ *       `saved` [T,B,4H] keeps r, z, n, rec_n per step. Backward takes dy [T,B,H] (the final state's
+ *       gradient already added to dy[T-1]) and writes dx [T,B,3H] (w.r.t. the projected input),
+ *       drec [T,B,3H] (w.r.t. rec, for dU = Σ h_{t-1}ᵀ drec and db_rec) and dh0.
  *   setThreads(n), info() -> { library, config, corename, threads }
  */
 #include <node_api.h>
@@ -319,6 +326,91 @@ static napi_value lstm_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value gru_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  fview v[6];
+  int64_t T, B, H;
+  if (argc < 9 || !float32_args(env, argv, 0, 6, v) || !sizes3(env, argv, 6, &T, &B, &H))
+    FAIL("gruForward: expected (proj, u, brec, h0, ys, saved: Float32Array, T, B, H >= 1)");
+  const size_t bh = (size_t)(B * H), h3 = (size_t)(3 * H), h4 = (size_t)(4 * H);
+  const size_t need[6] = {(size_t)T * B * h3, (size_t)H * h3, h3, bh, (size_t)T * bh, (size_t)T * B * h4};
+  for (int i = 0; i < 6; i++)
+    if (v[i].n < need[i]) FAIL("gruForward: an array is too short for T, B, H");
+  const float *proj = v[0].p, *u = v[1].p, *brec = v[2].p, *h0 = v[3].p;
+  float *ys = v[4].p, *saved = v[5].p;
+  float* rec = (float*)malloc(sizeof(float) * (size_t)B * h3);
+  if (!rec) FAIL("gruForward: out of memory");
+  for (int64_t t = 0; t < T; t++) {
+    const float* hp = t == 0 ? h0 : ys + (t - 1) * bh;
+    for (int64_t b = 0; b < B; b++) memcpy(rec + b * h3, brec, h3 * sizeof(float));
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)h3, (int)H, 1.0f, hp, (int)H, u, (int)h3, 1.0f, rec, (int)h3);
+    const float* x = proj + t * B * h3;
+    float* s = saved + t * B * h4;
+    float* h = ys + t * bh;
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t j = 0; j < H; j++) {
+        const float* xb = x + b * h3;
+        const float* rb = rec + b * h3;
+        float* sb = s + b * h4;
+        const float r = sigmoidf(xb[j] + rb[j]);
+        const float z = sigmoidf(xb[H + j] + rb[H + j]);
+        const float n = tanhf(xb[2 * H + j] + r * rb[2 * H + j]);
+        sb[j] = r;
+        sb[H + j] = z;
+        sb[2 * H + j] = n;
+        sb[3 * H + j] = rb[2 * H + j];
+        h[b * H + j] = n + z * (hp[b * H + j] - n);
+      }
+  }
+  free(rec);
+  return NULL;
+}
+
+static napi_value gru_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  fview v[8];
+  int64_t T, B, H;
+  if (argc < 11 || !float32_args(env, argv, 0, 8, v) || !sizes3(env, argv, 8, &T, &B, &H))
+    FAIL("gruBackward: expected (dy, saved, h0, ys, u, dx, drec, dh0: Float32Array, T, B, H >= 1)");
+  const size_t bh = (size_t)(B * H), h3 = (size_t)(3 * H), h4 = (size_t)(4 * H);
+  const size_t need[8] = {(size_t)T * bh, (size_t)T * B * h4, bh, (size_t)T * bh, (size_t)H * h3, (size_t)T * B * h3, (size_t)T * B * h3, bh};
+  for (int i = 0; i < 8; i++)
+    if (v[i].n < need[i]) FAIL("gruBackward: an array is too short for T, B, H");
+  const float *dy = v[0].p, *saved = v[1].p, *h0 = v[2].p, *ys = v[3].p, *u = v[4].p;
+  float *dx = v[5].p, *drec = v[6].p, *dh = v[7].p;
+  memset(dh, 0, bh * sizeof(float)); /* dh: the gradient carried into h_t from step t+1 */
+  for (int64_t t = T - 1; t >= 0; t--) {
+    const float *s = saved + t * B * h4, *hp = t == 0 ? h0 : ys + (t - 1) * bh, *dyt = dy + t * bh;
+    float *dxt = dx + t * B * h3, *drt = drec + t * B * h3;
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t j = 0; j < H; j++) {
+        const size_t k = (size_t)(b * H + j);
+        const float* sb = s + b * h4;
+        const float r = sb[j], z = sb[H + j], n = sb[2 * H + j], recn = sb[3 * H + j];
+        const float dht = dyt[k] + dh[k];
+        const float dnPre = dht * (1.0f - z) * (1.0f - n * n);
+        const float dzPre = dht * (hp[k] - n) * z * (1.0f - z);
+        const float drPre = dnPre * recn * r * (1.0f - r);
+        float* dxb = dxt + b * h3;
+        float* drb = drt + b * h3;
+        dxb[j] = drPre;
+        dxb[H + j] = dzPre;
+        dxb[2 * H + j] = dnPre;
+        drb[j] = drPre;
+        drb[H + j] = dzPre;
+        drb[2 * H + j] = dnPre * r;
+        dh[k] = dht * z; /* the direct path; the recurrent product is added below */
+      }
+    /* dh_{t-1} = dht ⊙ z + drec_t · Uᵀ: [B,3H] x [H,3H]ᵀ */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)H, (int)h3, 1.0f, drt, (int)h3, u, (int)h3, 1.0f, dh, (int)H);
+  }
+  return NULL;
+}
+
 static napi_value gemm_bias(napi_env env, napi_callback_info info) { return run(env, info, true); }
 
 static napi_value set_threads(napi_env env, napi_callback_info info) {
@@ -366,6 +458,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"inverse64", NULL, inverse64, NULL, NULL, NULL, napi_default, NULL},
       {"lstmForward", NULL, lstm_forward, NULL, NULL, NULL, napi_default, NULL},
       {"lstmBackward", NULL, lstm_backward, NULL, NULL, NULL, napi_default, NULL},
+      {"gruForward", NULL, gru_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"gruBackward", NULL, gru_backward, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, blas_info, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -30,12 +30,13 @@ export function tableHtml(df: DataFrame, opts: { digits?: number; caption?: stri
   const digits = opts.digits ?? 3;
   const cols = df.columns as string[];
   const values = df.values as unknown[][];
-  const head = cols.map((c) => `<th>${escapeHtml(c)}</th>`).join("");
+  // Long camelCase column names may wrap anywhere, so a wide table fits the notebook instead of scrolling.
+  const head = cols.map((c) => `<th style="overflow-wrap:anywhere">${escapeHtml(c)}</th>`).join("");
   const body = values
     .map((row) => `<tr>${row.map((v) => `<td>${escapeHtml(formatCell(v, digits))}</td>`).join("")}</tr>`)
     .join("\n");
   const caption = opts.caption ? `<caption>${escapeHtml(opts.caption)}</caption>` : "";
-  return `<table class="rnnlab-table">${caption}<thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+  return `<table class="rnnlab-table" style="font-size:smaller">${caption}<thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
 /** A GitHub-flavoured markdown table of a DataFrame. */

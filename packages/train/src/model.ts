@@ -255,7 +255,8 @@ export class LanguageModel {
       ys = h;
     } else {
       const layers: Layer[] = this.cells.map((cell, l) => ({ cell, params: params.layers[l] as never }));
-      const r = stackScan(layers, x, states, { training, rng, tracer: options.tracer });
+      // fastPath "off" also keeps scan from the cells' fused recurrences: every step as written.
+      const r = stackScan(layers, x, states, { training, rng, tracer: options.tracer, fused: (a.fastPath ?? "auto") === "auto" });
       ys = r.ys;
       newStates = r.states;
     }
@@ -263,21 +264,20 @@ export class LanguageModel {
     let logits: tf.Tensor2D; // [T*B, V]
     let dropped: tf.Tensor3D = ys; // the decoder's input after output dropout (AR is taken on it)
     const outputDropout = dropoutConfig(d.kind, d.output);
-    if (fast) {
-      const H = ys.shape[2];
-      if (structured && outputDropout.kind === "structured") {
+    const H = ys.shape[2];
+    if (training && outputDropout.kind === "structured") {
+      if (fast) {
         const { sets, groupRows } = this.structuredKeepSets(T, B, H, outputDropout.rate, rng!);
         logits = structuredDropoutGroupedMatMul(tf.reshape(ys, [T * B, H]) as tf.Tensor2D, kernel, params.decoder.bias, sets, outputDropout.rate, { groupRows, columnBlock: a.outputColumnBlock ?? 0 });
       } else {
-        dropped = applyDropout(ys, outputDropout, rng, training); // [T, B, H]
-        logits = denseProjection(tf.reshape(dropped, [T * B, H]) as tf.Tensor2D, kernel, params.decoder.bias, { columnBlock: a.outputColumnBlock ?? 0 });
+        const seq = denseSequence(ys, kernel, params.decoder.bias, { dropout: outputDropout, training, rng }); // [T, B, V]
+        logits = tf.reshape(seq, [T * B, a.vocabularySize]) as tf.Tensor2D;
       }
     } else {
-      if (outputDropout.kind !== "structured") dropped = applyDropout(ys, outputDropout, rng, training); // same draws denseSequence would make
-      const seq = outputDropout.kind === "structured"
-        ? denseSequence(ys, kernel, params.decoder.bias, { dropout: outputDropout, training, rng })
-        : denseSequence(dropped, kernel, params.decoder.bias); // [T, B, V]
-      logits = tf.reshape(seq, [T * B, a.vocabularySize]) as tf.Tensor2D;
+      // Both paths: one decoder product with the hand-written gradient (cells' denseProjection: the bias
+      // gradient as a product, no transposes of [T·B, V] under native BLAS).
+      if (outputDropout.kind !== "structured") dropped = applyDropout(ys, outputDropout, rng, training); // [T, B, H]
+      logits = denseProjection(tf.reshape(dropped, [T * B, H]) as tf.Tensor2D, kernel, params.decoder.bias, { columnBlock: a.outputColumnBlock ?? 0 });
     }
     const loss = softmaxCrossEntropy(logits, tf.reshape(targets, [T * B]) as tf.Tensor1D);
     let regularizer: tf.Scalar | undefined;
