@@ -16,6 +16,10 @@ export interface NativeBlas {
     T: number, B: number, H: number): void;
   gruBackward(dy: Float32Array, saved: Float32Array, h0: Float32Array, ys: Float32Array, u: Float32Array, dx: Float32Array,
     drec: Float32Array, dh0: Float32Array, T: number, B: number, H: number): void;
+  layerNormForward(a: Float32Array, gain: Float32Array, bias: Float32Array, out: Float32Array, xhat: Float32Array, inv: Float32Array,
+    rows: number, cols: number, epsilon: number): void;
+  layerNormBackward(dy: Float32Array, xhat: Float32Array, inv: Float32Array, gain: Float32Array, da: Float32Array, dgain: Float32Array,
+    dbias: Float32Array, rows: number, cols: number): void;
   setThreads(n: number): void;
   info(): { library: string; config: string; corename: string; threads: number };
 }

@@ -16,7 +16,7 @@
  * sequence / BPTT segment. With k = 1 there is no window and ATN is computed by the layer-norm code
  * path, so it equals LN exactly.
  */
-import { tf } from "@rnnlab/core";
+import { LAYER_NORM_BACKWARD_KERNEL, LAYER_NORM_KERNEL, tf } from "@rnnlab/core";
 import { checkInteger, checkKind, checkOptions } from "./validate";
 
 export const NORM_EPSILON = 1e-5;
@@ -39,7 +39,26 @@ export function resolveNormalizationConfig(where: string, config: NormalizationC
 }
 
 /** Layer norm over the last axis of [batch, F] (two-pass moments). */
+/**
+ * The same layer norm as one native kernel each way (core's LAYER_NORM_KERNEL: the row statistics,
+ * normalisation and the gradient's two row means in C), for backends that have it.
+ */
+const nativeLayerNorm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, gain, bias] = args as tf.Tensor[];
+  const save = args[3] as tf.GradSaveFunc;
+  const [out, xhat, inv] = tf.engine().runKernel(LAYER_NORM_KERNEL, { a, gain, bias }, { epsilon: NORM_EPSILON } as never) as tf.Tensor[];
+  save([xhat, inv, gain]);
+  return {
+    value: out,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xhat, inv, gain] = saved;
+      return tf.engine().runKernel(LAYER_NORM_BACKWARD_KERNEL, { dy, xhat, inv, gain }, {}) as tf.Tensor[];
+    },
+  };
+});
+
 export function layerNorm(a: tf.Tensor2D, gain: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
+  if (gain.rank === 1 && bias.rank === 1 && tf.getKernel(LAYER_NORM_KERNEL, tf.getBackend())) return nativeLayerNorm(a, gain, bias) as tf.Tensor2D;
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(a, 1, true); // [batch, 1] each
     return tf.add(tf.mul(tf.div(tf.sub(a, mean), tf.sqrt(tf.add(variance, NORM_EPSILON))), gain), bias) as tf.Tensor2D;

@@ -189,6 +189,12 @@ export const LSTM_BACKWARD_KERNEL = "RnnlabLstmRecurrenceGrad";
  */
 export const GRU_FORWARD_KERNEL = "RnnlabGruRecurrence";
 export const GRU_BACKWARD_KERNEL = "RnnlabGruRecurrenceGrad";
+/**
+ * Row-wise layer norm: `runKernel(LAYER_NORM_KERNEL, {a, gain, bias}, {epsilon})` -> [out, xhat, inv];
+ * `runKernel(LAYER_NORM_BACKWARD_KERNEL, {dy, xhat, inv, gain})` -> [da, dgain, dbias].
+ */
+export const LAYER_NORM_KERNEL = "RnnlabLayerNorm";
+export const LAYER_NORM_BACKWARD_KERNEL = "RnnlabLayerNormGrad";
 
 function lstmKernels(blas: NativeBlas): tf.KernelConfig[] {
   const view = (backend: WasmHeapBackend, t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
@@ -250,6 +256,32 @@ function lstmKernels(blas: NativeBlas): tf.KernelConfig[] {
         return outs;
       },
     },
+    {
+      kernelName: LAYER_NORM_KERNEL,
+      backendName: "wasm",
+      kernelFunc: ({ inputs, attrs, backend }) => {
+        const { a, gain, bias } = inputs as Record<string, TensorInfo>;
+        const [rows, cols] = a.shape;
+        const wasm = backend as unknown as WasmHeapBackend;
+        const outs = [wasm.makeOutput([rows, cols], "float32"), wasm.makeOutput([rows, cols], "float32"), wasm.makeOutput([rows, 1], "float32")];
+        blas.layerNormForward(view(wasm, a), view(wasm, gain), view(wasm, bias), view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]),
+          rows, cols, (attrs as unknown as { epsilon: number }).epsilon);
+        return outs;
+      },
+    },
+    {
+      kernelName: LAYER_NORM_BACKWARD_KERNEL,
+      backendName: "wasm",
+      kernelFunc: ({ inputs, backend }) => {
+        const { dy, xhat, inv, gain } = inputs as Record<string, TensorInfo>;
+        const [rows, cols] = xhat.shape;
+        const wasm = backend as unknown as WasmHeapBackend;
+        const outs = [wasm.makeOutput([rows, cols], "float32"), wasm.makeOutput([cols], "float32"), wasm.makeOutput([cols], "float32")];
+        blas.layerNormBackward(view(wasm, dy), view(wasm, xhat), view(wasm, inv), view(wasm, gain), view(wasm, outs[0]), view(wasm, outs[1]),
+          view(wasm, outs[2]), rows, cols);
+        return outs;
+      },
+    },
   ];
 }
 
@@ -299,7 +331,7 @@ export function setNativeMatmul(enabled: boolean, threads = 1): boolean {
       tf.unregisterKernel(name, "wasm");
       tf.registerKernel(previous.get(name)!);
     }
-    for (const name of [LSTM_FORWARD_KERNEL, LSTM_BACKWARD_KERNEL, GRU_FORWARD_KERNEL, GRU_BACKWARD_KERNEL]) tf.unregisterKernel(name, "wasm");
+    for (const k of lstmKernels(loadNativeBlas().binding!)) tf.unregisterKernel(k.kernelName, "wasm");
     active = false;
   }
   return false;

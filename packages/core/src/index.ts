@@ -19,6 +19,8 @@ export {
   LSTM_BACKWARD_KERNEL,
   GRU_FORWARD_KERNEL,
   GRU_BACKWARD_KERNEL,
+  LAYER_NORM_KERNEL,
+  LAYER_NORM_BACKWARD_KERNEL,
   MATMUL_REQUESTS,
 } from "./blas-kernels";
 export type { BlasInfo, MatmulRequest } from "./blas-kernels";

@@ -32,6 +32,11 @@
  *       `saved` [T,B,4H] keeps r, z, n, rec_n per step. Backward takes dy [T,B,H] (the final state's
  *       gradient already added to dy[T-1]) and writes dx [T,B,3H] (w.r.t. the projected input),
  *       drec [T,B,3H] (w.r.t. rec, for dU = Σ h_{t-1}ᵀ drec and db_rec) and dh0.
+ *   layerNormForward(a, gain, bias, out, xhat, inv, rows, cols, epsilon)
+ *   layerNormBackward(dy, xhat, inv, gain, da, dgain, dbias, rows, cols)
+ *       Layer norm over each row (biased variance, as tf.moments): x̂ = (a − μ)·inv, inv = 1/√(σ² + ε),
+ *       out = x̂ ⊙ gain + bias; backward da = inv ⊙ (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂)), g = dy ⊙ gain,
+ *       dgain = Σ_rows dy ⊙ x̂, dbias = Σ_rows dy. One call instead of ~8 TF.js ops forward, ~25 backward.
  *   setThreads(n), info() -> { library, config, corename, threads }
  */
 #include <node_api.h>
@@ -411,6 +416,71 @@ static napi_value gru_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value layer_norm_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  fview v[6];
+  int64_t rows, cols;
+  double eps;
+  if (argc < 9 || !float32_args(env, argv, 0, 6, v) || !int_arg(env, argv[6], &rows) || !int_arg(env, argv[7], &cols) ||
+      napi_get_value_double(env, argv[8], &eps) != napi_ok || rows < 1 || cols < 1)
+    FAIL("layerNormForward: expected (a, gain, bias, out, xhat, inv: Float32Array, rows, cols >= 1, epsilon)");
+  const size_t n = (size_t)(rows * cols);
+  if (v[0].n < n || v[1].n < (size_t)cols || v[2].n < (size_t)cols || v[3].n < n || v[4].n < n || v[5].n < (size_t)rows)
+    FAIL("layerNormForward: an array is too short for rows x cols");
+  for (int64_t r = 0; r < rows; r++) {
+    const float* a = v[0].p + r * cols;
+    float *out = v[3].p + r * cols, *xh = v[4].p + r * cols;
+    double mean = 0, var = 0;
+    for (int64_t j = 0; j < cols; j++) mean += a[j];
+    mean /= (double)cols;
+    for (int64_t j = 0; j < cols; j++) var += (a[j] - mean) * (a[j] - mean);
+    var /= (double)cols;
+    const float inv = (float)(1.0 / sqrt(var + eps));
+    v[5].p[r] = inv;
+    for (int64_t j = 0; j < cols; j++) {
+      xh[j] = (float)(a[j] - mean) * inv;
+      out[j] = xh[j] * v[1].p[j] + v[2].p[j];
+    }
+  }
+  return NULL;
+}
+
+static napi_value layer_norm_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  fview v[7];
+  int64_t rows, cols;
+  if (argc < 9 || !float32_args(env, argv, 0, 7, v) || !int_arg(env, argv[7], &rows) || !int_arg(env, argv[8], &cols) || rows < 1 || cols < 1)
+    FAIL("layerNormBackward: expected (dy, xhat, inv, gain, da, dgain, dbias: Float32Array, rows, cols >= 1)");
+  const size_t n = (size_t)(rows * cols);
+  if (v[0].n < n || v[1].n < n || v[2].n < (size_t)rows || v[3].n < (size_t)cols || v[4].n < n || v[5].n < (size_t)cols || v[6].n < (size_t)cols)
+    FAIL("layerNormBackward: an array is too short for rows x cols");
+  const float *gain = v[3].p;
+  float *dgain = v[5].p, *dbias = v[6].p;
+  memset(dgain, 0, (size_t)cols * sizeof(float));
+  memset(dbias, 0, (size_t)cols * sizeof(float));
+  for (int64_t r = 0; r < rows; r++) {
+    const float *dy = v[0].p + r * cols, *xh = v[1].p + r * cols;
+    float* da = v[4].p + r * cols;
+    const float inv = v[2].p[r];
+    double m1 = 0, m2 = 0;
+    for (int64_t j = 0; j < cols; j++) {
+      const float g = dy[j] * gain[j];
+      m1 += g;
+      m2 += g * xh[j];
+      dgain[j] += dy[j] * xh[j];
+      dbias[j] += dy[j];
+    }
+    m1 /= (double)cols;
+    m2 /= (double)cols;
+    for (int64_t j = 0; j < cols; j++) da[j] = inv * (float)(dy[j] * gain[j] - m1 - xh[j] * m2);
+  }
+  return NULL;
+}
+
 static napi_value gemm_bias(napi_env env, napi_callback_info info) { return run(env, info, true); }
 
 static napi_value set_threads(napi_env env, napi_callback_info info) {
@@ -459,6 +529,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lstmForward", NULL, lstm_forward, NULL, NULL, NULL, napi_default, NULL},
       {"lstmBackward", NULL, lstm_backward, NULL, NULL, NULL, napi_default, NULL},
       {"gruForward", NULL, gru_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNormForward", NULL, layer_norm_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"layerNormBackward", NULL, layer_norm_backward, NULL, NULL, NULL, napi_default, NULL},
       {"gruBackward", NULL, gru_backward, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, blas_info, NULL, NULL, NULL, napi_default, NULL},

@@ -133,6 +133,8 @@ export interface CheckpointManagerOptions {
   everySteps: number;
   /** Hash of the resolved config (configHash(config)); a checkpoint from another config is refused. */
   configHash: string;
+  /** File name without extension (default "checkpoint"; e.g. "best" for the best-validation parameters beside it). */
+  name?: string;
 }
 
 /**
@@ -144,7 +146,7 @@ export class CheckpointManager {
   constructor(readonly options: CheckpointManagerOptions) {
     if (!Number.isInteger(options.everySteps) || options.everySteps < 0)
       throw new Error(`checkpoint everySteps=${options.everySteps} must be a non-negative integer (0 = only at the end)`);
-    this.file = path.join(options.directory, "checkpoint.rnnlab");
+    this.file = path.join(options.directory, `${options.name ?? "checkpoint"}.rnnlab`);
   }
   /** A manager whose config hash is computed from the resolved config. */
   static forConfig(directory: string, everySteps: number, config: unknown): CheckpointManager {

@@ -6,6 +6,24 @@
  *   per window: loss = mean CE(next token); g = ∇loss (clipped by global norm); θ ← opt(θ, g, η·L/bptt)
  *   evaluation: perplexity = exp(mean NLL), bits per character = mean NLL / ln 2 (token-weighted)
  *
+ * Evaluation (`evaluateLanguageModel`, AWD-LSTM's `evaluate`): the split is batchified into
+ * `evaluationBatchSize` columns, the state starts at zero and is carried across the fixed bptt windows of
+ * the whole pass; a pass reads nothing but (parameters, tokens, layout), so its result does not depend
+ * on what ran before it (tested). It also reports `maxCarriedState`, the largest |h| or |c| at any
+ * window boundary. A healthy LSTM keeps |c| near 1/(1 − f); a value that grows with the column length
+ * means the cell state integrates without bound (all gates saturated: i, f, o -> 1, g -> ±1, so
+ * c_t ≈ c_{t−1} ± 1), and the carried-state perplexity then depends on the batch layout, not on the text.
+ * Issue 17 traced the "test above valid" anomaly of the Adam-trained, dropout-free cpu presets to this
+ * (measured on PTB, 2x64 LSTM, Adam 0.01, step 100: max|c| 3,900 at evaluation batch 20 and 7,400 at 10;
+ * test/valid perplexity 1.30 at batch 20 and 0.71 at batch 10, against 0.94 / 0.98 with the state reset
+ * per window and 0.93-0.95 for count models; SGD lr 1 keeps max|c| ≈ 11 and a layout-independent 0.95).
+ *
+ * Model selection (`modelSelection`, default "best-valid", as AWD-LSTM's main.py saves the model at the
+ * best validation loss): every validation evaluation that improves on the best so far keeps a copy of
+ * the evaluated parameters (the averaged ones under NT-ASGD); `final` reports valid and test of that copy,
+ * `last` those of the final parameters, and `selection` says which step was chosen. With checkpoints the
+ * copy travels in the checkpoint (exact resume) and is written beside it as `best.rnnlab`.
+ *
  * Resume contract: a checkpoint stores parameters, optimizer state, every Rng stream, the schedule and
  * NT-ASGD state, the data position (epoch, batch index, row of the batched stream), the carried hidden
  * state and the curves; resuming continues the identical computation, so a killed-and-resumed run ends
@@ -14,7 +32,7 @@
 import { tf, Rng } from "@rnnlab/core";
 import { GateTracer, type State } from "@rnnlab/cells";
 import { LossAccumulator, perplexity, bitsPerCharacter } from "@rnnlab/metrics";
-import { LanguageModel, ARCHITECTURE_KEYS, type LanguageModelArchitecture } from "./model";
+import { LanguageModel, ARCHITECTURE_KEYS, type LanguageModelArchitecture, type LanguageModelParams } from "./model";
 import { createVariables, computeGradients, disposeNamed, type NamedTensors, type NamedVariables } from "./params";
 import {
   Optimizer, clipByGlobalNorm, nonMonotoneInitial, nonMonotoneObserve, withParameters, type OptimizerOptions, type NonMonotoneState,
@@ -54,11 +72,14 @@ export interface LanguageModelTrainConfig extends LanguageModelArchitecture {
   dni?: DniConfig;
   /** Capacity of the decimated step curves (default 512). */
   stepCurveCapacity?: number;
+  /** Which parameters `final` reports: "best-valid" (default; the best validation evaluation) or "last". */
+  modelSelection?: "best-valid" | "last";
 }
 
 export const LM_TRAIN_KEYS = [
   ...ARCHITECTURE_KEYS, "batchSize", "evaluationBatchSize", "bptt", "variableLength", "epochs", "maxStepsPerEpoch", "optimizer",
   "schedule", "clipNorm", "nonmono", "evaluateEverySteps", "seed", "characterLevel", "gateHistograms", "dni", "stepCurveCapacity",
+  "modelSelection",
 ];
 
 export interface LanguageModelData {
@@ -80,6 +101,8 @@ export interface EvaluationMetrics {
   perplexity: number;
   bitsPerCharacter?: number;
   tokens: number;
+  /** Largest |h| or |c| of the carried state at any window boundary of the pass (see the header). */
+  maxCarriedState: number;
 }
 
 export interface EvaluationPoint extends EvaluationMetrics {
@@ -93,7 +116,12 @@ export interface LanguageModelResult {
   steps: number;
   epochs: number;
   elapsedMs: number;
+  /** The selected parameters' metrics (see `selection`). */
   final: { valid: EvaluationMetrics; test?: EvaluationMetrics };
+  /** The final parameters' metrics (equal to `final` when the last evaluation was the best). */
+  last: { valid: EvaluationMetrics; test?: EvaluationMetrics };
+  /** Which parameters `final` reports: the rule, and the step/epoch of the evaluation they come from. */
+  selection: ModelSelection;
   evaluations: EvaluationPoint[];
   trainLossCurve: { step: number; value: number }[];
   gradientNormCurve: { step: number; value: number }[];
@@ -105,6 +133,17 @@ export interface LanguageModelResult {
   parameterCount: number;
 }
 
+export interface ModelSelection {
+  rule: "best-valid" | "last";
+  /** "best": the kept copy (best.rnnlab beside the checkpoint); "last": the final parameters. */
+  parameters: "best" | "last";
+  step: number;
+  epoch: number;
+  /** The copy holds NT-ASGD's averaged parameters. */
+  averaged: boolean;
+  validLoss: number;
+}
+
 export function validateLanguageModelConfig(c: LanguageModelTrainConfig): void {
   checkKeys("config", c as unknown as Record<string, unknown>, LM_TRAIN_KEYS);
   checkPositiveInteger("config.batchSize", c.batchSize);
@@ -114,6 +153,8 @@ export function validateLanguageModelConfig(c: LanguageModelTrainConfig): void {
   if (c.maxStepsPerEpoch !== undefined) checkPositiveInteger("config.maxStepsPerEpoch", c.maxStepsPerEpoch);
   if (!Number.isInteger(c.seed)) throw new Error(`config.seed=${c.seed} must be an integer`);
   validateSchedule(c.schedule);
+  if (c.modelSelection !== undefined && c.modelSelection !== "best-valid" && c.modelSelection !== "last")
+    throw new Error(`config.modelSelection="${c.modelSelection}" must be "best-valid" or "last"`);
   if (c.dni) {
     validateDni(c.dni);
     if (c.dni.mode === "alternating" && c.schedule.kind !== "sgdr")
@@ -137,6 +178,48 @@ function disposeStates(states: State[] | undefined): void {
   if (states) for (const s of states) tf.dispose(Object.values(s));
 }
 
+/**
+ * One evaluation pass over a batched split: state from zero, carried across fixed `bptt` windows, the
+ * token-weighted mean NLL. Depends only on its arguments (see the header).
+ */
+export function evaluateLanguageModel(
+  model: LanguageModel,
+  params: LanguageModelParams,
+  stream: BatchedStream,
+  bptt: number,
+  options: { characterLevel?: boolean; tracer?: GateTracer } = {},
+): EvaluationMetrics {
+  const acc = new LossAccumulator();
+  let maxCarriedState = 0;
+  let states = model.initialStates(stream.batch);
+  try {
+    for (let row = 0; row < stream.rows - 1; row += bptt) {
+      const w = windowTensors(stream, row, bptt);
+      const out = tf.tidy(() => {
+        const r = model.forward(params, w.inputs, w.targets, states, { training: false, tracer: options.tracer });
+        const next = carryStates(model, r.states, stream.batch);
+        const magnitudes = next.flatMap((s) => CARRIED.filter((k) => s[k]).map((k) => tf.max(tf.abs(s[k]))));
+        return { values: tf.stack([r.loss, ...magnitudes]), states: next }; // [1 + carried entries]
+      });
+      const values = out.values.dataSync();
+      acc.add(values[0], w.length * stream.batch);
+      for (let i = 1; i < values.length; i++) maxCarriedState = Math.max(maxCarriedState, values[i]);
+      tf.dispose([out.values, w.inputs, w.targets]);
+      disposeStates(states);
+      states = out.states;
+    }
+  } finally {
+    disposeStates(states);
+  }
+  const loss = acc.meanLoss();
+  return { loss, perplexity: perplexity(loss), bitsPerCharacter: options.characterLevel ? bitsPerCharacter(loss) : undefined, tokens: acc.count, maxCarriedState };
+}
+
+/** The checkpoint beside a run's checkpoint that holds the best-validation parameters (`param/<name>`). */
+export function bestModelCheckpoints(checkpoints: CheckpointManager): CheckpointManager {
+  return new CheckpointManager({ ...checkpoints.options, everySteps: 0, name: "best" });
+}
+
 interface Progress {
   step: number;
   epoch: number;
@@ -146,6 +229,8 @@ interface Progress {
   plateau?: PlateauState;
   evaluations: EvaluationPoint[];
   averagingStartedAtStep: number;
+  /** The best validation evaluation so far (its parameters are `bestParams`). */
+  best?: { loss: number; step: number; epoch: number; averaged: boolean };
   elapsedMs: number;
   done: boolean;
   result?: LanguageModelResult;
@@ -194,6 +279,8 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
     plateau: config.schedule.kind === "plateau" ? plateauInitial(config.schedule) : undefined,
   };
   let carried = model.initialStates(config.batchSize);
+  /** Copy of the parameters of the best validation evaluation (p.best). */
+  let bestParams: NamedTensors | undefined;
 
   const checkpoints = options.checkpoints;
   const save = () => {
@@ -205,6 +292,7 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
     carried.forEach((s, l) => {
       for (const [k, v] of Object.entries(serializeNamed(s))) tensors[`state/${l}/${k}`] = v;
     });
+    if (bestParams) for (const [k, v] of Object.entries(serializeNamed(bestParams))) tensors[`best/${k}`] = v;
     let dniMeta: unknown;
     if (synthesizer) {
       const st = synthesizer.exportState();
@@ -244,6 +332,16 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
       v.assign(t);
       t.dispose();
     }
+    disposeNamed(bestParams);
+    bestParams = undefined;
+    if (Object.keys(ck.tensors).some((k) => k.startsWith("best/"))) {
+      bestParams = {};
+      for (const k of Object.keys(set.variables)) {
+        const st = ck.tensors[`best/${k}`];
+        if (!st) throw new Error(`checkpoint ${checkpoints!.file} has no best-model parameter "${k}": delete the checkpoint to start fresh`);
+        bestParams[k] = deserializeTensor(st);
+      }
+    }
     const optTensors: Record<string, SerializedTensor> = {};
     for (const [k, v] of Object.entries(ck.tensors)) if (k.startsWith("opt/")) optTensors[k.slice(4)] = v;
     optimizer.importState({ meta: meta.optimizer, tensors: optTensors });
@@ -276,6 +374,7 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
 
   function cleanup(): void {
     disposeStates(carried);
+    disposeNamed(bestParams);
     if (stateVariables) for (const l of stateVariables) for (const v of l) v.dispose();
     synthesizer?.dispose();
     optimizer.dispose();
@@ -293,29 +392,25 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
   }
 
   function evaluate(stream: BatchedStream, tracer?: GateTracer): EvaluationMetrics {
-    const acc = new LossAccumulator();
-    let states = model.initialStates(stream.batch);
-    for (let row = 0; row < stream.rows - 1; row += config.bptt) {
-      const w = windowTensors(stream, row, config.bptt);
-      const out = tf.tidy(() => {
-        const r = model.forward(set.tree as never, w.inputs, w.targets, states, { training: false, tracer });
-        return { loss: r.loss, states: carryStates(model, r.states, stream.batch) };
-      });
-      acc.add(out.loss.dataSync()[0], w.length * stream.batch);
-      tf.dispose([out.loss, w.inputs, w.targets]);
-      disposeStates(states);
-      states = out.states;
-    }
-    disposeStates(states);
-    const loss = acc.meanLoss();
-    return { loss, perplexity: perplexity(loss), bitsPerCharacter: config.characterLevel ? bitsPerCharacter(loss) : undefined, tokens: acc.count };
+    return evaluateLanguageModel(model, set.tree as never, stream, config.bptt, { characterLevel: config.characterLevel, tracer });
   }
 
-  async function evaluateWithAverage(stream: BatchedStream, tracer?: GateTracer): Promise<{ metrics: EvaluationMetrics; averaged: boolean }> {
+  /**
+   * Evaluates the current parameters (NT-ASGD's averages when averaging). `keepIfBest`: a validation
+   * evaluation that improves on p.best keeps a copy of the evaluated parameters.
+   */
+  async function evaluateWithAverage(stream: BatchedStream, tracer?: GateTracer, keepIfBest = false): Promise<{ metrics: EvaluationMetrics; averaged: boolean }> {
     const averagedParams = optimizer.averagedParameters();
     try {
       const metrics = await withParameters(set.variables, averagedParams, () => evaluate(stream, tracer));
-      return { metrics, averaged: averagedParams !== undefined };
+      const averaged = averagedParams !== undefined;
+      if (keepIfBest && !(p.best && p.best.loss <= metrics.loss)) {
+        disposeNamed(bestParams);
+        bestParams = {};
+        for (const [k, v] of Object.entries(set.variables)) bestParams[k] = (averagedParams?.[k] ?? v).clone();
+        p.best = { loss: metrics.loss, step: p.step, epoch: p.epoch, averaged };
+      }
+      return { metrics, averaged };
     } finally {
       disposeNamed(averagedParams);
     }
@@ -328,7 +423,7 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
   }
 
   async function evaluationPoint(split: Split, stream: BatchedStream): Promise<EvaluationPoint> {
-    const { metrics, averaged } = await evaluateWithAverage(stream);
+    const { metrics, averaged } = await evaluateWithAverage(stream, undefined, split === "valid");
     const point: EvaluationPoint = { ...metrics, step: p.step, epoch: p.epoch, split, averaged };
     p.evaluations.push(point);
     emit(options.onProgress, { kind: "eval", step: p.step, epoch: p.epoch, split, metrics: metricsRecord(metrics), elapsedMs: stopwatch.elapsedMs(), totalSteps });
@@ -454,19 +549,43 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
       synthesizer?.resetMemory();
       if (checkpoints && p.epoch < config.epochs) save();
     }
-    const valid = (await evaluateWithAverage(validStream)).metrics;
-    const test = testStream ? (await evaluateWithAverage(testStream)).metrics : undefined;
+    const { metrics: lastValid, averaged: lastAveraged } = await evaluateWithAverage(validStream);
+    const lastTest = testStream ? (await evaluateWithAverage(testStream)).metrics : undefined;
+    const rule = config.modelSelection ?? "best-valid";
+    // The last epoch's validation evaluation saw the final parameters, so a best from an earlier step is strictly better.
+    const useBest = rule === "best-valid" && bestParams !== undefined && p.best !== undefined && p.best.step !== p.step;
+    const selected = useBest ? bestParams : optimizer.averagedParameters();
+    let valid = lastValid;
+    let test = lastTest;
     let gateHistograms: unknown;
-    if (config.gateHistograms) {
-      const tracer = new GateTracer();
-      await evaluateWithAverage(validStream, tracer);
-      gateHistograms = tracer.toJSON();
+    try {
+      if (useBest) {
+        valid = await withParameters(set.variables, selected, () => evaluate(validStream));
+        test = testStream ? await withParameters(set.variables, selected, () => evaluate(testStream)) : undefined;
+        if (checkpoints) {
+          const tensors: Record<string, SerializedTensor> = {};
+          for (const [k, v] of Object.entries(serializeNamed(bestParams!))) tensors[`param/${k}`] = v;
+          bestModelCheckpoints(checkpoints).save({ meta: { kind: "language-model-best", config, best: p.best }, tensors });
+        }
+      }
+      if (config.gateHistograms) {
+        const tracer = new GateTracer();
+        await withParameters(set.variables, selected, () => evaluate(validStream, tracer));
+        gateHistograms = tracer.toJSON();
+      }
+    } finally {
+      if (!useBest) disposeNamed(selected);
     }
+    const selection: ModelSelection = useBest
+      ? { rule, parameters: "best", step: p.best!.step, epoch: p.best!.epoch, averaged: p.best!.averaged, validLoss: valid.loss }
+      : { rule, parameters: "last", step: p.step, epoch: p.epoch, averaged: lastAveraged, validLoss: lastValid.loss };
     const result: LanguageModelResult = {
       steps: p.step,
       epochs: p.epoch,
       elapsedMs: stopwatch.elapsedMs(),
       final: { valid, test },
+      last: { valid: lastValid, test: lastTest },
+      selection,
       evaluations: p.evaluations,
       trainLossCurve: trainCurve.values(),
       gradientNormCurve: normCurve.values(),

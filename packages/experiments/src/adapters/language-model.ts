@@ -6,6 +6,7 @@
 import { loadLanguageModelCorpus, type LanguageModelCorpus } from "@rnnlab/data";
 import { gateSaturationFromHistogram } from "@rnnlab/metrics";
 import {
+  bestModelCheckpoints,
   CheckpointManager,
   configHash as trainerConfigHash,
   trainLanguageModel,
@@ -193,9 +194,15 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
       },
     },
   );
+  // `final` holds the selected parameters' metrics (best validation by default; `selectedStep` says which).
   const final: Record<string, number> = {
     validLoss: result.final.valid.loss,
     validPerplexity: result.final.valid.perplexity,
+    selectedStep: result.selection.step,
+    lastValidPerplexity: result.last.valid.perplexity,
+    // Largest carried |h|, |c| during the final evaluations: one that grows with the column length flags a
+    // cell state that integrates without bound, whose carried-state perplexity depends on the batch layout (issue 17).
+    validMaxCarriedState: result.final.valid.maxCarriedState,
     steps: result.steps,
     trainSeconds: result.elapsedMs / 1000,
     parameterCount: result.parameterCount,
@@ -204,7 +211,9 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
   if (result.final.test) {
     final.testLoss = result.final.test.loss;
     final.testPerplexity = result.final.test.perplexity;
+    final.testMaxCarriedState = result.final.test.maxCarriedState;
   }
+  if (result.last.test) final.lastTestPerplexity = result.last.test.perplexity;
   if (spec.level === "character") {
     if (result.final.valid.bitsPerCharacter !== undefined) final.validBitsPerCharacter = result.final.valid.bitsPerCharacter;
     if (result.final.test?.bitsPerCharacter !== undefined) final.testBitsPerCharacter = result.final.test.bitsPerCharacter;
@@ -222,7 +231,9 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
   }
   if (result.synthesizerLossCurve) curves.synthesizerLoss = curveOf(result.synthesizerLossCurve);
   if (result.orthogonalityErrorCurve) curves.orthogonalityError = curveOf(result.orthogonalityErrorCurve);
-  const extra: Record<string, unknown> = { corpus: corpus.name, vocabularySize: config.vocabularySize, trainTokens: corpus.train.length };
+  const extra: Record<string, unknown> = { corpus: corpus.name, vocabularySize: config.vocabularySize, trainTokens: corpus.train.length, modelSelection: result.selection };
+  // Compression and the extra evaluations read the selected parameters: best.rnnlab or the final checkpoint.
+  const selectedCheckpoint = () => (result.selection.parameters === "best" ? bestModelCheckpoints(checkpoints) : checkpoints).load();
   if (result.gateHistograms) {
     const saturation = gateSaturationSummary(result.gateHistograms);
     extra.gateSaturation = saturation.byGate;
@@ -230,7 +241,7 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     Object.assign(final, saturation.finals);
   }
   if (spec.compression && corpus.test.length > 0) {
-    const checkpoint = checkpoints.load();
+    const checkpoint = selectedCheckpoint();
     if (!checkpoint) throw new Error(`${checkpoints.file}: no final checkpoint to read the trained parameters from`);
     const table = languageModelCompressionTable({
       architecture: config,
@@ -246,7 +257,7 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     }
   }
   if (spec.evaluateTrained) {
-    const checkpoint = checkpoints.load();
+    const checkpoint = selectedCheckpoint();
     if (!checkpoint) throw new Error(`${checkpoints.file}: no final checkpoint to read the trained parameters from`);
     Object.assign(extra, await spec.evaluateTrained({ architecture: config, checkpoint, corpus }));
   }

@@ -7,22 +7,22 @@
  *   SVD:          the rank-k truncated SVD of each gate block
  * and report the test perplexity of each compressed model next to the uncompressed one.
  *
- * The trained parameters come from the trainer's final checkpoint in the run directory. The model is
+ * The trained parameters come from the selected model's checkpoint in the run directory (best.rnnlab at the
+ * best validation, or the final checkpoint; see the trainer's `modelSelection`). The model is
  * rebuilt with the trained architecture minus dropout, so evaluation gates are exactly the trainer's
  * (plain σ for G2; the cells keep σ(a/τ) for the sharpened arm) and "uncompressed" equals the trainer's
  * test perplexity (the smoke test checks this).
  */
 import { Rng, tf } from "@rnnlab/core";
-import type { State } from "@rnnlab/cells";
 import { compressGateBlocks, type CompressionSpec } from "@rnnlab/metrics";
 import {
   ARCHITECTURE_KEYS,
   batchifyTokens,
   deserializeTensor,
+  evaluateLanguageModel,
   flattenParams,
   LanguageModel,
   unflattenLike,
-  windowTensors,
   type CheckpointData,
   type LanguageModelArchitecture,
   type LanguageModelParams,
@@ -35,25 +35,9 @@ export interface LanguageModelCompressionSection {
   svdRankDivisors: number[];
 }
 
-/** Mean-NLL perplexity of `params` on `tokens`, state carried across windows (as the trainer evaluates). */
+/** Mean-NLL perplexity of `params` on `tokens`: the trainer's own evaluation pass (state carried across windows). */
 export function languageModelPerplexity(model: LanguageModel, params: LanguageModelParams, tokens: ArrayLike<number>, batchSize: number, bptt: number): number {
-  const stream = batchifyTokens(tokens, batchSize, "test tokens");
-  let states: State[] = model.initialStates(batchSize);
-  let lossSum = 0;
-  let count = 0;
-  for (let row = 0; row < stream.rows - 1; row += bptt) {
-    const next = tf.tidy(() => {
-      const w = windowTensors(stream, row, bptt);
-      const r = model.forward(params, w.inputs, w.targets, states, { training: false });
-      lossSum += r.loss.dataSync()[0] * w.length * batchSize;
-      count += w.length * batchSize;
-      return r.states.map((s) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, tf.keep(v)]))) as State[];
-    });
-    for (const s of states) tf.dispose(Object.values(s));
-    states = next;
-  }
-  for (const s of states) tf.dispose(Object.values(s));
-  return Math.exp(lossSum / count);
+  return evaluateLanguageModel(model, params, batchifyTokens(tokens, batchSize, "test tokens"), bptt).perplexity;
 }
 
 /**
