@@ -20,6 +20,10 @@ export interface NativeBlas {
     rows: number, cols: number, epsilon: number): void;
   layerNormBackward(dy: Float32Array, xhat: Float32Array, inv: Float32Array, gain: Float32Array, da: Float32Array, dgain: Float32Array,
     dbias: Float32Array, rows: number, cols: number): void;
+  ncgruForward(proj: Float32Array, urz: Float32Array, uc: Float32Array, bmod: Float32Array, h0: Float32Array, ys: Float32Array,
+    saved: Float32Array, T: number, B: number, H: number): void;
+  ncgruBackward(dy: Float32Array, saved: Float32Array, h0: Float32Array, ys: Float32Array, urz: Float32Array, uc: Float32Array,
+    dx: Float32Array, dh0: Float32Array, dbmod: Float32Array, T: number, B: number, H: number): void;
   setThreads(n: number): void;
   info(): { library: string; config: string; corename: string; threads: number };
 }

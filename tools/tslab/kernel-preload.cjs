@@ -15,21 +15,32 @@ const zmq = require(require.resolve("zeromq", { paths: [path.join(__dirname, "no
 // Only the bind case: EBUSY also means "another send/receive is in progress", where retrying could reorder messages.
 const isBindBusy = (e) => Boolean(e && e.code === "EBUSY" && /bind/i.test(String(e.message)));
 
-// Defined on the socket classes tslab uses (the native Socket.prototype methods are read-only).
+// Defined on the socket classes tslab uses (the native Socket.prototype methods are read-only). Everything
+// but the bind case behaves exactly as before: a synchronous throw stays synchronous (e.g. a send on the
+// heartbeat socket after shutdown closed it), any other rejection is passed on unchanged.
 function retryOnBusy(cls, name) {
   const original = zmq.Socket.prototype[name];
   Object.defineProperty(cls.prototype, name, {
     configurable: true,
     writable: true,
-    value: async function (...args) {
-      for (let attempt = 0; ; attempt++) {
+    value: function (...args) {
+      const retry = (e, n) => {
+        if (!isBindBusy(e) || this.closed || n >= 200) throw e;
+        return new Promise((resolve) => setTimeout(resolve, 10)).then(() => attempt(n + 1));
+      };
+      const attempt = (n) => {
+        let result;
         try {
-          return await original.apply(this, args);
+          result = original.apply(this, args);
         } catch (e) {
-          if (!isBindBusy(e) || this.closed || attempt >= 200) throw e;
-          await new Promise((resolve) => setTimeout(resolve, 10));
+          // zeromq throws EBUSY synchronously while the socket binds: retry once the bind is done.
+          if (!isBindBusy(e) || this.closed) throw e;
+          return retry(e, n);
         }
-      }
+        if (!result || typeof result.then !== "function") return result;
+        return result.catch((e) => retry(e, n));
+      };
+      return attempt(0);
     },
   });
 }

@@ -17,6 +17,7 @@
  * docs/papers/nc-gru.md calls that a bug, and here each matrix has its own A, inverse and gradient.)
  */
 import { tf, type Rng } from "@rnnlab/core";
+import { ncgruRecurrence } from "./fast/ncgru-sequence";
 import type { Cell, CellContext, State } from "./types";
 import { resolveDropoutConfig, prepareInputDropout, projectInput, type DropoutConfig, type InputDropoutPrepared } from "./dropout";
 import { uniformTensor } from "./init";
@@ -115,6 +116,15 @@ export function createNcGru(options: NcGruOptions): NcGruCell {
       // The candidate block has no additive bias (modReLU's b_c plays that role).
       const bias = tf.concat([params.bias, tf.zeros([H])]) as tf.Tensor1D; // [3H]
       return projectInput(xs, params.inputKernel, bias, prepared.input); // [T, B, 3H]
+    },
+
+    sequence(params: NcGruParams, projected: tf.Tensor3D, state: NcGruState) {
+      // The fused recurrence (./fast/ncgru-sequence.ts), where the backend has its native kernels.
+      const recurrentRz = params.resetRecurrentKernel
+        ? (tf.concat([params.resetRecurrentKernel, params.recurrentKernel], 1) as tf.Tensor2D) // [H, 2H]: U_r | U_z
+        : params.recurrentKernel;
+      const r = ncgruRecurrence(recurrentRz, params.candidateRecurrentKernel, params.modReluBias, projected, state.h);
+      return r && { ys: r.ys, state: { h: r.h } as NcGruState };
     },
 
     step(params: NcGruParams, state: NcGruState, x: tf.Tensor2D, prepared: NcGruPrepared) {

@@ -194,6 +194,12 @@ export const GRU_BACKWARD_KERNEL = "RnnlabGruRecurrenceGrad";
  * `runKernel(LAYER_NORM_BACKWARD_KERNEL, {dy, xhat, inv, gain})` -> [da, dgain, dbias].
  */
 export const LAYER_NORM_KERNEL = "RnnlabLayerNorm";
+/**
+ * The fused NC-GRU recurrence: `runKernel(NCGRU_FORWARD_KERNEL, {proj, urz, uc, bmod, h0})` -> [ys, saved];
+ * `runKernel(NCGRU_BACKWARD_KERNEL, {dy, saved, h0, ys, urz, uc})` -> [dx, dh0, dbmod].
+ */
+export const NCGRU_FORWARD_KERNEL = "RnnlabNcGruRecurrence";
+export const NCGRU_BACKWARD_KERNEL = "RnnlabNcGruRecurrenceGrad";
 export const LAYER_NORM_BACKWARD_KERNEL = "RnnlabLayerNormGrad";
 
 function lstmKernels(blas: NativeBlas): tf.KernelConfig[] {
@@ -251,6 +257,34 @@ function lstmKernels(blas: NativeBlas): tf.KernelConfig[] {
         const outs = [wasm.makeOutput([T, B, 3 * H], "float32"), wasm.makeOutput([T, B, 3 * H], "float32"), wasm.makeOutput([B, H], "float32")];
         blas.gruBackward(
           view(wasm, dy), view(wasm, saved), view(wasm, h0), view(wasm, ys), view(wasm, u),
+          view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), T, B, H,
+        );
+        return outs;
+      },
+    },
+    {
+      kernelName: NCGRU_FORWARD_KERNEL,
+      backendName: "wasm",
+      kernelFunc: ({ inputs, backend }) => {
+        const { proj, urz, uc, bmod, h0 } = inputs as Record<string, TensorInfo>;
+        const [T, B, H3] = proj.shape;
+        const H = H3 / 3;
+        const wasm = backend as unknown as WasmHeapBackend;
+        const outs = [wasm.makeOutput([T, B, H], "float32"), wasm.makeOutput([T, B, 4 * H], "float32")];
+        blas.ncgruForward(view(wasm, proj), view(wasm, urz), view(wasm, uc), view(wasm, bmod), view(wasm, h0), view(wasm, outs[0]), view(wasm, outs[1]), T, B, H);
+        return outs;
+      },
+    },
+    {
+      kernelName: NCGRU_BACKWARD_KERNEL,
+      backendName: "wasm",
+      kernelFunc: ({ inputs, backend }) => {
+        const { dy, saved, h0, ys, urz, uc } = inputs as Record<string, TensorInfo>;
+        const [T, B, H] = ys.shape;
+        const wasm = backend as unknown as WasmHeapBackend;
+        const outs = [wasm.makeOutput([T, B, 3 * H], "float32"), wasm.makeOutput([B, H], "float32"), wasm.makeOutput([H], "float32")];
+        blas.ncgruBackward(
+          view(wasm, dy), view(wasm, saved), view(wasm, h0), view(wasm, ys), view(wasm, urz), view(wasm, uc),
           view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), T, B, H,
         );
         return outs;

@@ -32,6 +32,12 @@
  *       `saved` [T,B,4H] keeps r, z, n, rec_n per step. Backward takes dy [T,B,H] (the final state's
  *       gradient already added to dy[T-1]) and writes dx [T,B,3H] (w.r.t. the projected input),
  *       drec [T,B,3H] (w.r.t. rec, for dU = Σ h_{t-1}ᵀ drec and db_rec) and dh0.
+ *   ncgruForward(proj, urz, uc, bmod, h0, ys, saved, T, B, H)
+ *   ncgruBackward(dy, saved, h0, ys, urz, uc, dx, dh0, dbmod, T, B, H)
+ *       NC-GRU (packages/cells/src/ncgru.ts): [r z] = σ(x_rz + h·U_rz), p = x_c + (r ⊙ h)·U_c,
+ *       c = sign(p)·relu(|p| + b), h' = c + z ⊙ (h − c). `saved` [T,B,4H] keeps r, z, p, c. Backward
+ *       writes dx [T,B,3H] (= the pre-activation gradients [dr̂ dẑ dp], which also give dU_rz and dU_c
+ *       as products outside), dh0 and dbmod [H] (summed over time and batch).
  *   layerNormForward(a, gain, bias, out, xhat, inv, rows, cols, epsilon)
  *   layerNormBackward(dy, xhat, inv, gain, da, dgain, dbias, rows, cols)
  *       Layer norm over each row (biased variance, as tf.moments): x̂ = (a − μ)·inv, inv = 1/√(σ² + ε),
@@ -416,6 +422,119 @@ static napi_value gru_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static inline float signf(float x) { return (float)((x > 0) - (x < 0)); }
+
+static napi_value ncgru_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  fview v[7];
+  int64_t T, B, H;
+  if (argc < 10 || !float32_args(env, argv, 0, 7, v) || !sizes3(env, argv, 7, &T, &B, &H))
+    FAIL("ncgruForward: expected (proj, urz, uc, bmod, h0, ys, saved: Float32Array, T, B, H >= 1)");
+  const size_t bh = (size_t)(B * H), h2 = (size_t)(2 * H), h3 = (size_t)(3 * H), h4 = (size_t)(4 * H);
+  const size_t need[7] = {(size_t)T * B * h3, (size_t)H * h2, (size_t)(H * H), (size_t)H, bh, (size_t)T * bh, (size_t)T * B * h4};
+  for (int i = 0; i < 7; i++)
+    if (v[i].n < need[i]) FAIL("ncgruForward: an array is too short for T, B, H");
+  const float *proj = v[0].p, *urz = v[1].p, *uc = v[2].p, *bmod = v[3].p, *h0 = v[4].p;
+  float *ys = v[5].p, *saved = v[6].p;
+  float* rz = (float*)malloc(sizeof(float) * (size_t)B * h2);
+  float* rh = (float*)malloc(sizeof(float) * bh);
+  float* pc = (float*)malloc(sizeof(float) * bh);
+  if (!rz || !rh || !pc) {
+    free(rz); free(rh); free(pc);
+    FAIL("ncgruForward: out of memory");
+  }
+  for (int64_t t = 0; t < T; t++) {
+    const float* hp = t == 0 ? h0 : ys + (t - 1) * bh;
+    const float* x = proj + t * B * h3;
+    float* s = saved + t * B * h4;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)h2, (int)H, 1.0f, hp, (int)H, urz, (int)h2, 0.0f, rz, (int)h2);
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t j = 0; j < H; j++) {
+        const float r = sigmoidf(x[b * h3 + j] + rz[b * h2 + j]);
+        s[b * h4 + j] = r;
+        s[b * h4 + H + j] = sigmoidf(x[b * h3 + H + j] + rz[b * h2 + H + j]);
+        rh[b * H + j] = r * hp[b * H + j];
+      }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)H, 1.0f, rh, (int)H, uc, (int)H, 0.0f, pc, (int)H);
+    float* h = ys + t * bh;
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t j = 0; j < H; j++) {
+        const float p = x[b * h3 + 2 * H + j] + pc[b * H + j];
+        const float m = fabsf(p) + bmod[j];
+        const float c = m > 0 ? signf(p) * m : 0.0f;
+        const float z = s[b * h4 + H + j];
+        s[b * h4 + 2 * H + j] = p;
+        s[b * h4 + 3 * H + j] = c;
+        h[b * H + j] = c + z * (hp[b * H + j] - c);
+      }
+  }
+  free(rz); free(rh); free(pc);
+  return NULL;
+}
+
+static napi_value ncgru_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  fview v[9];
+  int64_t T, B, H;
+  if (argc < 12 || !float32_args(env, argv, 0, 9, v) || !sizes3(env, argv, 9, &T, &B, &H))
+    FAIL("ncgruBackward: expected (dy, saved, h0, ys, urz, uc, dx, dh0, dbmod: Float32Array, T, B, H >= 1)");
+  const size_t bh = (size_t)(B * H), h2 = (size_t)(2 * H), h3 = (size_t)(3 * H), h4 = (size_t)(4 * H);
+  const size_t need[9] = {(size_t)T * bh, (size_t)T * B * h4, bh, (size_t)T * bh, (size_t)H * h2, (size_t)(H * H), (size_t)T * B * h3, bh, (size_t)H};
+  for (int i = 0; i < 9; i++)
+    if (v[i].n < need[i]) FAIL("ncgruBackward: an array is too short for T, B, H");
+  const float *dy = v[0].p, *saved = v[1].p, *h0 = v[2].p, *ys = v[3].p, *urz = v[4].p, *uc = v[5].p;
+  float *dx = v[6].p, *dh = v[7].p, *dbmod = v[8].p;
+  float* drh = (float*)malloc(sizeof(float) * bh);
+  float* dp = (float*)malloc(sizeof(float) * bh);
+  float* drz = (float*)malloc(sizeof(float) * (size_t)B * h2);
+  if (!drh || !dp || !drz) {
+    free(drh); free(dp); free(drz);
+    FAIL("ncgruBackward: out of memory");
+  }
+  memset(dh, 0, bh * sizeof(float));
+  memset(dbmod, 0, (size_t)H * sizeof(float));
+  for (int64_t t = T - 1; t >= 0; t--) {
+    const float *s = saved + t * B * h4, *hp = t == 0 ? h0 : ys + (t - 1) * bh, *dyt = dy + t * bh;
+    float* dxt = dx + t * B * h3;
+    /* candidate and update gate */
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t j = 0; j < H; j++) {
+        const size_t k = (size_t)(b * H + j);
+        const float* sb = s + b * h4;
+        const float z = sb[H + j], p = sb[2 * H + j], c = sb[3 * H + j];
+        const float dht = dyt[k] + dh[k];
+        const float dc = dht * (1.0f - z);
+        const float active = c != 0.0f ? 1.0f : 0.0f; /* relu'(|p| + b): c ≠ 0 exactly when |p| + b > 0 and p ≠ 0 */
+        const float sp = signf(p);
+        dp[k] = dc * active * sp * sp;
+        dbmod[j] += dc * active * sp;
+        dxt[b * h3 + 2 * H + j] = dp[k];
+        dxt[b * h3 + H + j] = dht * (hp[k] - c) * z * (1.0f - z);
+        dh[k] = dht * z;
+      }
+    /* d(r ⊙ h) = dp · U_cᵀ */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)H, (int)H, 1.0f, dp, (int)H, uc, (int)H, 0.0f, drh, (int)H);
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t j = 0; j < H; j++) {
+        const size_t k = (size_t)(b * H + j);
+        const float r = s[b * h4 + j];
+        const float drPre = drh[k] * hp[k] * r * (1.0f - r);
+        dxt[b * h3 + j] = drPre;
+        dh[k] += drh[k] * r;
+        drz[b * h2 + j] = drPre;
+        drz[b * h2 + H + j] = dxt[b * h3 + H + j];
+      }
+    /* dh_{t-1} += [dr̂ dẑ] · U_rzᵀ */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)H, (int)h2, 1.0f, drz, (int)h2, urz, (int)h2, 1.0f, dh, (int)H);
+  }
+  free(drh); free(dp); free(drz);
+  return NULL;
+}
+
 static napi_value layer_norm_forward(napi_env env, napi_callback_info info) {
   size_t argc = 9;
   napi_value argv[9];
@@ -530,6 +649,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lstmBackward", NULL, lstm_backward, NULL, NULL, NULL, napi_default, NULL},
       {"gruForward", NULL, gru_forward, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormForward", NULL, layer_norm_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"ncgruForward", NULL, ncgru_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"ncgruBackward", NULL, ncgru_backward, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormBackward", NULL, layer_norm_backward, NULL, NULL, NULL, napi_default, NULL},
       {"gruBackward", NULL, gru_backward, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},

@@ -1,6 +1,7 @@
 /** The fast training path: whole-sequence LSTM with hand-written BPTT, softmax cross-entropy, structured dropout. */
 export * from "./lstm-sequence";
 export * from "./gru-sequence";
+export * from "./ncgru-sequence";
 export * from "./softmax-cross-entropy";
 export * from "./structured-dropout";
 export * from "./dense";

@@ -56,6 +56,10 @@ export interface LanguageModelSection {
   clipNorm: number;
   evaluateEverySteps: number;
   checkpointEverySteps: number;
+  /** AWD-LSTM's AR α (absent: 0). */
+  activationRegularization?: number;
+  /** AWD-LSTM's TAR β (absent: 0). */
+  temporalActivationRegularization?: number;
 }
 
 export interface DropoutSection {
@@ -123,6 +127,15 @@ export interface LanguageModelArmSpec {
   }) => Record<string, unknown> | Promise<Record<string, unknown>>;
 }
 
+/**
+ * Test hook (issue 17's config-reach test): when set, called with everything an arm hands to training
+ * (the trainer config, the corpus it trains on, and the evaluation extras) just before training starts.
+ * Throwing from it stops the arm. Unset in every real run.
+ */
+export const languageModelTrainerProbe: {
+  observe?: (seen: { config: LanguageModelTrainConfig; corpus: { name: string; train: number; valid: number; test: number }; spec: LanguageModelArmSpec }) => void;
+} = {};
+
 export async function runLanguageModelArm(ctx: ArmContext<object>, spec: LanguageModelArmSpec): Promise<ArmOutcome> {
   const fullCorpus = loadCorpus(spec.data, spec.level);
   const cap = spec.data.maxEvaluationTokens ?? 0;
@@ -155,6 +168,8 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
         }
       : {}),
     ...(spec.fastPath ? { fastPath: spec.fastPath } : {}),
+    ...(m.activationRegularization ? { activationRegularization: m.activationRegularization } : {}),
+    ...(m.temporalActivationRegularization ? { temporalActivationRegularization: m.temporalActivationRegularization } : {}),
     batchSize: m.batchSize,
     evaluationBatchSize: m.evaluationBatchSize,
     bptt: m.bptt,
@@ -171,6 +186,11 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     ...(spec.dni ? { dni: spec.dni } : {}),
     stepCurveCapacity: 256,
   };
+  languageModelTrainerProbe.observe?.({
+    config,
+    corpus: { name: corpus.name, train: corpus.train.length, valid: corpus.valid.length, test: corpus.test.length },
+    spec,
+  });
   const checkpoints = new CheckpointManager({
     directory: ctx.runDir,
     everySteps: m.checkpointEverySteps,

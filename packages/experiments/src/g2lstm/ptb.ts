@@ -50,6 +50,8 @@ export const g2PtbBase: G2PtbConfig = {
     clipNorm: 0.25,
     evaluateEverySteps: 0,
     checkpointEverySteps: 500,
+    activationRegularization: 2, // AWD main.py --alpha 2 (PAPERS.md §1 "AR α = 2; TAR β = 1")
+    temporalActivationRegularization: 1, // --beta 1
   },
   // dropout 0.4, dropouth 0.3, dropouti 0.65, dropoute 0.1, wdrop 0.5
   dropout: { kind: "locked", embedding: 0.1, input: 0.65, hidden: 0.3, output: 0.4, weightDrop: 0.5 },

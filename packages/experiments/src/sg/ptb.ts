@@ -55,6 +55,8 @@ export const sgPtbBase: SgPtbConfig = {
     clipNorm: 0.2,
     evaluateEverySteps: 0,
     checkpointEverySteps: 500,
+    activationRegularization: 2, // alternate_sg main.py defaults --alpha 2 --beta 1 (PAPERS.md §2b)
+    temporalActivationRegularization: 1,
   },
   dropout: { kind: "locked", embedding: 0.1, input: 0.4, hidden: 0.3, output: 0.4, weightDrop: 0.1 },
   // Element-wise synthesizer: Linear(1→50), 1-layer recurrent unit of 50, Linear(50→1), input noise N(1, 0.5).
