@@ -8,11 +8,6 @@
 # (default 127.0.0.1), RNNLAB_NOTEBOOK_TOKEN (default: a random token), RNNLAB_NOTEBOOK_BROWSER=0|1
 # (default: open a browser only where there is a display).
 set -euo pipefail
-# A virtual environment in the repository (the README's JupyterLab recipe) is used when it has Jupyter.
-if [ -z "${RNNLAB_PYTHON:-}" ]; then
-  venv_py="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.venv/bin/python"
-  if [ -x "$venv_py" ] && "$venv_py" -c "import jupyter_client" >/dev/null 2>&1; then export RNNLAB_PYTHON="$venv_py"; fi
-fi
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 bash scripts/setup.sh

@@ -51,11 +51,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     cat >&2 <<MSG
 rnnlab setup: missing ${missing[*]}, and this is not a Debian/Ubuntu machine where I may run apt-get as root.
 Install them yourself, then run \`npm run setup\` again:
-  python3 -m pip install jupyterlab nbconvert nbclient jupyter_client   # Jupyter (JupyterLab to open the notebooks)
+  python3 -m venv .venv && .venv/bin/pip install jupyterlab notebook nbclient nbconvert   # Jupyter, found in .venv/
+  #   (Debian/Ubuntu without root: \`sudo apt-get install python3-venv\` first; see README.md, "JupyterLab")
   # OpenBLAS for the native matrix products: \`sudo apt-get install libopenblas-dev\` (Fedora: openblas-devel)
   # a Chromium for figures: your OS package (e.g. \`sudo apt-get install chromium\`, \`brew install --cask chromium\`),
   # or point RNNLAB_CHROMIUM at any Chrome/Chromium binary.
-Set RNNLAB_PYTHON to the python that has Jupyter if it is not /usr/bin/python3 (now: $PY).
+Set RNNLAB_PYTHON to the python that has Jupyter if it is neither .venv/bin/python nor /usr/bin/python3 (now: $PY).
 MSG
     exit 1
   fi

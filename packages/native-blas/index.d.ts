@@ -24,6 +24,11 @@ export interface NativeBlas {
     saved: Float32Array, T: number, B: number, H: number): void;
   ncgruBackward(dy: Float32Array, saved: Float32Array, h0: Float32Array, ys: Float32Array, urz: Float32Array, uc: Float32Array,
     dx: Float32Array, dh0: Float32Array, dbmod: Float32Array, T: number, B: number, H: number): void;
+  atnForward(a: Float32Array, gain: Float32Array, bias: Float32Array, wsum: Float32Array, wsq: Float32Array, count: Float32Array,
+    out: Float32Array, newSum: Float32Array, newSq: Float32Array, xhat: Float32Array, stats: Float32Array, B: number, F: number, P: number, epsilon: number): void;
+  atnBackward(dout: Float32Array, dnewSum: Float32Array, dnewSq: Float32Array, a: Float32Array, xhat: Float32Array, stats: Float32Array,
+    gain: Float32Array, wsum: Float32Array, count: Float32Array, da: Float32Array, dgain: Float32Array, dbias: Float32Array,
+    dwsum: Float32Array, dwsq: Float32Array, B: number, F: number, P: number): void;
   setThreads(n: number): void;
   info(): { library: string; config: string; corename: string; threads: number };
 }

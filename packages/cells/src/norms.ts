@@ -16,7 +16,7 @@
  * sequence / BPTT segment. With k = 1 there is no window and ATN is computed by the layer-norm code
  * path, so it equals LN exactly.
  */
-import { LAYER_NORM_BACKWARD_KERNEL, LAYER_NORM_KERNEL, tf } from "@rnnlab/core";
+import { ATN_BACKWARD_KERNEL, ATN_KERNEL, LAYER_NORM_BACKWARD_KERNEL, LAYER_NORM_KERNEL, tf } from "@rnnlab/core";
 import { checkInteger, checkKind, checkOptions } from "./validate";
 
 export const NORM_EPSILON = 1e-5;
@@ -75,6 +75,30 @@ export interface NormWindow {
  * ATN of a_t given the window and the number of steps already seen (`count`, [batch, 1]). Returns the
  * normalised tensor and the window shifted by one with a_t's sums appended.
  */
+/**
+ * The same step as one native kernel each way (core's ATN_KERNEL), for backends that have it. tf.customGrad
+ * takes one output, so the normalised tensor and the two shifted windows travel packed as [B, F + 2(k−1)].
+ */
+const nativeAssortedTimeNorm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, gain, bias, wsum, wsq, count] = args as tf.Tensor[];
+  const save = args[6] as tf.GradSaveFunc;
+  const [out, newSum, newSq, xhat, stats] = tf.engine().runKernel(ATN_KERNEL, { a, gain, bias, wsum, wsq, count }, { epsilon: NORM_EPSILON } as never) as tf.Tensor[];
+  save([a, xhat, stats, gain, wsum, count]);
+  const F = a.shape[1] as number;
+  const P = wsum.shape[1] as number;
+  return {
+    value: tf.concat([out, newSum, newSq], 1), // [B, F + 2P]
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sxhat, sstats, sgain, swsum, scount] = saved;
+      const [dout, dnewSum, dnewSq] = tf.split(dy, [F, P, P], 1);
+      const [da, dgain, dbias, dwsum, dwsq] = tf.engine().runKernel(
+        ATN_BACKWARD_KERNEL, { dout, dnewSum, dnewSq, a: sa, xhat: sxhat, stats: sstats, gain: sgain, wsum: swsum, count: scount }, {},
+      ) as tf.Tensor[];
+      return [da, dgain, dbias, dwsum, dwsq, tf.zerosLike(scount)];
+    },
+  };
+});
+
 export function assortedTimeNorm(
   a: tf.Tensor2D,
   gain: tf.Tensor,
@@ -84,6 +108,13 @@ export function assortedTimeNorm(
 ): { normalized: tf.Tensor2D; window: NormWindow } {
   const past = window.sum.shape[1]; // k − 1
   const features = a.shape[1];
+  if (gain.rank === 1 && bias.rank === 1 && tf.getKernel(ATN_KERNEL, tf.getBackend())) {
+    return tf.tidy(() => {
+      const packed = nativeAssortedTimeNorm(a, gain, bias, window.sum, window.squares, count) as tf.Tensor2D;
+      const [normalized, sum, squares] = tf.split(packed, [features, past, past], 1) as tf.Tensor2D[];
+      return { normalized, window: { sum, squares } };
+    });
+  }
   return tf.tidy(() => {
     const sumNow = tf.sum(a, 1, true); // [batch, 1]
     const squaresNow = tf.sum(tf.square(a), 1, true); // [batch, 1]

@@ -195,6 +195,13 @@ export const GRU_BACKWARD_KERNEL = "RnnlabGruRecurrenceGrad";
  */
 export const LAYER_NORM_KERNEL = "RnnlabLayerNorm";
 /**
+ * One step of assorted-time normalisation: `runKernel(ATN_KERNEL, {a, gain, bias, wsum, wsq, count}, {epsilon})`
+ * -> [out, newSum, newSq, xhat, stats]; `runKernel(ATN_BACKWARD_KERNEL, {dout, dnewSum, dnewSq, a, xhat, stats,
+ * gain, wsum, count})` -> [da, dgain, dbias, dwsum, dwsq].
+ */
+export const ATN_KERNEL = "RnnlabAssortedTimeNorm";
+export const ATN_BACKWARD_KERNEL = "RnnlabAssortedTimeNormGrad";
+/**
  * The fused NC-GRU recurrence: `runKernel(NCGRU_FORWARD_KERNEL, {proj, urz, uc, bmod, h0})` -> [ys, saved];
  * `runKernel(NCGRU_BACKWARD_KERNEL, {dy, saved, h0, ys, urz, uc})` -> [dx, dh0, dbmod].
  */
@@ -286,6 +293,40 @@ function lstmKernels(blas: NativeBlas): tf.KernelConfig[] {
         blas.ncgruBackward(
           view(wasm, dy), view(wasm, saved), view(wasm, h0), view(wasm, ys), view(wasm, urz), view(wasm, uc),
           view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), T, B, H,
+        );
+        return outs;
+      },
+    },
+    {
+      kernelName: ATN_KERNEL,
+      backendName: "wasm",
+      kernelFunc: ({ inputs, attrs, backend }) => {
+        const { a, gain, bias, wsum, wsq, count } = inputs as Record<string, TensorInfo>;
+        const [B, F] = a.shape;
+        const P = wsum.shape[1];
+        const wasm = backend as unknown as WasmHeapBackend;
+        const outs = [[B, F], [B, P], [B, P], [B, F], [B, 3]].map((shape) => wasm.makeOutput(shape, "float32"));
+        blas.atnForward(
+          view(wasm, a), view(wasm, gain), view(wasm, bias), view(wasm, wsum), view(wasm, wsq), view(wasm, count),
+          view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), view(wasm, outs[3]), view(wasm, outs[4]),
+          B, F, P, (attrs as unknown as { epsilon: number }).epsilon,
+        );
+        return outs;
+      },
+    },
+    {
+      kernelName: ATN_BACKWARD_KERNEL,
+      backendName: "wasm",
+      kernelFunc: ({ inputs, backend }) => {
+        const { dout, dnewSum, dnewSq, a, xhat, stats, gain, wsum, count } = inputs as Record<string, TensorInfo>;
+        const [B, F] = a.shape;
+        const P = wsum.shape[1];
+        const wasm = backend as unknown as WasmHeapBackend;
+        const outs = [[B, F], [F], [F], [B, P], [B, P]].map((shape) => wasm.makeOutput(shape, "float32"));
+        blas.atnBackward(
+          view(wasm, dout), view(wasm, dnewSum), view(wasm, dnewSq), view(wasm, a), view(wasm, xhat), view(wasm, stats),
+          view(wasm, gain), view(wasm, wsum), view(wasm, count),
+          view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), view(wasm, outs[3]), view(wasm, outs[4]), B, F, P,
         );
         return outs;
       },

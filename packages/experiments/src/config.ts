@@ -209,7 +209,11 @@ export function overridesToPatch(base: object, overrides: Overrides): ConfigObje
   return patch;
 }
 
-/** Normalise overrides to a sorted `key=value` list, as stored in result files and run records. */
+/**
+ * Normalise overrides to a `key=value` list, as stored in result files and run records, in the order
+ * given: a key set twice takes its last value when resolved, so sorting would store a list that
+ * re-resolves to another config (`x=5 x=10` sorted is `x=10 x=5`).
+ */
 export function overridesToList(overrides: Overrides | undefined): string[] {
   if (!overrides) return [];
   const list = Array.isArray(overrides)
@@ -218,7 +222,7 @@ export function overridesToList(overrides: Overrides | undefined): string[] {
         return `${key}=${raw.trim()}`;
       })
     : Object.entries(overrides).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`);
-  return [...list].sort();
+  return list;
 }
 
 export function deepFreeze<T>(value: T): DeepReadonly<T> {

@@ -14,7 +14,7 @@
 import { fork } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Rng, writeJsonAtomic } from "@rnnlab/core";
+import { cleanStaleTempFiles, Rng, writeFileAtomic, writeJsonAtomic } from "@rnnlab/core";
 import {
   ConfigError,
   configHash,
@@ -72,6 +72,11 @@ export interface PlannedRun {
   status: RunStatus;
   /** For reused / finished-unrecorded runs: the record. */
   record?: RunRecord;
+  /**
+   * Set when the run directory holds an unfinished run of another config that this run would replace: it
+   * is moved aside (not deleted) until this run finishes, and put back if this run fails before training.
+   */
+  replaces?: string;
 }
 
 export interface ExperimentPlan {
@@ -177,7 +182,14 @@ export function planExperiment(id: string, options: RunOptions = {}): Experiment
         planned.status = "finished-unrecorded";
         planned.record = outcome;
       } else if (runRecord && runRecord.runHash === runHash) planned.status = "partial";
-      else if (prior) planned.status = "stale";
+      else if (readJson<RunDirRecord>(path.join(asideDirFor(runDir, runHash), "run.json"))?.runHash === runHash) {
+        planned.status = "partial"; // set aside by a run of another config that never finished; prepareRunDir swaps it back
+      } else if (prior) planned.status = "stale";
+      if (runRecord && runRecord.runHash !== runHash && outcome?.runHash !== runRecord.runHash && hasProgress(runDir)) {
+        planned.replaces =
+          `an unfinished run of another config (--set ${runRecord.overrides.join(" ") || "(none)"}, preset ${runRecord.preset}); ` +
+          `kept aside as ${path.basename(asideDirFor(runDir, runRecord.runHash))} until this run finishes`;
+      }
       runs.push(planned);
     }
   }
@@ -256,7 +268,7 @@ export async function trainRun(
   options: { resume: boolean; resultsDir?: string; onProgress?: (e: ExperimentProgress) => void; runIndex: number; runCount: number },
 ): Promise<RunRecord> {
   const { definition } = plan;
-  prepareRunDir(plan, run, options.resume, options.resultsDir);
+  const prepared = prepareRunDir(plan, run, options.resume, options.resultsDir);
   const started = Date.now();
   const emit = (kind: ExperimentProgress["kind"], p: { step: number; totalSteps: number; split: string; metrics: Record<string, number> }) =>
     options.onProgress?.({
@@ -269,18 +281,24 @@ export async function trainRun(
       runCount: options.runCount,
     });
   emit("start", { step: 0, totalSteps: 0, split: "train", metrics: {} });
-  const outcome: ArmOutcome = await definition.runArm({
-    experimentId: definition.id,
-    preset: plan.preset,
-    config: plan.config,
-    configHash: plan.configHash,
-    arm: run.arm,
-    seed: run.seed,
-    rng: new Rng(run.seed),
-    runDir: run.runDir,
-    resume: options.resume && run.status === "partial",
-    onProgress: (p) => emit("progress", p),
-  });
+  let outcome: ArmOutcome;
+  try {
+    outcome = await definition.runArm({
+      experimentId: definition.id,
+      preset: plan.preset,
+      config: plan.config,
+      configHash: plan.configHash,
+      arm: run.arm,
+      seed: run.seed,
+      rng: new Rng(run.seed),
+      runDir: run.runDir,
+      resume: options.resume && run.status === "partial",
+      onProgress: (p) => emit("progress", p),
+    });
+  } catch (e) {
+    prepared.rollback();
+    throw e;
+  }
   const bounded = boundOutcome(outcome);
   const record: RunRecord = {
     seed: run.seed,
@@ -293,22 +311,63 @@ export async function trainRun(
     finishedAt: new Date().toISOString(),
   };
   writeJsonAtomic(path.join(run.runDir, "outcome.json"), record);
+  prepared.commit();
   emit("end", { step: 0, totalSteps: 0, split: "train", metrics: record.final });
   return record;
 }
 
-/** Create (or clear, when not resuming or stale) the run directory and write run.json. */
+/** Files a run directory holds besides its bookkeeping: checkpoints, outcome, logs. */
+function hasProgress(runDir: string): boolean {
+  try {
+    return fs.readdirSync(runDir).some((f) => f !== "run.json" && !f.endsWith(".tmp"));
+  } catch {
+    return false;
+  }
+}
+
+/** Where an unfinished run of another config waits while a run of this config replaces it. */
+function asideDirFor(runDir: string, runHash: string | undefined): string {
+  return `${runDir}.aside-${(runHash ?? "unknown").slice(0, 12)}`;
+}
+
+/**
+ * Create the run directory and write run.json. An existing directory of another config (or any, when not
+ * resuming) is not deleted here: the trainer has not yet checked the config's ranges, and a mistyped
+ * `--set` must not cost a partly trained run. It is moved aside; `commit()` (the new run finished) deletes
+ * it, `rollback()` (the new run failed) puts it back unless the new run already saved progress of its own,
+ * in which case both stay.
+ */
 function prepareRunDir(
   plan: Pick<ExperimentPlan, "definition" | "preset" | "config" | "configHash" | "overrides" | "seeds" | "arms">,
   run: Pick<PlannedRun, "arm" | "seed" | "runHash" | "runDir" | "status">,
   resume: boolean,
   resultsDir: string | undefined,
-): void {
-  const previous = readJson<RunDirRecord>(path.join(run.runDir, "run.json"));
-  if (!resume || run.status !== "partial" || previous?.runHash !== run.runHash) {
-    fs.rmSync(run.runDir, { recursive: true, force: true });
+): { commit: () => void; rollback: () => void } {
+  let previous = readJson<RunDirRecord>(path.join(run.runDir, "run.json"));
+  let aside: string | undefined;
+  const waiting = asideDirFor(run.runDir, run.runHash);
+  if (resume && run.status === "partial" && previous?.runHash !== run.runHash && readJson<RunDirRecord>(path.join(waiting, "run.json"))?.runHash === run.runHash) {
+    // This config's unfinished run was set aside by another config's run: swap them.
+    if (fs.existsSync(run.runDir)) {
+      const other = asideDirFor(run.runDir, previous?.runHash);
+      fs.rmSync(other, { recursive: true, force: true });
+      fs.renameSync(run.runDir, other);
+    }
+    fs.renameSync(waiting, run.runDir);
+    previous = readJson<RunDirRecord>(path.join(run.runDir, "run.json"));
+  }
+  const keepContents = resume && run.status === "partial" && previous?.runHash === run.runHash;
+  if (!keepContents && fs.existsSync(run.runDir)) {
+    if (hasProgress(run.runDir)) {
+      aside = asideDirFor(run.runDir, previous?.runHash);
+      fs.rmSync(aside, { recursive: true, force: true });
+      fs.renameSync(run.runDir, aside);
+    } else {
+      fs.rmSync(run.runDir, { recursive: true, force: true });
+    }
   }
   fs.mkdirSync(run.runDir, { recursive: true });
+  cleanStaleTempFiles(run.runDir);
   const record: RunDirRecord = {
     experimentId: plan.definition.id,
     preset: plan.preset,
@@ -323,7 +382,20 @@ function prepareRunDir(
     config: plan.config,
     startedAt: previous?.runHash === run.runHash && resume ? previous.startedAt : new Date().toISOString(),
   };
-  writeJsonAtomic(path.join(run.runDir, "run.json"), record);
+  const runJson = path.join(run.runDir, "run.json");
+  const previousRunJson = keepContents && fs.existsSync(runJson) ? fs.readFileSync(runJson) : undefined;
+  writeJsonAtomic(runJson, record);
+  return {
+    commit: () => {
+      if (aside) fs.rmSync(aside, { recursive: true, force: true });
+    },
+    rollback: () => {
+      if (previousRunJson) writeFileAtomic(runJson, previousRunJson);
+      if (!aside || !fs.existsSync(aside) || hasProgress(run.runDir)) return;
+      fs.rmSync(run.runDir, { recursive: true, force: true });
+      fs.renameSync(aside, run.runDir);
+    },
+  };
 }
 
 /** Train one run in a child process (`worker.ts`), forwarding its progress events. */

@@ -94,5 +94,14 @@ test("the config hash is stable under key order and changes with any value", () 
   const two = resolveExperimentConfig("env/tiny", "smoke", { "train.learningRate": 0.1 });
   assert.equal(one.configHash, two.configHash);
   assert.notEqual(one.configHash, resolveExperimentConfig("env/tiny", "smoke").configHash);
-  assert.deepEqual(overridesToList(["b=2", " a = 1"]), ["a=1", "b=2"]);
+  assert.deepEqual(overridesToList(["b=2", " a = 1"]), ["b=2", "a=1"]);
+});
+
+test("a key set twice: the stored overrides keep the given order and re-resolve to the config that ran (issue 18.3)", () => {
+  const given = ["model.hiddenSize=5", "train.epochs=2", "model.hiddenSize=10"];
+  const ran = resolveConfig(base, undefined, given);
+  assert.equal(ran.model.hiddenSize, 10, "last wins");
+  const stored = overridesToList(given);
+  assert.deepEqual(stored, given);
+  assert.equal(configHash(resolveConfig(base, undefined, stored)), configHash(ran), "resume and report resolve the same config");
 });

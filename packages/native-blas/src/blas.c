@@ -38,6 +38,13 @@
  *       c = sign(p)·relu(|p| + b), h' = c + z ⊙ (h − c). `saved` [T,B,4H] keeps r, z, p, c. Backward
  *       writes dx [T,B,3H] (= the pre-activation gradients [dr̂ dẑ dp], which also give dU_rz and dU_c
  *       as products outside), dh0 and dbmod [H] (summed over time and batch).
+ *   atnForward(a, gain, bias, wsum, wsq, count, out, newSum, newSq, xhat, stats, B, F, P, epsilon)
+ *   atnBackward(dout, dnewSum, dnewSq, a, xhat, stats, gain, wsum, count, da, dgain, dbias, dwsum, dwsq, B, F, P)
+ *       Assorted-time normalisation of one step (packages/cells/src/norms.ts assortedTimeNorm): the mean and
+ *       mean square over a_t and the valid part of a window of the last P = k−1 steps' per-example sums,
+ *       n = F·(min(count, P) + 1); var = relu(m2 − μ²); out = (a − μ)/√(var + ε) ⊙ gain + bias; the window
+ *       shifts by one with a_t's sums appended. `stats` [B,3] saves μ, 1/√(var+ε) and whether var > 0.
+ *       Backward gives the gradients w.r.t. a, gain, bias and both windows (through the means).
  *   layerNormForward(a, gain, bias, out, xhat, inv, rows, cols, epsilon)
  *   layerNormBackward(dy, xhat, inv, gain, da, dgain, dbias, rows, cols)
  *       Layer norm over each row (biased variance, as tf.moments): x̂ = (a − μ)·inv, inv = 1/√(σ² + ε),
@@ -535,6 +542,104 @@ static napi_value ncgru_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value atn_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 15;
+  napi_value argv[15];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  fview v[11];
+  int64_t B, F, P;
+  double eps;
+  if (argc < 15 || !float32_args(env, argv, 0, 11, v) || !sizes3(env, argv, 11, &B, &F, &P) || napi_get_value_double(env, argv[14], &eps) != napi_ok)
+    FAIL("atnForward: expected (a, gain, bias, wsum, wsq, count, out, newSum, newSq, xhat, stats: Float32Array, B, F, P >= 1, epsilon)");
+  const size_t bf = (size_t)(B * F), bp = (size_t)(B * P);
+  const size_t need[11] = {bf, (size_t)F, (size_t)F, bp, bp, (size_t)B, bf, bp, bp, bf, (size_t)(3 * B)};
+  for (int i = 0; i < 11; i++)
+    if (v[i].n < need[i]) FAIL("atnForward: an array is too short for B, F, P");
+  const float *A = v[0].p, *gain = v[1].p, *bias = v[2].p, *wsum = v[3].p, *wsq = v[4].p, *count = v[5].p;
+  float *out = v[6].p, *nsum = v[7].p, *nsq = v[8].p, *xhat = v[9].p, *stats = v[10].p;
+  for (int64_t b = 0; b < B; b++) {
+    const float* a = A + b * F;
+    double s = 0, q = 0;
+    for (int64_t j = 0; j < F; j++) {
+      s += a[j];
+      q += (double)a[j] * a[j];
+    }
+    const float seen = fminf(count[b], (float)P);
+    double ws = 0, wq = 0;
+    for (int64_t k = 0; k < P; k++)
+      if ((float)k >= (float)P - seen) {
+        ws += wsum[b * P + k];
+        wq += wsq[b * P + k];
+      }
+    const double n = ((double)seen + 1.0) * (double)F;
+    const double mean = (s + ws) / n, m2 = (q + wq) / n;
+    const double raw = m2 - mean * mean;
+    const double var = raw > 0 ? raw : 0;
+    const float inv = (float)(1.0 / sqrt(var + eps));
+    stats[3 * b] = (float)mean;
+    stats[3 * b + 1] = inv;
+    stats[3 * b + 2] = raw > 0 ? 1.0f : 0.0f;
+    for (int64_t j = 0; j < F; j++) {
+      xhat[b * F + j] = (float)(a[j] - mean) * inv;
+      out[b * F + j] = xhat[b * F + j] * gain[j] + bias[j];
+    }
+    for (int64_t k = 0; k + 1 < P; k++) {
+      nsum[b * P + k] = wsum[b * P + k + 1];
+      nsq[b * P + k] = wsq[b * P + k + 1];
+    }
+    nsum[b * P + P - 1] = (float)s;
+    nsq[b * P + P - 1] = (float)q;
+  }
+  return NULL;
+}
+
+static napi_value atn_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 17;
+  napi_value argv[17];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  fview v[14];
+  int64_t B, F, P;
+  if (argc < 17 || !float32_args(env, argv, 0, 14, v) || !sizes3(env, argv, 14, &B, &F, &P))
+    FAIL("atnBackward: expected (dout, dnewSum, dnewSq, a, xhat, stats, gain, wsum, count, da, dgain, dbias, dwsum, dwsq: Float32Array, B, F, P >= 1)");
+  const size_t bf = (size_t)(B * F), bp = (size_t)(B * P);
+  const size_t need[14] = {bf, bp, bp, bf, bf, (size_t)(3 * B), (size_t)F, bp, (size_t)B, bf, (size_t)F, (size_t)F, bp, bp};
+  for (int i = 0; i < 14; i++)
+    if (v[i].n < need[i]) FAIL("atnBackward: an array is too short for B, F, P");
+  const float *dout = v[0].p, *dns = v[1].p, *dnq = v[2].p, *A = v[3].p, *xhat = v[4].p, *stats = v[5].p, *gain = v[6].p, *count = v[8].p;
+  float *da = v[9].p, *dgain = v[10].p, *dbias = v[11].p, *dws = v[12].p, *dwq = v[13].p;
+  memset(dgain, 0, (size_t)F * sizeof(float));
+  memset(dbias, 0, (size_t)F * sizeof(float));
+  for (int64_t b = 0; b < B; b++) {
+    const float *a = A + b * F, *d = dout + b * F, *xh = xhat + b * F;
+    const double mean = stats[3 * b], inv = stats[3 * b + 1], positive = stats[3 * b + 2];
+    double sg = 0, sgx = 0; /* Σ g, Σ g ⊙ (a − μ) */
+    for (int64_t j = 0; j < F; j++) {
+      const double g = (double)d[j] * gain[j];
+      sg += g;
+      sgx += g * (a[j] - mean);
+      dgain[j] += d[j] * xh[j];
+      dbias[j] += d[j];
+    }
+    const double dvar = positive * (-0.5 * inv * inv * inv * sgx);
+    const double dmean = -inv * sg - 2.0 * mean * dvar;
+    const double dm2 = dvar;
+    const float seen = fminf(count[b], (float)P);
+    const double n = ((double)seen + 1.0) * (double)F;
+    /* the current step's sums: through μ and m2, and through the shifted window's newest entry */
+    const double dS = dmean / n + dns[b * P + P - 1];
+    const double dQ = dm2 / n + dnq[b * P + P - 1];
+    for (int64_t j = 0; j < F; j++) da[b * F + j] = (float)((double)d[j] * gain[j] * inv + dS + 2.0 * a[j] * dQ);
+    for (int64_t k = 0; k < P; k++) {
+      const double valid = (float)k >= (float)P - seen ? 1.0 : 0.0;
+      const double shiftedS = k >= 1 ? dns[b * P + k - 1] : 0.0; /* wsum[k] became newSum[k−1] */
+      const double shiftedQ = k >= 1 ? dnq[b * P + k - 1] : 0.0;
+      dws[b * P + k] = (float)(valid * dmean / n + shiftedS);
+      dwq[b * P + k] = (float)(valid * dm2 / n + shiftedQ);
+    }
+  }
+  return NULL;
+}
+
 static napi_value layer_norm_forward(napi_env env, napi_callback_info info) {
   size_t argc = 9;
   napi_value argv[9];
@@ -649,6 +754,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"lstmBackward", NULL, lstm_backward, NULL, NULL, NULL, napi_default, NULL},
       {"gruForward", NULL, gru_forward, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormForward", NULL, layer_norm_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"atnForward", NULL, atn_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"atnBackward", NULL, atn_backward, NULL, NULL, NULL, napi_default, NULL},
       {"ncgruForward", NULL, ncgru_forward, NULL, NULL, NULL, napi_default, NULL},
       {"ncgruBackward", NULL, ncgru_backward, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormBackward", NULL, layer_norm_backward, NULL, NULL, NULL, napi_default, NULL},

@@ -1,14 +1,18 @@
 /**
  * Checkpoints: one self-checking binary file per run, written atomically.
  *
- * Layout (little endian):
- *   bytes 0..11   magic "RNNLABCKPT1\n"
+ * Layout (little endian), version 2:
+ *   bytes 0..11   magic "RNNLABCKPT2\n"
  *   bytes 12..15  uint32 header length n
  *   next n bytes  UTF-8 JSON header: { version, configHash, savedAt, meta, blobs: [{name, shape, offset, length}],
  *                 payloadBytes, payloadSha256 }
- *   rest          payload: the Float32 blobs, concatenated
- * A truncated file fails the length check, a garbled one the SHA-256 check or the JSON parse; either is
- * refused with the file name and the fix. A config hash that differs from the run's is refused too: a
+ *   next          payload: the Float32 blobs, concatenated
+ *   last 32 bytes SHA-256 of every byte before it (magic, length, header and payload)
+ * The trailing checksum covers the header too: the header carries the data position, the RNG state and the
+ * stored curves, and a same-length edit there would otherwise resume silently into different numbers.
+ * Version 1 files (no trailer, payload checksum only) are still read, so runs interrupted before the
+ * format change can resume. A truncated file fails the length check, a garbled one a SHA-256 check or the
+ * JSON parse; either is refused with the file name and the fix. A config hash that differs from the run's is refused too: a
  * checkpoint is never silently ignored, and a run is never silently restarted from scratch.
  */
 import * as fs from "node:fs";
@@ -17,8 +21,10 @@ import { createHash } from "node:crypto";
 import { writeFileAtomic } from "@rnnlab/core";
 import type { SerializedTensor } from "./serialize";
 
-const MAGIC = "RNNLABCKPT1\n";
-export const CHECKPOINT_VERSION = 1;
+const MAGIC_V1 = "RNNLABCKPT1\n";
+const MAGIC = "RNNLABCKPT2\n";
+export const CHECKPOINT_VERSION = 2;
+const TRAILER_BYTES = 32;
 
 export interface CheckpointData {
   /** Any JSON-serializable metadata (step, epoch, rng state, schedule, data position, config, curves...). */
@@ -77,15 +83,27 @@ export function encodeCheckpoint(data: CheckpointData, hash: string): Uint8Array
   );
   const lengthField = Buffer.alloc(4);
   lengthField.writeUInt32LE(header.length, 0);
-  return Buffer.concat([Buffer.from(MAGIC, "ascii"), lengthField, header, payload]);
+  const body = Buffer.concat([Buffer.from(MAGIC, "ascii"), lengthField, header, payload]);
+  return Buffer.concat([body, createHash("sha256").update(body).digest()]);
 }
 
 /** Decode and verify; `file` is only used in messages. */
 export function decodeCheckpoint(bytes: Uint8Array, file: string, expectedHash?: string): CheckpointData & { configHash: string } {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const whole = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const fix = `Delete ${file} (or point the run at another checkpoint directory) to start fresh, or restore a good copy.`;
   const corrupt = (why: string) => new CheckpointError(`Checkpoint ${file} is corrupt (${why}); refusing to resume from it. ${fix}`);
-  if (buf.length < MAGIC.length + 4 || buf.subarray(0, MAGIC.length).toString("ascii") !== MAGIC) throw corrupt("not an rnnlab checkpoint: bad magic bytes");
+  const magic = whole.length >= MAGIC.length ? whole.subarray(0, MAGIC.length).toString("ascii") : "";
+  if (whole.length < MAGIC.length + 4 || (magic !== MAGIC && magic !== MAGIC_V1)) throw corrupt("not an rnnlab checkpoint: bad magic bytes");
+  const formatVersion = magic === MAGIC ? 2 : 1;
+  let buf = whole;
+  if (formatVersion === 2) {
+    if (whole.length < MAGIC.length + 4 + TRAILER_BYTES) throw corrupt(`truncated: ${whole.length} bytes`);
+    buf = whole.subarray(0, whole.length - TRAILER_BYTES);
+    const stored = whole.subarray(whole.length - TRAILER_BYTES);
+    if (!createHash("sha256").update(buf).digest().equals(stored)) {
+      throw corrupt("checksum mismatch over header and payload: the file was truncated, padded or edited");
+    }
+  }
   const headerLength = buf.readUInt32LE(MAGIC.length);
   const headerStart = MAGIC.length + 4;
   if (headerStart + headerLength > buf.length) throw corrupt(`truncated: header needs ${headerLength} bytes, file has ${buf.length - headerStart}`);
@@ -98,7 +116,7 @@ export function decodeCheckpoint(bytes: Uint8Array, file: string, expectedHash?:
   } catch (e) {
     throw corrupt(`header is not valid JSON: ${(e as Error).message}`);
   }
-  if (header.version !== CHECKPOINT_VERSION) throw corrupt(`format version ${header.version}, this code reads ${CHECKPOINT_VERSION}`);
+  if (header.version !== formatVersion) throw corrupt(`format version ${header.version} in a version ${formatVersion} file; this code reads versions 1 and ${CHECKPOINT_VERSION}`);
   const payload = buf.subarray(headerStart + headerLength);
   if (payload.length !== header.payloadBytes) throw corrupt(`truncated or padded: payload is ${payload.length} bytes, header says ${header.payloadBytes}`);
   const sha = createHash("sha256").update(payload).digest("hex");

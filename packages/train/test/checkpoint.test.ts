@@ -45,6 +45,36 @@ test("a truncated, garbled or mismatched checkpoint is refused with the file and
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test("a same-length edit of the JSON header (data position, RNG state, curves) is refused (issue 18.4)", () => {
+  const meta = { step: 3, dataPosition: 1234, rng: [11, 22, 33], curves: { loss: [4.5, 4.25] } };
+  const bytes = Buffer.from(encodeCheckpoint({ meta, tensors: sample.tensors }, "abc"));
+  for (const [from, to] of [["1234", "1299"], ["[11,22,33]", "[11,22,34]"], ["4.25", "4.75"]]) {
+    const at = bytes.indexOf(from);
+    assert.ok(at > 0, from);
+    const edited = Buffer.from(bytes);
+    edited.write(to, at, "utf8");
+    assert.equal(edited.length, bytes.length);
+    assert.throws(() => decodeCheckpoint(edited, "ckpt", "abc"), (e: Error) => /corrupt/.test(e.message) && /checksum/.test(e.message) && /ckpt/.test(e.message));
+  }
+  assert.deepEqual(decodeCheckpoint(bytes, "ckpt", "abc").meta, meta);
+});
+
+test("a version 1 checkpoint (before the header checksum) still resumes", () => {
+  // Version 1: magic, header length, header, payload; no trailer. Built by hand as the old encoder wrote it.
+  const payload = Buffer.from(Float32Array.from([1, 2]).buffer);
+  const { createHash } = require("node:crypto") as typeof import("node:crypto");
+  const header = Buffer.from(JSON.stringify({
+    version: 1, configHash: "abc", savedAt: "2026-01-01T00:00:00.000Z", meta: { step: 9 },
+    blobs: [{ name: "w", shape: [2], offset: 0, length: 2 }], payloadBytes: 8, payloadSha256: createHash("sha256").update(payload).digest("hex"),
+  }));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(header.length, 0);
+  const v1 = Buffer.concat([Buffer.from("RNNLABCKPT1\n", "ascii"), length, header, payload]);
+  const d = decodeCheckpoint(v1, "old", "abc");
+  assert.deepEqual(d.meta, { step: 9 });
+  assert.deepEqual(Array.from(d.tensors.w.data), [1, 2]);
+});
+
 test("the LM trainer refuses a corrupt checkpoint instead of starting over", async () => {
   const dir = tmp();
   fs.writeFileSync(path.join(dir, "checkpoint.rnnlab"), Buffer.from("RNNLABCKPT1\n\x05\x00\x00\x00{bad"));

@@ -75,6 +75,11 @@ registerExperiment<AtnCharPtbConfig>({
   runArm: (ctx) => {
     const c = ctx.config;
     const arm = c.arms[ctx.arm as keyof AtnCharPtbConfig["arms"]];
+    // Every arm setting must act: the window only exists for ATN (layer norm is ATN's window 1).
+    if (!["none", "layer", "assortedTime"].includes(arm.normalization))
+      throw new Error(`arms.${ctx.arm}.normalization="${arm.normalization}" must be none, layer or assortedTime`);
+    if (arm.normalization !== "assortedTime" && arm.window !== 1)
+      throw new Error(`arms.${ctx.arm}.window=${arm.window} only applies to normalization "assortedTime" (layer norm is its window 1): set it to 1`);
     const normalization =
       arm.normalization === "layer" ? { kind: "layer" as const } : arm.normalization === "assortedTime" ? { kind: "assortedTime" as const, window: arm.window } : { kind: "none" as const };
     return runLanguageModelArm(ctx, {

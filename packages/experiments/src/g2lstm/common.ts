@@ -12,6 +12,11 @@ export interface GateArm {
 }
 
 export function g2GateConfig(arm: Readonly<GateArm>): GateConfig {
+  // Every arm setting must act: a temperature or noise that the gate would ignore is an error.
+  if (arm.gate !== "gumbel" && arm.noiseProbability !== 0)
+    throw new Error(`arms.*.noiseProbability=${arm.noiseProbability} only applies to gate "gumbel" (got "${arm.gate}"): set it to 0`);
+  if (arm.gate === "sigmoid" && arm.temperature !== 1)
+    throw new Error(`arms.*.temperature=${arm.temperature} does not apply to gate "sigmoid" (use "sharpened"): set it to 1`);
   if (arm.gate === "sigmoid") return { kind: "sigmoid" };
   if (arm.gate === "sharpened") return { kind: "sharpened", temperature: arm.temperature };
   if (arm.gate === "gumbel") return { kind: "gumbel", temperature: arm.temperature, noiseProbability: arm.noiseProbability, evaluation: "sigmoid" };
