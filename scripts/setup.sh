@@ -67,7 +67,7 @@ chromium_path >/dev/null || { echo "rnnlab setup: still no Chromium; set RNNLAB_
 # The native BLAS addon: `npm ci` builds it when OpenBLAS is present; build it now if it was missing then.
 if ! have_blas_addon && have_blas_headers; then
   echo "rnnlab setup: building the native BLAS addon (@rnnlab/native-blas)" >&2
-  npm rebuild @rnnlab/native-blas --foreground-scripts >/dev/null 2>&1 || true
+  RNNLAB_REBUILD_NATIVE_BLAS=1 npm rebuild @rnnlab/native-blas --foreground-scripts >/dev/null 2>&1 || true
 fi
 if have_blas_addon; then
   echo "rnnlab setup: native matrix products ready ($(node -e 'const i=require("@rnnlab/native-blas").load().binding.info(); console.log(i.config.split(" ").slice(0,2).join(" ") || i.library)'))" >&2

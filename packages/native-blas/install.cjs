@@ -9,7 +9,6 @@ const path = require("node:path");
 const here = __dirname;
 const buildDir = path.join(here, "build");
 const marker = path.join(buildDir, "unavailable.txt");
-fs.rmSync(marker, { force: true });
 
 if (process.env.RNNLAB_SKIP_NATIVE_BLAS === "1") {
   fs.mkdirSync(buildDir, { recursive: true });
@@ -17,10 +16,27 @@ if (process.env.RNNLAB_SKIP_NATIVE_BLAS === "1") {
   process.exit(0);
 }
 
+// Skip the rebuild when the addon in build/ was made from these very sources by this Node ABI: a rebuild
+// deletes build/ first, and any process that loads the addon meanwhile silently falls back to wasm.
+const crypto = require("node:crypto");
+const stampFile = path.join(buildDir, "source-hash.txt");
+const hash = crypto.createHash("sha256");
+for (const f of ["src/blas.c", "binding.gyp", "find-blas.cjs"]) hash.update(fs.readFileSync(path.join(here, f)));
+hash.update(`${process.versions.napi} ${process.platform} ${process.arch}`);
+const stamp = hash.digest("hex");
+const built = path.join(buildDir, "Release", "rnnlab_blas.node");
+if (process.env.RNNLAB_REBUILD_NATIVE_BLAS !== "1" && fs.existsSync(built) && fs.existsSync(stampFile) && fs.readFileSync(stampFile, "utf8").trim() === stamp) {
+  process.exit(0);
+}
+
+fs.rmSync(marker, { force: true });
 const gyp = process.env.npm_config_node_gyp;
 const [cmd, args] = gyp && fs.existsSync(gyp) ? [process.execPath, [gyp, "rebuild"]] : ["node-gyp", ["rebuild"]];
 const r = spawnSync(cmd, args, { cwd: here, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-if (r.status === 0) process.exit(0);
+if (r.status === 0) {
+  fs.writeFileSync(stampFile, stamp + "\n");
+  process.exit(0);
+}
 
 const log = `${r.stdout ?? ""}\n${r.stderr ?? ""}`;
 const lines = log.split("\n");
