@@ -8,10 +8,10 @@ export interface NativeBlas {
   dgemm(a: Float64Array, b: Float64Array, c: Float64Array, m: number, n: number, k: number, transA: boolean, transB: boolean): void;
   /** a ← a⁻¹ in place (row-major n x n); false if singular or unsupported (macOS build). */
   inverse64(a: Float64Array, n: number): boolean;
-  lstmForward(proj: Float32Array, whh: Float32Array, h0: Float32Array, c0: Float32Array, ys: Float32Array, gates: Float32Array,
-    cells: Float32Array, tanhCells: Float32Array, T: number, B: number, H: number): void;
+  lstmForward(proj: Float32Array, whh: Float32Array, h0: Float32Array, c0: Float32Array, mask: Float32Array, hs: Float32Array,
+    ys: Float32Array, gates: Float32Array, cells: Float32Array, tanhCells: Float32Array, T: number, B: number, H: number): void;
   lstmBackward(dy: Float32Array, gates: Float32Array, cells: Float32Array, tanhCells: Float32Array, c0: Float32Array, whh: Float32Array,
-    dz: Float32Array, dh0: Float32Array, dc0: Float32Array, T: number, B: number, H: number): void;
+    mask: Float32Array, dz: Float32Array, dh0: Float32Array, dc0: Float32Array, T: number, B: number, H: number): void;
   gruForward(proj: Float32Array, u: Float32Array, brec: Float32Array, h0: Float32Array, ys: Float32Array, saved: Float32Array,
     T: number, B: number, H: number): void;
   gruBackward(dy: Float32Array, saved: Float32Array, h0: Float32Array, ys: Float32Array, u: Float32Array, dx: Float32Array,

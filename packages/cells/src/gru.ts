@@ -94,7 +94,8 @@ export function createGru(options: GruOptions): GruCell {
       return projectInput(xs, params.inputKernel, params.bias, prepared.input); // [T, B, 3H]
     },
 
-    sequence(params: GruParams, projected: tf.Tensor3D, state: GruState, prepared: GruPrepared) {
+    sequence(params: GruParams, projected: tf.Tensor3D, state: GruState, prepared: GruPrepared, mask?: Float32Array) {
+      if (mask) return undefined; // lengths: the native kernel has no mask yet; scan steps
       // The fused recurrence (./fast/gru-sequence.ts), where the backend has its native kernels.
       const r = gruRecurrence(prepared.recurrentKernel, params.recurrentBias, projected, state.h);
       return r && { ys: r.ys, state: { h: r.h } as GruState };

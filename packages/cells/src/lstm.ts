@@ -21,7 +21,7 @@
 import { tf, type Rng } from "@rnnlab/core";
 import type { Cell, CellContext, State } from "./types";
 import { controlGate, fastGateScales, gumbelGateNoise, resolveGateConfig, splitGates, type GateConfig } from "./gates";
-import { lstmRecurrence } from "./fast/lstm-sequence";
+import { lstmRecurrence, lstmRecurrenceIsNative } from "./fast/lstm-sequence";
 import { resolveDropoutConfig, prepareInputDropout, projectInput, type DropoutConfig, type InputDropoutPrepared } from "./dropout";
 import { resolveRecurrenceConfig, prepareRecurrentKernel, type RecurrenceConfig } from "./recurrence";
 import { assortedTimeNorm, layerNorm, resolveNormalizationConfig, type NormalizationConfig, type NormWindow } from "./norms";
@@ -166,14 +166,15 @@ export function createLstm(options: LstmOptions): LstmCell {
       return projectInput(xs, params.inputKernel, normalized ? undefined : params.bias, prepared.input); // [T, B, 4H]
     },
 
-    sequence(params: LstmParams, projected: tf.Tensor3D, state: LstmState, prepared: LstmPrepared) {
-      // The fused recurrence (./fast/lstm-sequence.ts) covers every gate and weight drop, not normalisation.
-      if (normalized) return undefined;
+    sequence(params: LstmParams, projected: tf.Tensor3D, state: LstmState, prepared: LstmPrepared, mask?: Float32Array) {
+      // The fused recurrence (./fast/lstm-sequence.ts) covers every gate and weight drop, not normalisation;
+      // per-sequence lengths (a mask) only with the native kernels.
+      if (normalized || (mask && !lstmRecurrenceIsNative())) return undefined;
       const scales = fastGateScales(resolved.gate, prepared.training);
       if (!scales) return undefined; // Gumbel's "hard" evaluation
       const [T, B] = projected.shape;
       const input = scales.noise ? (tf.add(projected, gumbelGateNoise(resolved.gate, T, B, H, prepared.gateRng!)) as tf.Tensor3D) : projected;
-      const r = lstmRecurrence(prepared.recurrentKernel, input, { h: state.h, c: state.c }, scales);
+      const r = lstmRecurrence(prepared.recurrentKernel, input, { h: state.h, c: state.c }, scales, mask);
       return { ys: r.ys, state: { h: r.state.h, c: r.state.c } as LstmState };
     },
 

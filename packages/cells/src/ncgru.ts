@@ -118,7 +118,8 @@ export function createNcGru(options: NcGruOptions): NcGruCell {
       return projectInput(xs, params.inputKernel, bias, prepared.input); // [T, B, 3H]
     },
 
-    sequence(params: NcGruParams, projected: tf.Tensor3D, state: NcGruState) {
+    sequence(params: NcGruParams, projected: tf.Tensor3D, state: NcGruState, _prepared: NcGruPrepared, mask?: Float32Array) {
+      if (mask) return undefined; // lengths: the native kernel has no mask yet; scan steps
       // The fused recurrence (./fast/ncgru-sequence.ts), where the backend has its native kernels.
       const recurrentRz = params.resetRecurrentKernel
         ? (tf.concat([params.resetRecurrentKernel, params.recurrentKernel], 1) as tf.Tensor2D) // [H, 2H]: U_r | U_z

@@ -106,9 +106,19 @@ export function scan<P extends ParamTree, S extends State, R>(
       layerName: options.layerName ?? "layer0",
     });
     const inputs = cell.project ? cell.project(params, xs, prepared) : xs; // [T, B, G]
-    if (cell.sequence && options.fused !== false && !options.lengths && !options.tracer) {
-      // A reversed scan is the forward recurrence over the time-reversed sequence, outputs flipped back.
-      const fused = cell.sequence(params, reverse ? (tf.reverse(inputs, 0) as tf.Tensor3D) : inputs, initialState, prepared);
+    if (cell.sequence && options.fused !== false && !options.tracer) {
+      // A reversed scan is the forward recurrence over the time-reversed sequence, outputs flipped back;
+      // lengths become a mask in processing order (a reversed sequence starts at its last valid step).
+      let mask: Float32Array | undefined;
+      if (options.lengths) {
+        const lengths = options.lengths;
+        mask = new Float32Array(steps * batch);
+        for (let k = 0; k < steps; k++) {
+          const t = reverse ? steps - 1 - k : k;
+          for (let b = 0; b < batch; b++) mask[k * batch + b] = t < lengths[b] ? 1 : 0;
+        }
+      }
+      const fused = cell.sequence(params, reverse ? (tf.reverse(inputs, 0) as tf.Tensor3D) : inputs, initialState, prepared, mask);
       if (fused) return { ys: reverse ? (tf.reverse(fused.ys, 0) as tf.Tensor3D) : fused.ys, state: fused.state };
     }
     const rows = unstackSteps(inputs); // T x [B, G]

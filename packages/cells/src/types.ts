@@ -70,10 +70,11 @@ export interface Cell<P extends ParamTree = ParamTree, S extends State = State, 
    * Optional fused recurrence over a whole (projected) sequence, equal to running `step` for t = 0..T-1
    * (same equations, same random draws in the same order, same gradients; a test holds each equal), but
    * with a hand-written backward pass, and native kernels where the backend has them. scan uses it
-   * when it can (no lengths, no tracer, `fused` not false); it returns undefined for configurations it
-   * does not cover, and scan then steps.
+   * when it can (no tracer, `fused` not false); it returns undefined for configurations it does not
+   * cover, and scan then steps. `mask` [T·B] (time-major, in processing order) is 0 where a sequence has
+   * ended (scan's `lengths`): the row's state freezes and its output is 0.
    */
-  sequence?(params: P, projected: tf.Tensor3D, state: S, prepared: R): { ys: tf.Tensor3D; state: S } | undefined;
+  sequence?(params: P, projected: tf.Tensor3D, state: S, prepared: R, mask?: Float32Array): { ys: tf.Tensor3D; state: S } | undefined;
 }
 
 /** A cell together with its parameters: what stack/bidirectional compose. */

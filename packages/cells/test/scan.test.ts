@@ -2,7 +2,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { tf, selectBackend, Rng } from "@rnnlab/core";
-import { createGru, createLstm, createNcGru, scan, stackScan, detachState, disposeState, resetWindow, type Cell, type State } from "../src";
+import { bidirectionalScan, createGru, createLstm, createNcGru, scan, stackScan, detachState, disposeState, resetWindow, type Cell, type State } from "../src";
 import { assertClose, assertEqualTensors } from "./helpers";
 
 before(async () => {
@@ -254,6 +254,52 @@ test("fused recurrences (cell.sequence) equal stepping: forward and reverse, G2 
       }
     }
     tf.dispose(Object.values(params) as tf.Tensor[]);
+    xs.dispose();
+  }
+});
+
+test("fused LSTM recurrence with per-sequence lengths equals stepping: forward, reverse and bidirectional, with gradients", () => {
+  const lengths = [6, 3, 0, 5].slice(0, B).concat(Array(Math.max(0, B - 4)).fill(6));
+  for (const make of [
+    () => createLstm({ inputSize: I, hiddenSize: H }),
+    () => createLstm({ inputSize: I, hiddenSize: H, gate: { kind: "gumbel", temperature: 0.8, noiseProbability: 0.5 } }),
+  ]) {
+    const fwd = make();
+    const bwd = make();
+    const pf = fwd.init(new Rng(5));
+    const pb = bwd.init(new Rng(6));
+    const xs = randomInputs(7);
+    const steps = xs.shape[0];
+    const lens = lengths.map((l) => Math.min(l, steps));
+    const names = Object.keys(pf);
+    for (const training of [false, true]) {
+      const run = (fused: boolean) =>
+        tf.tidy(() => {
+          const f = (...ps: tf.Tensor[]) => {
+            const a = Object.fromEntries(names.map((n, k) => [n, ps[k]]));
+            const b = Object.fromEntries(names.map((n, k) => [n, ps[names.length + k]]));
+            const rng = new Rng(13);
+            const forward = scan(fwd, a as any, xs, fwd.initialState(B), { lengths: lens, training, rng, fused });
+            const reverse = scan(bwd, b as any, xs, bwd.initialState(B), { lengths: lens, training, rng, fused, reverse: true });
+            const both = bidirectionalScan({ cell: fwd, params: a as any }, { cell: bwd, params: b as any }, xs, { forward: fwd.initialState(B), backward: bwd.initialState(B) }, { lengths: lens, training, rng, fused });
+            return tf.addN([
+              tf.sum(tf.mul(forward.ys, forward.ys)), tf.sum(forward.state.h), tf.sum(forward.state.c),
+              tf.sum(tf.mul(reverse.ys, reverse.ys)), tf.sum(reverse.state.c), tf.mul(tf.sum(tf.square(both.ys)), 0.5),
+            ]);
+          };
+          const { value, grads } = tf.valueAndGrads(f)([...names.map((n) => (pf as any)[n]), ...names.map((n) => (pb as any)[n])]);
+          return [value, ...grads];
+        });
+      const a = run(true);
+      const b = run(false);
+      a.forEach((t, k) => {
+        const d = tf.max(tf.abs(tf.sub(t, b[k]))).dataSync()[0];
+        const scale = Math.max(1, tf.max(tf.abs(b[k])).dataSync()[0]);
+        assert.ok(d / scale < 2e-5, `training=${training}: output ${k} differs by ${d}`);
+      });
+      tf.dispose([...a, ...b]);
+    }
+    tf.dispose([...Object.values(pf), ...Object.values(pb)] as tf.Tensor[]);
     xs.dispose();
   }
 });

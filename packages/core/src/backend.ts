@@ -1,9 +1,12 @@
 /**
  * Backend selection for entry points (CLI, a notebook's first cell, a benchmark, a test runner).
  *
- * RNNLAB_BACKEND = auto | tensorflow | wasm | cpu   (default auto)
- *   auto       @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node, then wasm, then cpu
+ * RNNLAB_BACKEND = auto | tensorflow | webgpu | wasm | cpu   (default auto)
+ *   auto       @tensorflow/tfjs-node-gpu, then @tensorflow/tfjs-node, then webgpu on a real GPU, then wasm, then cpu
  *   tensorflow the native TensorFlow backend (GPU build first, then CPU build); an error if neither loads
+ *   webgpu     @tensorflow/tfjs-backend-webgpu on Dawn's Node bindings (`webgpu` npm package) over Vulkan;
+ *              forced, it accepts a software adapter (Mesa lavapipe: the CI tests); `auto` takes only a GPU,
+ *              because on a CPU wasm (+blas) is far faster. No synchronous reads on it: `await t.data()`.
  *   wasm       @tensorflow/tfjs-backend-wasm (with rnnlab's corrected kernels installed)
  *   cpu        the pure-JS reference backend (slow: for numerical checks only)
  *
@@ -18,10 +21,11 @@
 import { tf } from "./tf";
 import { installWasmKernelFixes } from "./wasm-kernels";
 import { type BlasInfo, type MatmulRequest, installBlasKernels, loadNativeBlas, parseBlasThreads, parseMatmulRequest } from "./blas-kernels";
+import { type GpuAdapterFacts, describeAdapter, diagnoseNoAdapter, gpuDeviceNodes, loadDawn, requestAdapterFacts } from "./webgpu";
 
-export type BackendName = "tensorflow" | "wasm" | "cpu";
+export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 export type BackendRequest = "auto" | BackendName;
-export const BACKEND_REQUESTS: readonly BackendRequest[] = ["auto", "tensorflow", "wasm", "cpu"];
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ["auto", "tensorflow", "webgpu", "wasm", "cpu"];
 
 export interface BackendChoice {
   /** The backend now active in the TF.js engine. */
@@ -43,6 +47,8 @@ export interface BackendChoice {
   blas?: BlasInfo;
   /** "wasm+blas" when the native products run under wasm, else the backend's name. */
   label: string;
+  /** The GPU adapter, on webgpu (vendor, architecture, description; software for lavapipe). */
+  adapter?: GpuAdapterFacts;
 }
 
 export class BackendUnavailableError extends Error {
@@ -98,6 +104,45 @@ async function tryWasm(skipped: BackendChoice["skipped"]): Promise<boolean> {
   return false;
 }
 
+/**
+ * WebGPU through Dawn. In `auto` only a real GPU is taken (no GPU device node: Dawn is not even loaded);
+ * forced, a software adapter is accepted. Returns the adapter, or undefined with the reason in `skipped`.
+ */
+async function tryWebgpu(skipped: BackendChoice["skipped"], forced: boolean): Promise<GpuAdapterFacts | undefined> {
+  const candidate = "webgpu";
+  const skip = (reason: string) => {
+    skipped.push({ candidate, reason });
+    return undefined;
+  };
+  if (!forced && process.platform === "linux" && !gpuDeviceNodes().length)
+    return skip("no GPU device (/dev/nvidia*, /dev/dri/renderD*)");
+  let gpu;
+  try {
+    gpu = await loadDawn();
+  } catch (e) {
+    return skip(`the \`webgpu\` npm package (Dawn) did not load: ${firstLine(e)}; install it: \`npm install webgpu@0.6.2\``);
+  }
+  let adapter: GpuAdapterFacts | null;
+  try {
+    adapter = await requestAdapterFacts(gpu);
+  } catch (e) {
+    return skip(`Dawn's requestAdapter failed: ${firstLine(e)}. ${diagnoseNoAdapter()}`);
+  }
+  if (!adapter) return skip(`no WebGPU adapter: ${diagnoseNoAdapter()}`);
+  if (adapter.software && !forced)
+    return skip(`the only adapter is a software one (${describeAdapter(adapter)}); wasm is faster on a CPU (RNNLAB_BACKEND=webgpu forces it)`);
+  try {
+    require("@tensorflow/tfjs-backend-webgpu");
+    if (await tf.setBackend("webgpu")) {
+      await tf.ready();
+      return adapter;
+    }
+    return skip(`adapter ${describeAdapter(adapter)} found, but setBackend('webgpu') returned false`);
+  } catch (e) {
+    return skip(`adapter ${describeAdapter(adapter)} found, but the TF.js webgpu backend failed: ${firstLine(e)}`);
+  }
+}
+
 /** Native BLAS products on the wasm backend, as RNNLAB_MATMUL asks; a forced one that cannot load throws. */
 function chooseMatmul(
   backend: BackendName,
@@ -132,7 +177,7 @@ function chooseMatmul(
 async function choose(requested: BackendRequest): Promise<BackendChoice> {
   const skipped: BackendChoice["skipped"] = [];
   const matmulRequested = parseMatmulRequest(process.env.RNNLAB_MATMUL);
-  const done = (backend: BackendName, packageName: string): BackendChoice => {
+  const done = (backend: BackendName, packageName: string, adapter?: GpuAdapterFacts): BackendChoice => {
     const kernelFixes = backend === "wasm" ? installWasmKernelFixes() : [];
     const mm = chooseMatmul(backend, matmulRequested, skipped);
     return {
@@ -145,6 +190,7 @@ async function choose(requested: BackendRequest): Promise<BackendChoice> {
       ...mm,
       matmulRequested,
       label: mm.matmul === "blas" ? "wasm+blas" : backend,
+      ...(adapter ? { adapter } : {}),
     };
   };
   if (requested === "auto" || requested === "tensorflow") {
@@ -157,6 +203,16 @@ async function choose(requested: BackendRequest): Promise<BackendChoice> {
           `\nInstall one: \`npm install @tensorflow/tfjs-node@4.22.0\` (CPU, needs network access to download ` +
           `libtensorflow) or \`npm install @tensorflow/tfjs-node-gpu@4.22.0\` (CUDA GPU), ` +
           `or choose another backend: RNNLAB_BACKEND=wasm.`,
+      );
+    }
+  }
+  if (requested === "auto" || requested === "webgpu") {
+    const adapter = await tryWebgpu(skipped, requested === "webgpu");
+    if (adapter) return done("webgpu", "@tensorflow/tfjs-backend-webgpu + webgpu (Dawn)", adapter);
+    if (requested === "webgpu") {
+      throw new BackendUnavailableError(
+        `RNNLAB_BACKEND=webgpu, but the webgpu backend could not be started: ${skipped.at(-1)?.reason}\n` +
+          `Or choose another backend: RNNLAB_BACKEND=wasm.`,
       );
     }
   }
@@ -203,7 +259,7 @@ export function selectBackend(request?: string): Promise<BackendChoice> {
 /** One line for logs and notebook headers. */
 export function describeBackend(c: BackendChoice): string {
   const skipped = c.skipped.length ? `; skipped ${c.skipped.map((s) => `${s.candidate} (${s.reason})`).join(", ")}` : "";
-  const blas = c.blas ? ` (${describeBlas(c.blas)})` : "";
+  const blas = c.blas ? ` (${describeBlas(c.blas)})` : c.adapter ? ` (adapter: ${describeAdapter(c.adapter)})` : "";
   return `backend=${c.label}${blas} via ${c.packageName}, tfjs ${c.tfjsVersion}${skipped}`;
 }
 

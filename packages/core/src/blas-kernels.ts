@@ -177,8 +177,10 @@ function blasFusedMatMul(blas: NativeBlas, fallback: () => KernelFunc): KernelFu
 
 /**
  * The fused LSTM recurrence (the addon's lstmForward / lstmBackward) as two wasm kernels, for cells'
- * fast path: `tf.engine().runKernel(LSTM_FORWARD_KERNEL, {proj, whh, h0, c0})` -> [ys, gates, cells,
- * tanhCells]; `runKernel(LSTM_BACKWARD_KERNEL, {dy, gates, cells, tanhCells, c0, whh})` -> [dz, dh0, dc0].
+ * fast path: `tf.engine().runKernel(LSTM_FORWARD_KERNEL, {proj, whh, h0, c0[, mask]})` -> [hs, gates, cells,
+ * tanhCells[, ys]] (with a [T, B] mask, rows freeze where it is 0 and ys are the masked outputs; without,
+ * the outputs are hs); `runKernel(LSTM_BACKWARD_KERNEL, {dy [T+2, B, H], gates, cells, tanhCells, c0, whh[, mask]})`
+ * -> [dz, dh0, dc0].
  * Registered only while the native products are active; the fast path checks with tf.getKernel.
  */
 export const LSTM_FORWARD_KERNEL = "RnnlabLstmRecurrence";
@@ -216,12 +218,17 @@ function lstmKernels(blas: NativeBlas): tf.KernelConfig[] {
       kernelName: LSTM_FORWARD_KERNEL,
       backendName: "wasm",
       kernelFunc: ({ inputs, backend }) => {
-        const { proj, whh, h0, c0 } = inputs as Record<string, TensorInfo>;
+        const { proj, whh, h0, c0, mask } = inputs as Record<string, TensorInfo | undefined> as Record<string, TensorInfo> & { mask?: TensorInfo };
         const [T, B, H4] = proj.shape;
         const H = H4 / 4;
         const wasm = backend as unknown as WasmHeapBackend;
-        const outs = [wasm.makeOutput([T, B, H], "float32"), wasm.makeOutput([T, B, H4], "float32"), wasm.makeOutput([T, B, H], "float32"), wasm.makeOutput([T, B, H], "float32")];
-        blas.lstmForward(view(wasm, proj), view(wasm, whh), view(wasm, h0), view(wasm, c0), ...(outs.map((o) => view(wasm, o)) as [Float32Array, Float32Array, Float32Array, Float32Array]), T, B, H);
+        const shapes = [[T, B, H], [T, B, H4], [T, B, H], [T, B, H], ...(mask ? [[T, B, H]] : [])];
+        const outs = shapes.map((shape) => wasm.makeOutput(shape, "float32")); // hs, gates, cells, tanhCells[, ys]
+        const none = new Float32Array(0);
+        blas.lstmForward(
+          view(wasm, proj), view(wasm, whh), view(wasm, h0), view(wasm, c0), mask ? view(wasm, mask) : none,
+          view(wasm, outs[0]), mask ? view(wasm, outs[4]) : none, view(wasm, outs[1]), view(wasm, outs[2]), view(wasm, outs[3]), T, B, H,
+        );
         return outs;
       },
     },
@@ -229,14 +236,14 @@ function lstmKernels(blas: NativeBlas): tf.KernelConfig[] {
       kernelName: LSTM_BACKWARD_KERNEL,
       backendName: "wasm",
       kernelFunc: ({ inputs, backend }) => {
-        const { dy, gates, cells, tanhCells, c0, whh } = inputs as Record<string, TensorInfo>;
+        const { dy, gates, cells, tanhCells, c0, whh, mask } = inputs as Record<string, TensorInfo | undefined> as Record<string, TensorInfo> & { mask?: TensorInfo };
         const [T, B, H4] = gates.shape;
         const H = H4 / 4;
         const wasm = backend as unknown as WasmHeapBackend;
         const outs = [wasm.makeOutput([T, B, H4], "float32"), wasm.makeOutput([B, H], "float32"), wasm.makeOutput([B, H], "float32")];
         blas.lstmBackward(
           view(wasm, dy), view(wasm, gates), view(wasm, cells), view(wasm, tanhCells), view(wasm, c0), view(wasm, whh),
-          view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), T, B, H,
+          mask ? view(wasm, mask) : new Float32Array(0), view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), T, B, H,
         );
         return outs;
       },

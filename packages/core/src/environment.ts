@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import { execFileSync } from "node:child_process";
 import { tf } from "./tf";
 import { type BackendChoice, describeBlas } from "./backend";
+import { describeAdapter } from "./webgpu";
 import { repoRoot } from "./atomic";
 
 export interface EnvironmentInfo {
@@ -18,6 +19,8 @@ export interface EnvironmentInfo {
   matmul: string;
   /** e.g. "OpenBLAS 0.3.21 (Haswell kernels), 1 thread", when matmul is "blas". */
   blas: string | null;
+  /** The GPU adapter on webgpu, e.g. "nvidia hopper (NVIDIA H100 …)"; absent on other backends. */
+  gpuAdapter?: string;
   tfjs: string;
   node: string;
   platform: string;
@@ -52,6 +55,7 @@ export function environmentInfo(choice: BackendChoice): EnvironmentInfo {
     kernelFixes: choice.kernelFixes,
     matmul: choice.matmul,
     blas: choice.blas ? describeBlas(choice.blas) : null,
+    ...(choice.adapter ? { gpuAdapter: describeAdapter(choice.adapter) } : {}),
     tfjs: tf.version.tfjs,
     node: process.version,
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
@@ -70,6 +74,7 @@ export function environmentMarkdown(info: EnvironmentInfo): string {
     ["skipped backends", info.skippedBackends.map((s) => `${s.candidate}: ${s.reason}`).join("<br>") || "none"],
     ["wasm kernel fixes", info.kernelFixes.join(", ") || "none"],
     ["matrix products", info.blas ? `native BLAS: ${info.blas}` : info.matmul],
+    ...(info.gpuAdapter ? ([["GPU adapter", info.gpuAdapter]] as [string, string][]) : []),
     ["TF.js", info.tfjs],
     ["Node.js", info.node],
     ["platform", info.platform],

@@ -29,4 +29,6 @@ export {
 } from "./blas-kernels";
 export type { BlasInfo, MatmulRequest } from "./blas-kernels";
 export * from "./selfcheck";
+export { describeAdapter, isSoftwareAdapter, gpuDeviceNodes, vulkanIcdFiles } from "./webgpu";
+export type { GpuAdapterFacts } from "./webgpu";
 export * from "./histogram";

@@ -16,15 +16,17 @@
  *   inverse64(a, n) -> boolean
  *       a ← a⁻¹ in place (row-major float64 n x n) by LAPACK's LU (dgetrf + dgetri, OpenBLAS's own LAPACK);
  *       false when the matrix is singular. Not on macOS builds (the caller falls back).
- *   lstmForward(proj, whh, h0, c0, ys, gates, cells, tanhCells, T, B, H)
- *   lstmBackward(dy, gates, cells, tanhCells, c0, whh, dz, dh0, dc0, T, B, H)
+ *   lstmForward(proj, whh, h0, c0, mask, hs, ys, gates, cells, tanhCells, T, B, H)
+ *   lstmBackward(dy, gates, cells, tanhCells, c0, whh, mask, dz, dh0, dc0, T, B, H)
  *       The LSTM recurrence of cells' fast path (packages/cells/src/fast/lstm-sequence.ts) as one call per
  *       window: per step one sgemm plus the gate arithmetic in C, instead of ~12 TF.js ops forward and ~25
  *       backward. Same conventions: `proj` [T,B,4H] and `whh` [H,4H] are already column-scaled (the i/f
  *       temperatures, the g block by 2), every gate is σ of its scaled pre-activation and g = 2σ − 1;
- *       `gates` saves those σ values, `cells` c_t, `tanhCells` tanh(c_t). Backward takes dy [T+1,B,H]
- *       (the T outputs' gradients, then the final cell state's) and writes dz [T,B,4H] with respect to
- *       the scaled pre-activations, dh0 and dc0.
+ *       `gates` saves those σ values, `cells` c_t, `tanhCells` tanh(c_t), `hs` the state h_t. An optional
+ *       `mask` [T,B] (length 0 = none) freezes a row's state where it is 0 (past the sequence's length) and
+ *       zeroes its output `ys` (pass a length-0 `ys` without a mask: the outputs are then `hs`). Backward
+ *       takes dy [T+2,B,H] (the T outputs' gradients, then the final h's and c's) and writes dz [T,B,4H]
+ *       with respect to the scaled pre-activations, dh0 and dc0.
  *   gruForward(proj, u, brec, h0, ys, saved, T, B, H)
  *   gruBackward(dy, saved, h0, ys, u, dx, drec, dh0, T, B, H)
  *       The GRU recurrence (PyTorch's form, packages/cells/src/gru.ts): rec = h·U + b_rec [B,3H];
@@ -264,36 +266,48 @@ static bool sizes3(napi_env env, napi_value* argv, size_t first, int64_t* T, int
 }
 
 static napi_value lstm_forward(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
+  size_t argc = 13;
+  napi_value argv[13];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  fview v[8];
+  fview v[10];
   int64_t T, B, H;
-  if (argc < 11 || !float32_args(env, argv, 0, 8, v) || !sizes3(env, argv, 8, &T, &B, &H))
-    FAIL("lstmForward: expected (proj, whh, h0, c0, ys, gates, cells, tanhCells: Float32Array, T, B, H >= 1)");
+  if (argc < 13 || !float32_args(env, argv, 0, 10, v) || !sizes3(env, argv, 10, &T, &B, &H))
+    FAIL("lstmForward: expected (proj, whh, h0, c0, mask, hs, ys, gates, cells, tanhCells: Float32Array, T, B, H >= 1)");
   const size_t bh = (size_t)(B * H), g4 = 4 * bh;
-  const size_t need[8] = {(size_t)T * g4, (size_t)(H * 4 * H), bh, bh, (size_t)T * bh, (size_t)T * g4, (size_t)T * bh, (size_t)T * bh};
-  for (int i = 0; i < 8; i++)
+  const bool masked = v[4].n > 0, separate = v[6].n > 0;
+  const size_t need[10] = {(size_t)T * g4, (size_t)(H * 4 * H), bh, bh, masked ? (size_t)(T * B) : 0, (size_t)T * bh,
+                           separate ? (size_t)T * bh : 0, (size_t)T * g4, (size_t)T * bh, (size_t)T * bh};
+  for (int i = 0; i < 10; i++)
     if (v[i].n < need[i]) FAIL("lstmForward: an array is too short for T, B, H");
-  const float *proj = v[0].p, *whh = v[1].p, *h0 = v[2].p, *c0 = v[3].p;
-  float *ys = v[4].p, *gates = v[5].p, *cells = v[6].p, *tcs = v[7].p;
+  if (masked && !separate) FAIL("lstmForward: with a mask, ys must be its own array (hs keeps the frozen states)");
+  const float *proj = v[0].p, *whh = v[1].p, *h0 = v[2].p, *c0 = v[3].p, *mask = v[4].p;
+  float *hs = v[5].p, *ys = separate ? v[6].p : v[5].p, *gates = v[7].p, *cells = v[8].p, *tcs = v[9].p;
   const int64_t h4 = 4 * H;
   for (int64_t t = 0; t < T; t++) {
     float* a = gates + t * g4;
-    const float* hp = t == 0 ? h0 : ys + (t - 1) * bh;
+    const float* hp = t == 0 ? h0 : hs + (t - 1) * bh;
     const float* cp = t == 0 ? c0 : cells + (t - 1) * bh;
     memcpy(a, proj + t * g4, g4 * sizeof(float));
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)h4, (int)H, 1.0f, hp, (int)H, whh, (int)h4, 1.0f, a, (int)h4);
     for (size_t k = 0; k < g4; k++) a[k] = sigmoidf(a[k]);
-    float *c = cells + t * bh, *tc = tcs + t * bh, *h = ys + t * bh;
+    float *c = cells + t * bh, *tc = tcs + t * bh, *h = hs + t * bh, *y = ys + t * bh;
     for (int64_t b = 0; b < B; b++) {
       const float* ab = a + b * h4;
+      const bool on = !masked || mask[t * B + b] != 0.0f;
       for (int64_t j = 0; j < H; j++) {
         const size_t k = (size_t)(b * H + j);
+        if (!on) { /* past this sequence's length: the state stays, the output is 0 */
+          c[k] = cp[k];
+          tc[k] = 0.0f;
+          h[k] = hp[k];
+          y[k] = 0.0f;
+          continue;
+        }
         const float i = ab[j], f = ab[H + j], g = 2.0f * ab[2 * H + j] - 1.0f, o = ab[3 * H + j];
         c[k] = f * cp[k] + i * g;
         tc[k] = tanhf(c[k]);
         h[k] = o * tc[k];
+        if (separate) y[k] = h[k];
       }
     }
   }
@@ -301,31 +315,43 @@ static napi_value lstm_forward(napi_env env, napi_callback_info info) {
 }
 
 static napi_value lstm_backward(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
+  size_t argc = 13;
+  napi_value argv[13];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  fview v[9];
+  fview v[10];
   int64_t T, B, H;
-  if (argc < 12 || !float32_args(env, argv, 0, 9, v) || !sizes3(env, argv, 9, &T, &B, &H))
-    FAIL("lstmBackward: expected (dy, gates, cells, tanhCells, c0, whh, dz, dh0, dc0: Float32Array, T, B, H >= 1)");
+  if (argc < 13 || !float32_args(env, argv, 0, 10, v) || !sizes3(env, argv, 10, &T, &B, &H))
+    FAIL("lstmBackward: expected (dy, gates, cells, tanhCells, c0, whh, mask, dz, dh0, dc0: Float32Array, T, B, H >= 1)");
   const size_t bh = (size_t)(B * H), g4 = 4 * bh;
-  const size_t need[9] = {(size_t)(T + 1) * bh, (size_t)T * g4, (size_t)T * bh, (size_t)T * bh, bh, (size_t)(H * 4 * H), (size_t)T * g4, bh, bh};
-  for (int i = 0; i < 9; i++)
+  const bool masked = v[6].n > 0;
+  const size_t need[10] = {(size_t)(T + 2) * bh, (size_t)T * g4, (size_t)T * bh, (size_t)T * bh, bh, (size_t)(H * 4 * H),
+                           masked ? (size_t)(T * B) : 0, (size_t)T * g4, bh, bh};
+  for (int i = 0; i < 10; i++)
     if (v[i].n < need[i]) FAIL("lstmBackward: an array is too short for T, B, H");
-  const float *dy = v[0].p, *gates = v[1].p, *cells = v[2].p, *tcs = v[3].p, *c0 = v[4].p, *whh = v[5].p;
-  float *dz = v[6].p, *dh = v[7].p, *dc = v[8].p;
+  const float *dy = v[0].p, *gates = v[1].p, *cells = v[2].p, *tcs = v[3].p, *c0 = v[4].p, *whh = v[5].p, *mask = v[6].p;
+  float *dz = v[7].p, *dh = v[8].p, *dc = v[9].p;
   const int64_t h4 = 4 * H;
-  /* dh holds dz_{t+1}·W_hhᵀ (0 at the last step); dc the carried cell gradient (the final state's). */
-  memset(dh, 0, bh * sizeof(float));
-  memcpy(dc, dy + T * bh, bh * sizeof(float));
+  float* carry = masked ? (float*)calloc(bh, sizeof(float)) : NULL;
+  if (masked && !carry) FAIL("lstmBackward: out of memory");
+  /* dy holds the T outputs' gradients, then the final h's, then the final c's. dh: the state gradient
+     carried into h_t from step t+1; dc: into c_t. */
+  memcpy(dh, dy + T * bh, bh * sizeof(float));
+  memcpy(dc, dy + (T + 1) * bh, bh * sizeof(float));
   for (int64_t t = T - 1; t >= 0; t--) {
     const float *a = gates + t * g4, *tc = tcs + t * bh, *cp = t == 0 ? c0 : cells + (t - 1) * bh, *dyt = dy + t * bh;
     float* dzt = dz + t * g4;
     for (int64_t b = 0; b < B; b++) {
       const float* ab = a + b * h4;
       float* db = dzt + b * h4;
+      const bool on = !masked || mask[t * B + b] != 0.0f;
       for (int64_t j = 0; j < H; j++) {
         const size_t k = (size_t)(b * H + j);
+        if (!on) { /* frozen: h_t = h_{t-1}, c_t = c_{t-1}, y_t = 0 */
+          db[j] = db[H + j] = db[2 * H + j] = db[3 * H + j] = 0.0f;
+          carry[k] = dh[k];
+          continue;
+        }
+        if (masked) carry[k] = 0.0f;
         const float i = ab[j], f = ab[H + j], sg = ab[2 * H + j], o = ab[3 * H + j];
         const float g = 2.0f * sg - 1.0f;
         const float dht = dyt[k] + dh[k];
@@ -338,9 +364,12 @@ static napi_value lstm_backward(napi_env env, napi_callback_info info) {
         dc[k] = dcTotal * f;
       }
     }
-    /* dh_{t-1} = dz_t · W_hhᵀ: [B,4H] x [H,4H]ᵀ */
+    /* dh_{t-1} = dz_t · W_hhᵀ (+ the frozen rows' carried gradient) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)H, (int)h4, 1.0f, dzt, (int)h4, whh, (int)h4, 0.0f, dh, (int)H);
+    if (masked)
+      for (size_t k = 0; k < bh; k++) dh[k] += carry[k];
   }
+  free(carry);
   return NULL;
 }
 

@@ -101,7 +101,6 @@ const makeRecurrence = (scales: FastGateScales) => tf.customGrad((...args: (tf.T
   const H = fourH / 4;
   const scale = gateScale(H, scales);
   const whh = tf.mul(whhIn, scale) as tf.Tensor2D; // [H, 4H], g columns doubled
-  if (tf.getKernel(LSTM_FORWARD_KERNEL, tf.getBackend())) return nativeRecurrence(projectedIn, h0, c0, whh, scale, scales, save);
   const projected = tf.mul(tf.reshape(projectedIn, [T * B, fourH]), scale); // [T*B, 4H]
   const zx = tf.split(projected, T, 0) as tf.Tensor2D[]; // T x [B, 4H]
 
@@ -169,31 +168,45 @@ const makeRecurrence = (scales: FastGateScales) => tf.customGrad((...args: (tf.T
  * The same recurrence through the native kernels (core's LSTM_FORWARD_KERNEL / LSTM_BACKWARD_KERNEL:
  * one call per window, the step loop in C with one BLAS product per step), when the backend has them.
  * Identical equations and saved values; the weight gradient and the column scale stay TF.js ops.
+ * Output [T+2, B, H]: the T outputs, the final h, the final c. With `mask` ([T, B], 0 past a sequence's
+ * length) a row's state freezes and its outputs are 0, as scan's `lengths` do.
  */
-function nativeRecurrence(
-  projectedIn: tf.Tensor3D, h0: tf.Tensor2D, c0: tf.Tensor2D, whh: tf.Tensor2D, scale: tf.Tensor1D, scales: FastGateScales, save: tf.GradSaveFunc,
-): { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] } {
+const nativeRecurrences = new Map<string, ReturnType<typeof makeNativeRecurrence>>();
+
+function nativeRecurrencePacked(scales: FastGateScales, masked: boolean) {
+  const key = `${scales.inputScale}/${scales.forgetScale}/${masked}`;
+  let r = nativeRecurrences.get(key);
+  if (!r) nativeRecurrences.set(key, (r = makeNativeRecurrence(scales, masked)));
+  return r;
+}
+
+const makeNativeRecurrence = (scales: FastGateScales, masked: boolean) => tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [projectedIn, h0, c0, whhIn] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+  const mask = masked ? (args[4] as tf.Tensor2D) : undefined;
+  const save = args[masked ? 5 : 4] as tf.GradSaveFunc;
   const [T, B, fourH] = projectedIn.shape;
   const H = fourH / 4;
+  const scale = gateScale(H, scales);
+  const whh = tf.mul(whhIn, scale) as tf.Tensor2D; // [H, 4H], scaled columns
   const proj = tf.mul(projectedIn, scale); // [T, B, 4H], scaled
-  const [ys, gates, cells, tanhCells] = tf.engine().runKernel(LSTM_FORWARD_KERNEL, { proj, whh, h0, c0 }, {}) as tf.Tensor[];
-  const cLast = tf.slice(cells, [T - 1, 0, 0], [1, B, H]); // [1, B, H]
-  const value = tf.concat([ys, cLast], 0); // [T+1, B, H]
-  save([h0, c0, whh, ys, gates, cells, tanhCells]);
+  const outs = tf.engine().runKernel(LSTM_FORWARD_KERNEL, mask ? { proj, whh, h0, c0, mask } : { proj, whh, h0, c0 }, {}) as tf.Tensor[];
+  const [hs, gates, cells, tanhCells] = outs;
+  const ys = mask ? outs[4] : hs;
+  const value = tf.concat([ys, tf.slice(hs, [T - 1, 0, 0], [1, B, H]), tf.slice(cells, [T - 1, 0, 0], [1, B, H])], 0); // [T+2, B, H]
+  save([h0, c0, whh, hs, gates, cells, tanhCells, ...(mask ? [mask] : [])]);
   const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-    const [sh0, sc0, swhh, sys, sgates, scells, stc] = saved;
-    const [dZ3, dh0, dc0] = tf.engine().runKernel(
-      LSTM_BACKWARD_KERNEL, { dy, gates: sgates, cells: scells, tanhCells: stc, c0: sc0, whh: swhh }, {},
-    ) as tf.Tensor[];
+    const [sh0, sc0, swhh, shs, sgates, scells, stc, smask] = saved;
+    const common = { dy, gates: sgates, cells: scells, tanhCells: stc, c0: sc0, whh: swhh };
+    const [dZ3, dh0, dc0] = tf.engine().runKernel(LSTM_BACKWARD_KERNEL, smask ? { ...common, mask: smask } : common, {}) as tf.Tensor[];
     const scale2 = gateScale(H, scales); // the forward's scale is gone (tensors made there are disposed)
     const dZ = tf.reshape(dZ3, [T * B, fourH]) as tf.Tensor2D; // w.r.t. the scaled pre-activations
-    const hPrev = (T > 1 ? tf.concat([sh0, tf.slice(tf.reshape(sys, [T * B, H]), [0, 0], [(T - 1) * B, H])], 0) : sh0) as tf.Tensor2D; // [T*B, H]
+    const hPrev = (T > 1 ? tf.concat([sh0, tf.slice(tf.reshape(shs, [T * B, H]), [0, 0], [(T - 1) * B, H])], 0) : sh0) as tf.Tensor2D; // [T*B, H]
     const dWhh = tf.mul(weightGradient(hPrev, dZ), scale2); // [H, 4H]
     const dProjected = tf.mul(dZ3, scale2); // [T, B, 4H]
-    return [dProjected, dh0, dc0, dWhh];
+    return [dProjected, dh0, dc0, dWhh, ...(smask ? [tf.zerosLike(smask)] : [])];
   };
   return { value, gradFunc };
-}
+});
 
 /** xs [T, B, I] · W [I, N] + bias as one [T·B, I] matMul: the input projection of every step at once. */
 export function sequenceProjection(xs: tf.Tensor3D, kernel: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor3D {
@@ -206,14 +219,26 @@ export function sequenceProjection(xs: tf.Tensor3D, kernel: tf.Tensor2D, bias?: 
  * (`projected` [T, B, 4H]). Use it when the input projection is computed another way (structured
  * dropout); `lstmSequence` is projection + this.
  */
-export function lstmRecurrence(recurrentKernel: tf.Tensor2D, projected: tf.Tensor3D, initial: LstmState, gates: FastGateScales = PLAIN): LstmSequenceResult {
+export function lstmRecurrence(
+  recurrentKernel: tf.Tensor2D, projected: tf.Tensor3D, initial: LstmState, gates: FastGateScales = PLAIN, mask?: Float32Array,
+): LstmSequenceResult {
   const [T, B, fourH] = projected.shape;
   const H = fourH / 4;
   if (projected.rank !== 3 || T < 1) throw new Error(`lstmRecurrence: projected must be [time >= 1, batch, 4*hidden], got [${projected.shape}].`);
   if (recurrentKernel.shape[0] !== H || recurrentKernel.shape[1] !== fourH)
     throw new Error(`lstmRecurrence: recurrentKernel must be [${H}, ${fourH}], got [${recurrentKernel.shape}].`);
+  if (!(gates.inputScale > 0 && gates.forgetScale > 0)) throw new Error(`lstmRecurrence: gate scales must be positive, got ${JSON.stringify(gates)}.`);
+  const native = lstmRecurrenceIsNative();
+  if (mask && !native) throw new Error("lstmRecurrence: a mask needs the native recurrence kernels (check lstmRecurrenceIsNative() first).");
+  if (mask && mask.length !== T * B) throw new Error(`lstmRecurrence: mask must have T*B = ${T * B} entries, got ${mask.length}.`);
   return tf.tidy(() => {
-    if (!(gates.inputScale > 0 && gates.forgetScale > 0)) throw new Error(`lstmRecurrence: gate scales must be positive, got ${JSON.stringify(gates)}.`);
+    if (native) {
+      const packed = mask
+        ? nativeRecurrencePacked(gates, true)(projected, initial.h, initial.c, recurrentKernel, tf.tensor2d(mask, [T, B]))
+        : nativeRecurrencePacked(gates, false)(projected, initial.h, initial.c, recurrentKernel); // [T+2, B, H]
+      const [ys, hLast, cLast] = tf.split(packed, [T, 1, 1], 0);
+      return { ys: ys as tf.Tensor3D, state: { h: tf.reshape(hLast, [B, H]) as tf.Tensor2D, c: tf.reshape(cLast, [B, H]) as tf.Tensor2D } };
+    }
     const packed = recurrencePacked(gates)(projected, initial.h, initial.c, recurrentKernel); // [T+1, B, H]
     const [ys, cLast] = tf.split(packed, [T, 1], 0);
     const ys3 = ys as tf.Tensor3D; // [T, B, H]
@@ -221,6 +246,11 @@ export function lstmRecurrence(recurrentKernel: tf.Tensor2D, projected: tf.Tenso
     const c = tf.reshape(cLast, [B, H]) as tf.Tensor2D;
     return { ys: ys3, state: { h, c } };
   });
+}
+
+/** Whether the backend runs the recurrence natively (then masks, i.e. per-sequence lengths, are supported). */
+export function lstmRecurrenceIsNative(): boolean {
+  return tf.getKernel(LSTM_FORWARD_KERNEL, tf.getBackend()) !== undefined;
 }
 
 /**

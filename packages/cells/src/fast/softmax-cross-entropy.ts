@@ -18,6 +18,9 @@ function flatIndices(labels: tf.Tensor1D, vocab: number): tf.Tensor1D {
   return tf.add(tf.mul(tf.range(0, n, 1, "int32"), tf.scalar(vocab, "int32")), labels) as tf.Tensor1D; // [N] positions in the flat [N*V]
 }
 
+/** Backends whose tensors live in host memory, where reading one number back costs nothing. */
+const SYNC_READS_ARE_CHEAP = new Set(["cpu", "wasm", "tensorflow"]);
+
 const crossEntropy = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [logits, labels] = args as [tf.Tensor2D, tf.Tensor1D];
   const save = args[2] as tf.GradSaveFunc;
@@ -28,8 +31,13 @@ const crossEntropy = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
   let logPLabel: tf.Tensor1D; // [N]
   // log p[n, y] directly, unless some p[n, y] underflowed (its log would be −∞): then the exact form
   // z[n,y] − z[n,m] + log p[n,m] with m = argmax. The check reads one number (free on wasm/cpu); the two
-  // max reductions over [N, V] it usually saves cost ~2 % of a small LM step.
-  if (tf.min(pLabel).dataSync()[0] > 1e-30) logPLabel = tf.log(pLabel) as tf.Tensor1D;
+  // max reductions over [N, V] it usually saves cost ~2 % of a small LM step. Where a read waits for a GPU
+  // (webgpu, webgl: and synchronous reads fail there in Node) both forms are computed and chosen per entry.
+  if (!SYNC_READS_ARE_CHEAP.has(tf.getBackend())) {
+    const zLabel = tf.gather(tf.reshape(logits, [n * vocab]), labelIndices); // [N]
+    const exact = tf.add(tf.sub(zLabel, tf.max(logits, 1)), tf.log(tf.max(p, 1))); // [N]
+    logPLabel = tf.where(tf.greater(pLabel, 1e-30), tf.log(pLabel), exact) as tf.Tensor1D;
+  } else if (tf.min(pLabel).dataSync()[0] > 1e-30) logPLabel = tf.log(pLabel) as tf.Tensor1D;
   else {
     const zLabel = tf.gather(tf.reshape(logits, [n * vocab]), labelIndices); // [N]
     logPLabel = tf.add(tf.sub(zLabel, tf.max(logits, 1)), tf.log(tf.max(p, 1))) as tf.Tensor1D;
