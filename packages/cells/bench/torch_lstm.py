@@ -41,19 +41,21 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU rows of scripts/gpu-check.sh")
     a = ap.parse_args()
+    dev = torch.device(a.device)
     s = SIZES[a.size]
     torch.manual_seed(0)
     torch.set_num_threads(a.threads)
-    model = LM(s["vocab"], s["embedding"], s["hidden"], s["layers"])
+    model = LM(s["vocab"], s["embedding"], s["hidden"], s["layers"]).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=1.0)
     loss_fn = torch.nn.CrossEntropyLoss()
     T, B = s["steps"], s["batch"]
-    state = (torch.zeros(s["layers"], B, s["hidden"]), torch.zeros(s["layers"], B, s["hidden"]))
+    state = (torch.zeros(s["layers"], B, s["hidden"], device=dev), torch.zeros(s["layers"], B, s["hidden"], device=dev))
     times = []
     cpu_times = []
     for i in range(a.warmup + a.steps):
-        ids = torch.randint(0, s["vocab"], (T + 1, B))
+        ids = torch.randint(0, s["vocab"], (T + 1, B)).to(dev)
         x, y = ids[:-1], ids[1:].reshape(-1)
         t0 = time.perf_counter()
         c0 = time.process_time()
@@ -63,6 +65,8 @@ def main():
         loss = loss_fn(logits, y)
         loss.backward()
         opt.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()  # CUDA runs asynchronously: time the finished step
         ms = (time.perf_counter() - t0) * 1000
         cpu_ms = (time.process_time() - c0) * 1000
         if i >= a.warmup:
@@ -72,7 +76,8 @@ def main():
     med = sorted(times)[len(times) // 2]
     cpu_med = sorted(cpu_times)[len(cpu_times) // 2]
     print(json.dumps({"stepMs": times, "medianStepMs": med, "medianCpuMs": cpu_med, "tokensPerSecond": T * B / (med / 1000),
-                      "torchVersion": torch.__version__, "threads": torch.get_num_threads()}))
+                      "torchVersion": torch.__version__, "threads": torch.get_num_threads(), "device": str(dev),
+                      **({"gpu": torch.cuda.get_device_name(dev)} if dev.type == "cuda" else {})}))
 
 
 if __name__ == "__main__":

@@ -13,3 +13,4 @@ export * from "./stack";
 export * from "./state";
 export { uniformTensor, identityBlocks } from "./init";
 export * from "./fast";
+export * from "./factory";

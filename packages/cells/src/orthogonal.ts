@@ -114,6 +114,26 @@ export class OrthogonalRecurrence {
     return new OrthogonalRecurrence(A, negativeOnes);
   }
 
+  /**
+   * The recurrence whose U is the given (nearly) orthogonal matrix, for a known D: U·D is the Cayley
+   * transform W = (I+A)⁻¹(I−A) of A, and the transform is its own inverse, so A = (I−W)(I+W)⁻¹ (made
+   * exactly skew). Lets a trainer adopt the matrix a cell was initialised with instead of drawing its own.
+   */
+  static fromOrthogonal(U: ArrayLike<number>, size: number, negativeOnes: number): OrthogonalRecurrence {
+    checkInteger("OrthogonalRecurrence.fromOrthogonal", "size", size, 1);
+    if (U.length !== size * size) throw new Error(`OrthogonalRecurrence.fromOrthogonal: expected ${size * size} values (${size}x${size}), got ${U.length}.`);
+    const n = size;
+    const D = Array.from({ length: n }, (_, i) => (i >= n - negativeOnes ? -1 : 1));
+    const W = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) W[i * n + j] = U[i * n + j] * D[j];
+    const IplusW = identityPlus(n, W, 1);
+    const inv = hostInverse64(IplusW, n) ?? flatten(inverse(toMatrix(IplusW, n, n)));
+    const raw = mmul(n, identityPlus(n, W, -1), inv);
+    const A = Matrix.zeros(n, n);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) A.set(i, j, 0.5 * (raw[i * n + j] - raw[j * n + i]));
+    return new OrthogonalRecurrence(A, negativeOnes);
+  }
+
   get negativeOnes(): number {
     return this.D.filter((d) => d < 0).length;
   }

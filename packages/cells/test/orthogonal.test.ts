@@ -217,3 +217,11 @@ test("NC-GRU(U_c, U_r): gradientA of the autodiff dL/dU_r matches finite differe
   assert.ok(worst < 2e-3, `max relative error ${worst}`);
   U.dispose();
 });
+
+test("fromOrthogonal recovers A (and so U, the inverse) from U and D: the Cayley transform is its own inverse", () => {
+  const original = OrthogonalRecurrence.create(9, 4, new Rng(21));
+  const back = OrthogonalRecurrence.fromOrthogonal(Float64Array.from(original.U.to1DArray()), 9, 4);
+  assert.ok(Matrix.sub(back.A, original.A).norm("frobenius") < 1e-12, "A");
+  assert.ok(Matrix.sub(back.U, original.U).norm("frobenius") < 1e-12, "U");
+  assert.throws(() => OrthogonalRecurrence.fromOrthogonal([1, 2, 3], 2, 1), /expected 4 values/);
+});

@@ -23,7 +23,7 @@
  *                giving two MSE terms; we use the single DNI target (their sum).
  */
 import { tf, type Rng } from "@rnnlab/core";
-import { createGru, createLstm, type Cell, type State } from "@rnnlab/cells";
+import { createCell, type Cell, type State } from "@rnnlab/cells";
 import { createVariables, computeGradients, disposeNamed, type VariableSet } from "./params";
 import { Optimizer, type OptimizerOptions, type OptimizerState } from "./optim";
 import { serializeNamed, deserializeTensor, type SerializedTensor } from "./serialize";
@@ -98,7 +98,7 @@ export class Synthesizer {
     } else {
       const k = config.elementwiseUnits ?? 50;
       const cellKind = config.elementwiseCell ?? "gru";
-      this.cell = (cellKind === "gru" ? createGru({ inputSize: k, hiddenSize: k }) : createLstm({ inputSize: k, hiddenSize: k })) as unknown as Cell;
+      this.cell = createCell({ kind: cellKind }, k, k);
       const u = (n: number, shape: number[]) => tf.tensor(rng.fillUniform(new Float32Array(n), -0.1, 0.1), shape);
       const tree = {
         inputKernel: u(k, [1, k]),
@@ -193,16 +193,25 @@ export class Synthesizer {
    * mean_b Σ_d (M(s0) − target)².
    */
   train(s0: tf.Tensor2D, target: tf.Tensor2D, rng?: Rng): number {
+    const loss = this.trainOnDevice(s0, target, rng);
+    const value = loss.dataSync()[0];
+    loss.dispose();
+    return value;
+  }
+
+  /**
+   * `train` without reading the loss back: returns it as a scalar tensor (the caller disposes it), to be
+   * read with the rest of the step in one `await data()` (webgpu cannot read synchronously in Node).
+   */
+  trainOnDevice(s0: tf.Tensor2D, target: tf.Tensor2D, rng?: Rng): tf.Scalar {
     const B = s0.shape[0];
     const { loss, grads } = computeGradients(
       () => tf.div(tf.sum(tf.square(tf.sub(this.predict(s0, true, rng), target))), B) as tf.Scalar,
       this.parameters.variables,
     );
     this.optimizer.step(grads, this.learningRate);
-    const value = loss.dataSync()[0];
-    loss.dispose();
     disposeNamed(grads);
-    return value;
+    return loss;
   }
 
   exportState(): { meta: { optimizer: OptimizerState["meta"]; memoryKeys: string[] }; tensors: Record<string, SerializedTensor> } {

@@ -12,7 +12,7 @@
  */
 import { tf, type Rng } from "@rnnlab/core";
 import {
-  createLstm, createGru, createNcGru, stackScan, embeddingDropout, applyDropout, denseSequence, type GateTracer, type Layer, type State, type Cell, type DropoutConfig, type GateConfig,
+  createCell, type CellConfig, stackScan, embeddingDropout, applyDropout, denseSequence, type GateTracer, type Layer, type State, type Cell, type DropoutConfig, type GateConfig,
   type NormalizationConfig,
 } from "@rnnlab/cells";
 import {
@@ -21,22 +21,8 @@ import {
 } from "@rnnlab/cells";
 import { checkKeys } from "./validate";
 
-export type RecurrentCellConfig =
-  | { kind: "lstm"; gate?: GateConfig; normalization?: NormalizationConfig; forgetBias?: number; recurrentInit?: "uniform" | "identity" }
-  | { kind: "gru" }
-  | {
-      kind: "nc-gru";
-      /** ρ: number of −1 entries of D (default round(0.4·hidden)). */
-      negativeOnes?: number;
-      /** Neumann series order (default 2). */
-      neumannOrder?: 1 | 2 | 3;
-      /** Exact recompute of (I+A)^{-1} every K steps (default 49, the NC-GRU scripts' value). */
-      recomputeEvery?: number;
-      /** Learning rate of the optimizer on A (default: the main learning rate). */
-      orthogonalLearningRate?: number;
-      /** NC-GRU(U_c, U_r): the reset gate's recurrent matrix U_r is orthogonal too (default false). */
-      orthogonalReset?: boolean;
-    };
+/** The cell of every layer: cells' one cell configuration (createCell). */
+export type RecurrentCellConfig = CellConfig;
 
 export interface LmDropoutConfig {
   /** How masks are drawn on non-recurrent connections: "locked" (AWD, default), "elementwise", "structured". */
@@ -136,17 +122,8 @@ export class LanguageModel {
       this.layerSizes.push(hiddenSize);
       const inputDropout = dropoutConfig(d.kind, l === 0 ? d.input : d.hidden);
       const recurrence = d.weightDrop && d.weightDrop > 0 ? { kind: "weightDrop" as const, rate: d.weightDrop } : { kind: "dense" as const };
-      const c = a.cell;
-      if (c.kind === "lstm") {
-        this.cells.push(
-          createLstm({ inputSize, hiddenSize, inputDropout, recurrence, gate: c.gate, normalization: c.normalization, forgetBias: c.forgetBias, recurrentInit: c.recurrentInit }) as unknown as Cell,
-        );
-      } else if (c.kind === "gru") {
-        this.cells.push(createGru({ inputSize, hiddenSize, inputDropout, recurrence }) as unknown as Cell);
-      } else {
-        if (d.weightDrop) throw new Error(`config.dropout.weightDrop is not supported with cell.kind="nc-gru" (its U_c is orthogonal): set it to 0`);
-        this.cells.push(createNcGru({ inputSize, hiddenSize, inputDropout, orthogonalReset: c.orthogonalReset }) as unknown as Cell);
-      }
+      if (a.cell.kind === "nc-gru" && d.weightDrop) throw new Error(`config.dropout.weightDrop is not supported with cell.kind="nc-gru" (its U_c is orthogonal): set it to 0`);
+      this.cells.push(createCell(a.cell, inputSize, hiddenSize, { inputDropout, recurrence }));
     }
     const c = a.cell;
     // The fast path covers the LSTM without normalisation, with any gate (G2's sharpened and Gumbel gates

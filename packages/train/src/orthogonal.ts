@@ -13,7 +13,7 @@
  * update moves by the same Δ.
  */
 import { Matrix } from "ml-matrix";
-import { tf, type Rng } from "@rnnlab/core";
+import { tf } from "@rnnlab/core";
 import { OrthogonalRecurrence } from "@rnnlab/cells";
 import type { NamedTensors, NamedVariables } from "./params";
 import { Optimizer, type OptimizerOptions, type OptimizerState } from "./optim";
@@ -47,7 +47,7 @@ export class OrthogonalUpdater {
   private readonly order: 1 | 2 | 3;
   private readonly recomputeEvery: number;
 
-  constructor(private readonly variables: NamedVariables, readonly options: OrthogonalOptions, rng: Rng, mainOptimizer: OptimizerOptions) {
+  constructor(private readonly variables: NamedVariables, readonly options: OrthogonalOptions, mainOptimizer: OptimizerOptions) {
     this.order = options.neumannOrder ?? 2;
     this.recomputeEvery = options.recomputeEvery ?? 49;
     if (!Number.isInteger(this.recomputeEvery) || this.recomputeEvery < 1) throw new Error(`cell.recomputeEvery=${this.recomputeEvery} must be a positive integer (NC-GRU uses 49)`);
@@ -56,7 +56,9 @@ export class OrthogonalUpdater {
       if (!SUFFIXES.some((suffix) => path.endsWith(suffix))) continue;
       const n = v.shape[0];
       const negativeOnes = options.negativeOnes ?? Math.floor(0.4 * n);
-      const orthogonal = OrthogonalRecurrence.create(n, negativeOnes, rng.fork(path));
+      // The cell owns the initialisation (createNcGru: scoRNN's A, its D); the updater adopts the matrix
+      // the cell drew and from then on keeps A, (I+A)⁻¹ and U in float64.
+      const orthogonal = OrthogonalRecurrence.fromOrthogonal(v.dataSync() as Float32Array, n, negativeOnes);
       orthogonal.writeTo(v);
       const initialA = tf.tensor2d(orthogonal.aFloat32(), [n, n]);
       const A = tf.variable(initialA, false);

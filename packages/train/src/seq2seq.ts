@@ -44,7 +44,7 @@
  */
 import { tf, Rng } from "@rnnlab/core";
 import {
-  createLstm,
+  createCell,
   stackScan,
   scan,
   denseSequence,
@@ -161,15 +161,14 @@ function buildCells(config: ResolvedTranslationConfig): TranslationCells {
   const encoder: Cell[] = [];
   const decoder: Cell[] = [];
   for (let l = 0; l < layers; l++) {
-    encoder.push(createLstm({
-      inputSize: l === 0 ? E : H, hiddenSize: H, forgetBias: config.forgetBias,
-      gate: config.gateLayers === "all" ? config.gate : sigmoid,
-      inputDropout: config.dropout,
-    }) as unknown as Cell);
-    decoder.push(createLstm({
-      inputSize: l === 0 ? E + (config.inputFeeding ? H : 0) : H, hiddenSize: H, forgetBias: config.forgetBias,
-      gate: l === 0 || config.gateLayers === "all" ? config.gate : sigmoid,
-    }) as unknown as Cell);
+    encoder.push(createCell(
+      { kind: "lstm", forgetBias: config.forgetBias, gate: config.gateLayers === "all" ? config.gate : sigmoid },
+      l === 0 ? E : H, H, { inputDropout: config.dropout },
+    ));
+    decoder.push(createCell(
+      { kind: "lstm", forgetBias: config.forgetBias, gate: l === 0 || config.gateLayers === "all" ? config.gate : sigmoid },
+      l === 0 ? E + (config.inputFeeding ? H : 0) : H, H,
+    ));
   }
   return { encoder, decoder };
 }

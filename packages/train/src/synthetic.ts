@@ -12,7 +12,7 @@
  * in optimizer steps (an SGDR period of 500 means 500 steps).
  */
 import { tf, Rng } from "@rnnlab/core";
-import { createLstm, createGru, createNcGru, stackScan, type Cell, type Layer, type State } from "@rnnlab/cells";
+import { createCell, stackScan, type Cell, type Layer, type State } from "@rnnlab/cells";
 import {
   generateAdding, generateCopying, generateDenoise, generateParenthesis, addingBaselineMse, copyingBaselineCrossEntropy,
   denoiseBaselineCrossEntropy, parenthesisBaselineCrossEntropy, PARENTHESIS_TOKENS, PARENTHESIS_MAX_COUNT,
@@ -20,7 +20,7 @@ import {
 import { softmaxCrossEntropy } from "@rnnlab/cells";
 import type { RecurrentCellConfig } from "./model";
 import { createVariables, computeGradients, disposeNamed, type NamedTensors, type NamedVariables } from "./params";
-import { Optimizer, clipByGlobalNorm, type OptimizerOptions } from "./optim";
+import { Optimizer, clipByGlobalNormOnDevice, type OptimizerOptions } from "./optim";
 import { learningRateAt, validateSchedule, type ScheduleOptions } from "./schedules";
 import { emit, Stopwatch, DecimatedCurve, type OnProgress } from "./events";
 import { configHash, type CheckpointManager } from "./checkpoint";
@@ -166,10 +166,7 @@ export function validateSyntheticConfig(c: SyntheticTrainConfig): void {
 }
 
 function buildCell(c: RecurrentCellConfig, inputSize: number, hiddenSize: number): Cell {
-  if (c.kind === "lstm") return createLstm({ inputSize, hiddenSize, gate: c.gate, normalization: c.normalization, forgetBias: c.forgetBias, recurrentInit: c.recurrentInit }) as unknown as Cell;
-  if (c.kind === "gru") return createGru({ inputSize, hiddenSize }) as unknown as Cell;
-  if (c.kind === "nc-gru") return createNcGru({ inputSize, hiddenSize, negativeOnes: c.negativeOnes, orthogonalReset: c.orthogonalReset }) as unknown as Cell;
-  throw new Error(`config.cell.kind="${(c as { kind: string }).kind}" must be lstm, gru or nc-gru`);
+  return createCell(c, inputSize, hiddenSize);
 }
 
 export async function trainSyntheticTask(
@@ -194,7 +191,7 @@ export async function trainSyntheticTask(
   };
   const set = createVariables(tree as never, { scope: `synthetic-${config.task.kind}` });
   tf.dispose(tree as never);
-  const orthogonal = config.cell.kind === "nc-gru" ? new OrthogonalUpdater(set.variables, config.cell as OrthogonalOptions, root.fork("orthogonal"), config.optimizer) : undefined;
+  const orthogonal = config.cell.kind === "nc-gru" ? new OrthogonalUpdater(set.variables, config.cell as OrthogonalOptions, config.optimizer) : undefined;
   const optimized: NamedVariables = {};
   for (const [k, v] of Object.entries(set.variables)) if (!orthogonal?.owns(k)) optimized[k] = v;
   const optimizer = new Optimizer(config.optimizer, optimized);
@@ -241,19 +238,21 @@ export async function trainSyntheticTask(
     return { loss, correct: tf.sum(hits) as tf.Scalar, total: 10 * B };
   }
 
-  function evaluate(): SyntheticEvaluation {
+  async function evaluate(): Promise<SyntheticEvaluation> {
     let loss = 0;
     let correct = 0;
     let total = 0;
     for (const b of evalBatches) {
+      // one asynchronous read per batch: [loss, correct, total]
       const out = tf.tidy(() => {
         const r = forward(b, false);
-        return { loss: r.loss, correct: r.correct ?? tf.scalar(0), total: tf.scalar(r.total ?? 0) };
+        return tf.stack([r.loss, r.correct ?? tf.scalar(0), tf.scalar(r.total ?? 0)]);
       });
-      loss += out.loss.dataSync()[0] / evalBatches.length;
-      correct += out.correct.dataSync()[0];
-      total += out.total.dataSync()[0];
-      tf.dispose([out.loss, out.correct, out.total]);
+      const v = await out.data();
+      out.dispose();
+      loss += v[0] / evalBatches.length;
+      correct += v[1];
+      total += v[2];
     }
     const e: SyntheticEvaluation = { step, loss, baseline: spec.baseline };
     if (total > 0) e.accuracy = correct / total;
@@ -318,26 +317,28 @@ export async function trainSyntheticTask(
       const orthGrads: NamedTensors = {};
       for (const k of Object.keys(grads)) if (orthogonal?.owns(k)) { orthGrads[k] = grads[k]; delete grads[k]; }
       const learningRate = learningRateAt(config.schedule, step);
-      const clipped = clipByGlobalNorm(grads, config.clipNorm ?? 0);
+      const clipped = clipByGlobalNormOnDevice(grads, config.clipNorm ?? 0);
       optimizer.step(clipped.grads, learningRate);
       if (orthogonal) orthogonal.step(orthGrads, learningRate);
       disposeNamed(clipped.grads);
       disposeNamed(grads);
       disposeNamed(orthGrads);
-      const lossValue = loss.dataSync()[0];
-      loss.dispose();
+      // The step's one read: loss and gradient norm together, asynchronously (webgpu cannot read synchronously).
+      const read = tf.stack([loss, clipped.norm]);
+      const [lossValue, normValue] = await read.data();
+      tf.dispose([read, loss, clipped.norm]);
       if (!Number.isFinite(lossValue)) throw new Error(`training loss became ${lossValue} at step ${step + 1}: lower the learning rate or set clipNorm`);
       step++;
       trainCurve.add(step, lossValue);
-      normCurve.add(step, clipped.norm);
-      const metrics: Record<string, number> = { loss: lossValue, gradientNorm: clipped.norm, learningRate, baseline: spec.baseline };
+      normCurve.add(step, normValue);
+      const metrics: Record<string, number> = { loss: lossValue, gradientNorm: normValue, learningRate, baseline: spec.baseline };
       if (orthogonal) {
         metrics.orthogonalityError = orthogonal.orthogonalityError();
         orthCurve.add(step, metrics.orthogonalityError);
       }
       emit(options.onProgress, { kind: "step", step, epoch: 0, split: "train", metrics, elapsedMs: stopwatch.elapsedMs(), totalSteps: config.steps });
       if (step % config.evaluateEvery === 0 || step === config.steps) {
-        const e = evaluate();
+        const e = await evaluate();
         evaluations.push(e);
         const m: Record<string, number> = { loss: e.loss, baseline: e.baseline };
         if (e.accuracy !== undefined) m.accuracy = e.accuracy;
@@ -345,7 +346,7 @@ export async function trainSyntheticTask(
       }
       if (checkpoints?.shouldSave(step)) save(false);
     }
-    const final = evaluations.at(-1) ?? evaluate();
+    const final = evaluations.at(-1) ?? (await evaluate());
     const result: SyntheticResult = {
       steps: step, elapsedMs: stopwatch.elapsedMs(), baseline: spec.baseline, lossKind: spec.lossKind, final, evaluations,
       trainLossCurve: trainCurve.values(), gradientNormCurve: normCurve.values(), orthogonalityErrorCurve: orthogonal ? orthCurve.values() : undefined,

@@ -22,7 +22,7 @@
  */
 import { tf, Rng } from "@rnnlab/core";
 import type { TokenIds } from "./seq2seq";
-import { createLstm, bidirectionalScan, denseSequence, type Cell, type DropoutConfig, type GateConfig, type GateTracer } from "@rnnlab/cells";
+import { createCell, bidirectionalScan, denseSequence, type Cell, type DropoutConfig, type GateConfig, type GateTracer } from "@rnnlab/cells";
 import { spanF1, type SpanF1Result, type TaggingScheme } from "@rnnlab/metrics";
 import { maskedCrossEntropy } from "./seq2seq-loss";
 import { initCrfParams, crfNegativeLogLikelihood, crfViterbi, type CrfParams } from "./tagger-crf";
@@ -117,14 +117,9 @@ export function resolveTaggerConfig(config: TaggerModelConfig): ResolvedTaggerCo
 
 function taggerCells(config: ResolvedTaggerConfig): { forward: Cell; backward: Cell }[] {
   return Array.from({ length: config.layers }, (_, l) => {
-    const options = {
-      inputSize: l === 0 ? config.embeddingSize + config.casingEmbeddingSize : 2 * config.hiddenSize,
-      hiddenSize: config.hiddenSize,
-      forgetBias: config.forgetBias,
-      gate: config.gate,
-      inputDropout: config.dropout,
-    };
-    return { forward: createLstm(options) as unknown as Cell, backward: createLstm(options) as unknown as Cell };
+    const inputSize = l === 0 ? config.embeddingSize + config.casingEmbeddingSize : 2 * config.hiddenSize;
+    const make = () => createCell({ kind: "lstm", forgetBias: config.forgetBias, gate: config.gate }, inputSize, config.hiddenSize, { inputDropout: config.dropout });
+    return { forward: make(), backward: make() };
   });
 }
 

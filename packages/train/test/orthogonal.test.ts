@@ -14,7 +14,7 @@ function setup(orthogonalReset: boolean) {
   const tree = { layers: [cell.init(new Rng(1)) as unknown as Record<string, tf.Tensor>] };
   const set = createVariables(tree as never, { scope: "orthogonal-test" });
   tf.dispose(tree as never);
-  const updater = new OrthogonalUpdater(set.variables, { recomputeEvery: 3, neumannOrder: 1 }, new Rng(2), { kind: "adam" });
+  const updater = new OrthogonalUpdater(set.variables, { recomputeEvery: 3, neumannOrder: 1 }, { kind: "adam" });
   return { set, updater };
 }
 
@@ -88,4 +88,24 @@ test("trainer with NC-GRU(U_c, U_r): loss finite, both matrices reset at each re
   assert.ok(errors[4] < 1e-10 && errors[9] < 1e-10, `max over U_c and U_r after recomputes: ${errors[4]}, ${errors[9]}`);
   assert.equal(counts[0], counts[1], "no tensor leak over steps");
   assert.ok(Number.isFinite(r.final.loss));
+});
+
+test("one owner: the updater adopts the matrices the cell initialised (U_c and U_r), to float32 rounding", () => {
+  const cell = createNcGru({ inputSize: 3, hiddenSize: 8, negativeOnes: 3, orthogonalReset: true });
+  const tree = { layers: [cell.init(new Rng(7)) as unknown as Record<string, tf.Tensor>] };
+  const initial = Object.fromEntries(
+    Object.entries(tree.layers[0]).map(([k, v]) => [k, Float32Array.from(v.dataSync())]),
+  );
+  const set = createVariables(tree as never, { scope: "orthogonal-owner-test" });
+  tf.dispose(tree as never);
+  const updater = new OrthogonalUpdater(set.variables, { negativeOnes: 3 }, { kind: "sgd" });
+  for (const name of ["candidateRecurrentKernel", "resetRecurrentKernel"]) {
+    const path = Object.keys(set.variables).find((p) => p.endsWith(name))!;
+    const now = set.variables[path].dataSync();
+    const worst = Math.max(...initial[name].map((v, i) => Math.abs(v - now[i])));
+    assert.ok(worst < 1e-6, `${name}: the updater's U differs from the cell's by ${worst}`);
+  }
+  assert.ok(updater.orthogonalityError() < 1e-12);
+  updater.dispose();
+  tf.dispose(Object.values(set.variables));
 });
