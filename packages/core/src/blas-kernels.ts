@@ -18,6 +18,7 @@
  */
 import { tf } from "./tf";
 import type { NativeBlas } from "@rnnlab/native-blas";
+import { NATIVE_KERNEL_NAMES, nativeKernels } from "./native-kernels";
 
 type KernelFunc = tf.KernelConfig["kernelFunc"];
 type TensorInfo = tf.TensorInfo;
@@ -175,198 +176,6 @@ function blasFusedMatMul(blas: NativeBlas, fallback: () => KernelFunc): KernelFu
   };
 }
 
-/**
- * The fused LSTM recurrence (the addon's lstmForward / lstmBackward) as two wasm kernels, for cells'
- * fast path: `tf.engine().runKernel(LSTM_FORWARD_KERNEL, {proj, whh, h0, c0[, mask]})` -> [hs, gates, cells,
- * tanhCells[, ys]] (with a [T, B] mask, rows freeze where it is 0 and ys are the masked outputs; without,
- * the outputs are hs); `runKernel(LSTM_BACKWARD_KERNEL, {dy [T+2, B, H], gates, cells, tanhCells, c0, whh[, mask]})`
- * -> [dz, dh0, dc0].
- * Registered only while the native products are active; the fast path checks with tf.getKernel.
- */
-export const LSTM_FORWARD_KERNEL = "RnnlabLstmRecurrence";
-export const LSTM_BACKWARD_KERNEL = "RnnlabLstmRecurrenceGrad";
-/**
- * The fused GRU recurrence: `runKernel(GRU_FORWARD_KERNEL, {proj, u, brec, h0})` -> [ys, saved];
- * `runKernel(GRU_BACKWARD_KERNEL, {dy, saved, h0, ys, u})` -> [dx, drec, dh0] (the addon's gruForward/gruBackward).
- */
-export const GRU_FORWARD_KERNEL = "RnnlabGruRecurrence";
-export const GRU_BACKWARD_KERNEL = "RnnlabGruRecurrenceGrad";
-/**
- * Row-wise layer norm: `runKernel(LAYER_NORM_KERNEL, {a, gain, bias}, {epsilon})` -> [out, xhat, inv];
- * `runKernel(LAYER_NORM_BACKWARD_KERNEL, {dy, xhat, inv, gain})` -> [da, dgain, dbias].
- */
-export const LAYER_NORM_KERNEL = "RnnlabLayerNorm";
-/**
- * One step of assorted-time normalisation: `runKernel(ATN_KERNEL, {a, gain, bias, wsum, wsq, count}, {epsilon})`
- * -> [out, newSum, newSq, xhat, stats]; `runKernel(ATN_BACKWARD_KERNEL, {dout, dnewSum, dnewSq, a, xhat, stats,
- * gain, wsum, count})` -> [da, dgain, dbias, dwsum, dwsq].
- */
-export const ATN_KERNEL = "RnnlabAssortedTimeNorm";
-export const ATN_BACKWARD_KERNEL = "RnnlabAssortedTimeNormGrad";
-/**
- * The fused NC-GRU recurrence: `runKernel(NCGRU_FORWARD_KERNEL, {proj, urz, uc, bmod, h0})` -> [ys, saved];
- * `runKernel(NCGRU_BACKWARD_KERNEL, {dy, saved, h0, ys, urz, uc})` -> [dx, dh0, dbmod].
- */
-export const NCGRU_FORWARD_KERNEL = "RnnlabNcGruRecurrence";
-export const NCGRU_BACKWARD_KERNEL = "RnnlabNcGruRecurrenceGrad";
-export const LAYER_NORM_BACKWARD_KERNEL = "RnnlabLayerNormGrad";
-
-function lstmKernels(blas: NativeBlas): tf.KernelConfig[] {
-  const view = (backend: WasmHeapBackend, t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
-  return [
-    {
-      kernelName: LSTM_FORWARD_KERNEL,
-      backendName: "wasm",
-      kernelFunc: ({ inputs, backend }) => {
-        const { proj, whh, h0, c0, mask } = inputs as Record<string, TensorInfo | undefined> as Record<string, TensorInfo> & { mask?: TensorInfo };
-        const [T, B, H4] = proj.shape;
-        const H = H4 / 4;
-        const wasm = backend as unknown as WasmHeapBackend;
-        const shapes = [[T, B, H], [T, B, H4], [T, B, H], [T, B, H], ...(mask ? [[T, B, H]] : [])];
-        const outs = shapes.map((shape) => wasm.makeOutput(shape, "float32")); // hs, gates, cells, tanhCells[, ys]
-        const none = new Float32Array(0);
-        blas.lstmForward(
-          view(wasm, proj), view(wasm, whh), view(wasm, h0), view(wasm, c0), mask ? view(wasm, mask) : none,
-          view(wasm, outs[0]), mask ? view(wasm, outs[4]) : none, view(wasm, outs[1]), view(wasm, outs[2]), view(wasm, outs[3]), T, B, H,
-        );
-        return outs;
-      },
-    },
-    {
-      kernelName: LSTM_BACKWARD_KERNEL,
-      backendName: "wasm",
-      kernelFunc: ({ inputs, backend }) => {
-        const { dy, gates, cells, tanhCells, c0, whh, mask } = inputs as Record<string, TensorInfo | undefined> as Record<string, TensorInfo> & { mask?: TensorInfo };
-        const [T, B, H4] = gates.shape;
-        const H = H4 / 4;
-        const wasm = backend as unknown as WasmHeapBackend;
-        const outs = [wasm.makeOutput([T, B, H4], "float32"), wasm.makeOutput([B, H], "float32"), wasm.makeOutput([B, H], "float32")];
-        blas.lstmBackward(
-          view(wasm, dy), view(wasm, gates), view(wasm, cells), view(wasm, tanhCells), view(wasm, c0), view(wasm, whh),
-          mask ? view(wasm, mask) : new Float32Array(0), view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), T, B, H,
-        );
-        return outs;
-      },
-    },
-    {
-      kernelName: GRU_FORWARD_KERNEL,
-      backendName: "wasm",
-      kernelFunc: ({ inputs, backend }) => {
-        const { proj, u, brec, h0 } = inputs as Record<string, TensorInfo>;
-        const [T, B, H3] = proj.shape;
-        const H = H3 / 3;
-        const wasm = backend as unknown as WasmHeapBackend;
-        const outs = [wasm.makeOutput([T, B, H], "float32"), wasm.makeOutput([T, B, 4 * H], "float32")];
-        blas.gruForward(view(wasm, proj), view(wasm, u), view(wasm, brec), view(wasm, h0), view(wasm, outs[0]), view(wasm, outs[1]), T, B, H);
-        return outs;
-      },
-    },
-    {
-      kernelName: GRU_BACKWARD_KERNEL,
-      backendName: "wasm",
-      kernelFunc: ({ inputs, backend }) => {
-        const { dy, saved, h0, ys, u } = inputs as Record<string, TensorInfo>;
-        const [T, B, H] = ys.shape;
-        const wasm = backend as unknown as WasmHeapBackend;
-        const outs = [wasm.makeOutput([T, B, 3 * H], "float32"), wasm.makeOutput([T, B, 3 * H], "float32"), wasm.makeOutput([B, H], "float32")];
-        blas.gruBackward(
-          view(wasm, dy), view(wasm, saved), view(wasm, h0), view(wasm, ys), view(wasm, u),
-          view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), T, B, H,
-        );
-        return outs;
-      },
-    },
-    {
-      kernelName: NCGRU_FORWARD_KERNEL,
-      backendName: "wasm",
-      kernelFunc: ({ inputs, backend }) => {
-        const { proj, urz, uc, bmod, h0 } = inputs as Record<string, TensorInfo>;
-        const [T, B, H3] = proj.shape;
-        const H = H3 / 3;
-        const wasm = backend as unknown as WasmHeapBackend;
-        const outs = [wasm.makeOutput([T, B, H], "float32"), wasm.makeOutput([T, B, 4 * H], "float32")];
-        blas.ncgruForward(view(wasm, proj), view(wasm, urz), view(wasm, uc), view(wasm, bmod), view(wasm, h0), view(wasm, outs[0]), view(wasm, outs[1]), T, B, H);
-        return outs;
-      },
-    },
-    {
-      kernelName: NCGRU_BACKWARD_KERNEL,
-      backendName: "wasm",
-      kernelFunc: ({ inputs, backend }) => {
-        const { dy, saved, h0, ys, urz, uc } = inputs as Record<string, TensorInfo>;
-        const [T, B, H] = ys.shape;
-        const wasm = backend as unknown as WasmHeapBackend;
-        const outs = [wasm.makeOutput([T, B, 3 * H], "float32"), wasm.makeOutput([B, H], "float32"), wasm.makeOutput([H], "float32")];
-        blas.ncgruBackward(
-          view(wasm, dy), view(wasm, saved), view(wasm, h0), view(wasm, ys), view(wasm, urz), view(wasm, uc),
-          view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), T, B, H,
-        );
-        return outs;
-      },
-    },
-    {
-      kernelName: ATN_KERNEL,
-      backendName: "wasm",
-      kernelFunc: ({ inputs, attrs, backend }) => {
-        const { a, gain, bias, wsum, wsq, count } = inputs as Record<string, TensorInfo>;
-        const [B, F] = a.shape;
-        const P = wsum.shape[1];
-        const wasm = backend as unknown as WasmHeapBackend;
-        const outs = [[B, F], [B, P], [B, P], [B, F], [B, 3]].map((shape) => wasm.makeOutput(shape, "float32"));
-        blas.atnForward(
-          view(wasm, a), view(wasm, gain), view(wasm, bias), view(wasm, wsum), view(wasm, wsq), view(wasm, count),
-          view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), view(wasm, outs[3]), view(wasm, outs[4]),
-          B, F, P, (attrs as unknown as { epsilon: number }).epsilon,
-        );
-        return outs;
-      },
-    },
-    {
-      kernelName: ATN_BACKWARD_KERNEL,
-      backendName: "wasm",
-      kernelFunc: ({ inputs, backend }) => {
-        const { dout, dnewSum, dnewSq, a, xhat, stats, gain, wsum, count } = inputs as Record<string, TensorInfo>;
-        const [B, F] = a.shape;
-        const P = wsum.shape[1];
-        const wasm = backend as unknown as WasmHeapBackend;
-        const outs = [[B, F], [F], [F], [B, P], [B, P]].map((shape) => wasm.makeOutput(shape, "float32"));
-        blas.atnBackward(
-          view(wasm, dout), view(wasm, dnewSum), view(wasm, dnewSq), view(wasm, a), view(wasm, xhat), view(wasm, stats),
-          view(wasm, gain), view(wasm, wsum), view(wasm, count),
-          view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]), view(wasm, outs[3]), view(wasm, outs[4]), B, F, P,
-        );
-        return outs;
-      },
-    },
-    {
-      kernelName: LAYER_NORM_KERNEL,
-      backendName: "wasm",
-      kernelFunc: ({ inputs, attrs, backend }) => {
-        const { a, gain, bias } = inputs as Record<string, TensorInfo>;
-        const [rows, cols] = a.shape;
-        const wasm = backend as unknown as WasmHeapBackend;
-        const outs = [wasm.makeOutput([rows, cols], "float32"), wasm.makeOutput([rows, cols], "float32"), wasm.makeOutput([rows, 1], "float32")];
-        blas.layerNormForward(view(wasm, a), view(wasm, gain), view(wasm, bias), view(wasm, outs[0]), view(wasm, outs[1]), view(wasm, outs[2]),
-          rows, cols, (attrs as unknown as { epsilon: number }).epsilon);
-        return outs;
-      },
-    },
-    {
-      kernelName: LAYER_NORM_BACKWARD_KERNEL,
-      backendName: "wasm",
-      kernelFunc: ({ inputs, backend }) => {
-        const { dy, xhat, inv, gain } = inputs as Record<string, TensorInfo>;
-        const [rows, cols] = xhat.shape;
-        const wasm = backend as unknown as WasmHeapBackend;
-        const outs = [wasm.makeOutput([rows, cols], "float32"), wasm.makeOutput([cols], "float32"), wasm.makeOutput([cols], "float32")];
-        blas.layerNormBackward(view(wasm, dy), view(wasm, xhat), view(wasm, inv), view(wasm, gain), view(wasm, outs[0]), view(wasm, outs[1]),
-          view(wasm, outs[2]), rows, cols);
-        return outs;
-      },
-    },
-  ];
-}
-
 const KERNELS = ["BatchMatMul", "_FusedMatMul"] as const;
 /** The kernels registered before ours (stock or rnnlab's tfix), to fall back to and to restore. */
 const previous = new Map<string, tf.KernelConfig>();
@@ -393,7 +202,7 @@ export function installBlasKernels(threads: number): BlasInfo {
         kernelFunc: name === "BatchMatMul" ? blasBatchMatMul(binding, fallback) : blasFusedMatMul(binding, fallback),
       });
     }
-    for (const k of lstmKernels(binding)) tf.registerKernel(k);
+    for (const k of nativeKernels(binding)) tf.registerKernel(k);
     active = true;
   }
   return binding.info();
@@ -413,7 +222,7 @@ export function setNativeMatmul(enabled: boolean, threads = 1): boolean {
       tf.unregisterKernel(name, "wasm");
       tf.registerKernel(previous.get(name)!);
     }
-    for (const k of lstmKernels(loadNativeBlas().binding!)) tf.unregisterKernel(k.kernelName, "wasm");
+    for (const name of NATIVE_KERNEL_NAMES) tf.unregisterKernel(name, "wasm");
     active = false;
   }
   return false;
