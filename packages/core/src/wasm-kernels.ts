@@ -16,6 +16,7 @@
  *           1.4e-45). This version fills the output through a typed view of the requested dtype.
  */
 import { tf } from "./tf";
+import { setNativeMatmul } from "./blas-kernels";
 
 type KernelFunc = tf.KernelConfig["kernelFunc"];
 type TensorInfo = tf.TensorInfo;
@@ -323,8 +324,11 @@ export function installWasmKernelFixes(): string[] {
  * Choose which fixes are active (after installWasmKernelFixes): the others revert to the stock kernels
  * (a fix without a stock kernel, segsum, is removed). For benchmarks that compare against stock tfjs-wasm,
  * e.g. `setWasmKernelFixes(["segsum"])` = stock kernels plus the shim tf.layers needs to train at all.
+ * It turns the native BLAS products off first (they replace BatchMatMul, which tfix also owns); call
+ * `setNativeMatmul(true)` afterwards to put them back.
  */
 export function setWasmKernelFixes(enabled: readonly string[]): string[] {
+  setNativeMatmul(false);
   for (const name of enabled)
     if (!WASM_KERNEL_FIXES.includes(name)) throw new Error(`setWasmKernelFixes: unknown fix "${name}"; known: ${WASM_KERNEL_FIXES.join(", ")}.`);
   const done = installWasmKernelFixes();
