@@ -29,6 +29,13 @@ export interface NativeBlas {
   atnBackward(dout: Float32Array, dnewSum: Float32Array, dnewSq: Float32Array, a: Float32Array, xhat: Float32Array, stats: Float32Array,
     gain: Float32Array, wsum: Float32Array, count: Float32Array, da: Float32Array, dgain: Float32Array, dbias: Float32Array,
     dwsum: Float32Array, dwsq: Float32Array, B: number, F: number, P: number): void;
+  normLstmForward(proj: Float32Array, u: Float32Array, params: Float32Array, h0: Float32Array, c0: Float32Array, win0: Float32Array,
+    count0: Float32Array, hs: Float32Array, gates: Float32Array, recs: Float32Array, xhats: Float32Array, cells: Float32Array,
+    tanhCells: Float32Array, stats: Float32Array, winOut: Float32Array, T: number, B: number, H: number, P: number, epsilon: number): void;
+  normLstmBackward(dy: Float32Array, proj: Float32Array, u: Float32Array, params: Float32Array, c0: Float32Array, count0: Float32Array,
+    gates: Float32Array, recs: Float32Array, xhats: Float32Array, cells: Float32Array, tanhCells: Float32Array, stats: Float32Array,
+    dproj: Float32Array, drec: Float32Array, dh0: Float32Array, dc0: Float32Array, dparams: Float32Array, dwin0: Float32Array,
+    T: number, B: number, H: number, P: number): void;
   setThreads(n: number): void;
   info(): { library: string; config: string; corename: string; threads: number };
 }

@@ -22,6 +22,7 @@ import { tf, type Rng } from "@rnnlab/core";
 import type { Cell, CellContext, State } from "./types";
 import { controlGate, fastGateScales, gumbelGateNoise, resolveGateConfig, splitGates, type GateConfig } from "./gates";
 import { lstmRecurrence, lstmRecurrenceIsNative } from "./fast/lstm-sequence";
+import { normLstmRecurrence } from "./fast/norm-lstm-sequence";
 import { resolveDropoutConfig, prepareInputDropout, projectInput, type DropoutConfig, type InputDropoutPrepared } from "./dropout";
 import { resolveRecurrenceConfig, prepareRecurrentKernel, type RecurrenceConfig } from "./recurrence";
 import { assortedTimeNorm, layerNorm, resolveNormalizationConfig, type NormalizationConfig, type NormWindow } from "./norms";
@@ -167,9 +168,36 @@ export function createLstm(options: LstmOptions): LstmCell {
     },
 
     sequence(params: LstmParams, projected: tf.Tensor3D, state: LstmState, prepared: LstmPrepared, mask?: Float32Array) {
-      // The fused recurrence (./fast/lstm-sequence.ts) covers every gate and weight drop, not normalisation;
-      // per-sequence lengths (a mask) only with the native kernels.
-      if (normalized || (mask && !lstmRecurrenceIsNative())) return undefined;
+      // The fused recurrences: ./fast/norm-lstm-sequence.ts with normalisation (sigmoid gates, no lengths,
+      // native kernels only); ./fast/lstm-sequence.ts otherwise (every gate, weight drop; lengths natively).
+      if (normalized) {
+        if (mask || resolved.gate.kind !== "sigmoid") return undefined;
+        const windows = past > 0
+          ? {
+              recurrentSum: state.atnRecurrentSum, recurrentSquares: state.atnRecurrentSquares, inputSum: state.atnInputSum,
+              inputSquares: state.atnInputSquares, cellSum: state.atnCellSum, cellSquares: state.atnCellSquares, count: state.atnCount,
+            }
+          : undefined;
+        const p = params as Required<LstmParams>;
+        const r = normLstmRecurrence(
+          {
+            recurrentKernel: prepared.recurrentKernel, recurrentNormGain: p.recurrentNormGain, recurrentNormBias: p.recurrentNormBias,
+            inputNormGain: p.inputNormGain, inputNormBias: p.inputNormBias, bias: p.bias, cellNormGain: p.cellNormGain, cellNormBias: p.cellNormBias,
+          },
+          projected, state.h, state.c, past, windows as never,
+        );
+        if (!r) return undefined;
+        const next: LstmState = { h: r.h, c: r.c };
+        if (r.windows) {
+          const w = r.windows;
+          Object.assign(next, {
+            atnRecurrentSum: w.recurrentSum, atnRecurrentSquares: w.recurrentSquares, atnInputSum: w.inputSum, atnInputSquares: w.inputSquares,
+            atnCellSum: w.cellSum, atnCellSquares: w.cellSquares, atnCount: w.count,
+          });
+        }
+        return { ys: r.ys, state: next };
+      }
+      if (mask && !lstmRecurrenceIsNative()) return undefined;
       const scales = fastGateScales(resolved.gate, prepared.training);
       if (!scales) return undefined; // Gumbel's "hard" evaluation
       const [T, B] = projected.shape;

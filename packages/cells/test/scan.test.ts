@@ -223,6 +223,9 @@ test("fused recurrences (cell.sequence) equal stepping: forward and reverse, G2 
     ["lstm gumbel + weight drop", () => createLstm({ inputSize: I, hiddenSize: H, gate: { kind: "gumbel", temperature: 0.7, noiseProbability: 0.5 }, recurrence: { kind: "weightDrop", rate: 0.3 } })],
     ["lstm sharpened", () => createLstm({ inputSize: I, hiddenSize: H, gate: { kind: "sharpened", temperature: 0.5 } })],
     ["gru", () => createGru({ inputSize: I, hiddenSize: H })],
+    ["layer-norm lstm", () => createLstm({ inputSize: I, hiddenSize: H, normalization: { kind: "layer" } })],
+    ["ATN lstm (k=3)", () => createLstm({ inputSize: I, hiddenSize: H, normalization: { kind: "assortedTime", window: 3 } })],
+    ["ATN lstm (k=3) + weight drop", () => createLstm({ inputSize: I, hiddenSize: H, normalization: { kind: "assortedTime", window: 3 }, recurrence: { kind: "weightDrop", rate: 0.3 } })],
     ["nc-gru", () => createNcGru({ inputSize: I, hiddenSize: H, negativeOnes: 2 })],
     ["nc-gru(U_c, U_r)", () => createNcGru({ inputSize: I, hiddenSize: H, negativeOnes: 2, orthogonalReset: true })],
   ];

@@ -15,6 +15,10 @@
  *   LAYER_NORM_BACKWARD_KERNEL {dy, xhat, inv, gain}                   -> [da, dgain, dbias]
  *   ATN_KERNEL            {a, gain, bias, wsum, wsq, count} {epsilon}  -> [out, newSum, newSq, xhat, stats]
  *   ATN_BACKWARD_KERNEL   {dout, dnewSum, dnewSq, a, xhat, stats, gain, wsum, count} -> [da, dgain, dbias, dwsum, dwsq]
+ *   NORM_LSTM_FORWARD_KERNEL  {proj, u, params, h0, c0[, win0, count0]} {window: P, epsilon}
+ *                             -> [hs, gates, recs, xhats, cells, tanhCells, stats[, winOut]]
+ *   NORM_LSTM_BACKWARD_KERNEL {dy [T+2,B,H], proj, u, params, c0[, count0], gates, recs, xhats, cells, tanhCells, stats} {window: P}
+ *                             -> [dproj, drec, dh0, dc0, dparams[, dwin0]]
  * Shapes and equations: the addon's comments.
  */
 import { tf } from "./tf";
@@ -30,6 +34,8 @@ export const LAYER_NORM_KERNEL = "RnnlabLayerNorm";
 export const LAYER_NORM_BACKWARD_KERNEL = "RnnlabLayerNormGrad";
 export const ATN_KERNEL = "RnnlabAssortedTimeNorm";
 export const ATN_BACKWARD_KERNEL = "RnnlabAssortedTimeNormGrad";
+export const NORM_LSTM_FORWARD_KERNEL = "RnnlabNormLstmRecurrence";
+export const NORM_LSTM_BACKWARD_KERNEL = "RnnlabNormLstmRecurrenceGrad";
 
 type TensorInfo = tf.TensorInfo;
 type Views = (t: TensorInfo) => Float32Array;
@@ -45,7 +51,7 @@ interface WasmHeapBackend {
  */
 function kernel(
   name: string,
-  shapes: (x: Record<string, TensorInfo>) => number[][],
+  shapes: (x: Record<string, TensorInfo>, attrs: Record<string, number>) => number[][],
   call: (x: Record<string, TensorInfo>, out: TensorInfo[], view: Views, attrs: Record<string, number>) => void,
 ): tf.KernelConfig {
   return {
@@ -54,7 +60,7 @@ function kernel(
     kernelFunc: ({ inputs, attrs, backend }) => {
       const x = inputs as Record<string, TensorInfo>;
       const heap = backend as unknown as WasmHeapBackend;
-      const out = shapes(x).map((shape) => heap.makeOutput(shape, "float32"));
+      const out = shapes(x, attrs as Record<string, number>).map((shape) => heap.makeOutput(shape, "float32"));
       call(x, out, (t) => heap.typedArrayFromHeap(t) as Float32Array, attrs as Record<string, number>);
       return out;
     },
@@ -158,10 +164,40 @@ export function nativeKernels(blas: NativeBlas): tf.KernelConfig[] {
         blas.atnBackward(v(dout), v(dnewSum), v(dnewSq), v(a), v(xhat), v(stats), v(gain), v(wsum), v(count),
           v(da), v(dgain), v(dbias), v(dwsum), v(dwsq), a.shape[0], a.shape[1], wsum.shape[1]),
     ),
+    kernel(
+      NORM_LSTM_FORWARD_KERNEL,
+      ({ proj, win0 }) => {
+        const [T, B, H4] = proj.shape;
+        const H = H4 / 4;
+        return [[T, B, H], [T, B, H4], [T, B, H4], [T, B, 9 * H], [T, B, H], [T, B, H], [T, B, 9], ...(win0 ? [win0.shape] : [])];
+      },
+      ({ proj, u, params, h0, c0, win0, count0 }, [hs, gates, recs, xhats, cells, tanhCells, stats, winOut], v, attrs) => {
+        const [T, B, H4] = proj.shape;
+        blas.normLstmForward(
+          v(proj), v(u), v(params), v(h0), v(c0), win0 ? v(win0) : NONE, count0 ? v(count0) : NONE, v(hs), v(gates), v(recs), v(xhats),
+          v(cells), v(tanhCells), v(stats), winOut ? v(winOut) : NONE, T, B, H4 / 4, attrs.window, attrs.epsilon,
+        );
+      },
+    ),
+    kernel(
+      NORM_LSTM_BACKWARD_KERNEL,
+      ({ proj, params, count0 }, attrs) => {
+        const [T, B, H4] = proj.shape;
+        const H = H4 / 4;
+        return [[T, B, H4], [T, B, H4], [B, H], [B, H], params.shape, ...(count0 ? [[6, B, attrs.window]] : [])];
+      },
+      ({ dy, proj, u, params, c0, count0, gates, recs, xhats, cells, tanhCells, stats }, [dproj, drec, dh0, dc0, dparams, dwin0], v, attrs) => {
+        const [T, B, H4] = proj.shape;
+        blas.normLstmBackward(
+          v(dy), v(proj), v(u), v(params), v(c0), count0 ? v(count0) : NONE, v(gates), v(recs), v(xhats), v(cells), v(tanhCells), v(stats),
+          v(dproj), v(drec), v(dh0), v(dc0), v(dparams), dwin0 ? v(dwin0) : NONE, T, B, H4 / 4, attrs.window,
+        );
+      },
+    ),
   ];
 }
 
 export const NATIVE_KERNEL_NAMES: readonly string[] = [
   LSTM_FORWARD_KERNEL, LSTM_BACKWARD_KERNEL, GRU_FORWARD_KERNEL, GRU_BACKWARD_KERNEL, NCGRU_FORWARD_KERNEL, NCGRU_BACKWARD_KERNEL,
-  LAYER_NORM_KERNEL, LAYER_NORM_BACKWARD_KERNEL, ATN_KERNEL, ATN_BACKWARD_KERNEL,
+  LAYER_NORM_KERNEL, LAYER_NORM_BACKWARD_KERNEL, ATN_KERNEL, ATN_BACKWARD_KERNEL, NORM_LSTM_FORWARD_KERNEL, NORM_LSTM_BACKWARD_KERNEL,
 ];

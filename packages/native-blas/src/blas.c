@@ -47,6 +47,11 @@
  *       n = F·(min(count, P) + 1); var = relu(m2 − μ²); out = (a − μ)/√(var + ε) ⊙ gain + bias; the window
  *       shifts by one with a_t's sums appended. `stats` [B,3] saves μ, 1/√(var+ε) and whether var > 0.
  *       Backward gives the gradients w.r.t. a, gain, bias and both windows (through the means).
+ *   normLstmForward(...), normLstmBackward(...)
+ *       The LSTM with layer norm (P = 0) or assorted-time norm (window k = P + 1) at its three sites, as one
+ *       call per window (see the functions below for the argument lists): a = N_R(h U) + N_X(x W) + b,
+ *       gates σ/tanh, c = f c + i g, h = o tanh(N_C(c)). The windows' final sums carry no gradient (they
+ *       only feed the next, detached, BPTT window); their initial sums do receive one.
  *   layerNormForward(a, gain, bias, out, xhat, inv, rows, cols, epsilon)
  *   layerNormBackward(dy, xhat, inv, gain, da, dgain, dbias, rows, cols)
  *       Layer norm over each row (biased variance, as tf.moments): x̂ = (a − μ)·inv, inv = 1/√(σ² + ε),
@@ -669,6 +674,240 @@ static napi_value atn_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* One norm site for one row: statistics over a (F values) and the valid part of the window (P sums).
+   Writes xhat (F) and out (F) and stats[3] = {mean, inv, positive}; returns the row's S and Q. */
+static void norm_row(const float* a, int64_t F, const float* ws, const float* wq, int64_t P, float count, const float* gain,
+                     const float* bias, double eps, float* xhat, float* out, float* stats, double* S, double* Q) {
+  double s = 0, q = 0;
+  for (int64_t j = 0; j < F; j++) {
+    s += a[j];
+    q += (double)a[j] * a[j];
+  }
+  const float seen = P > 0 ? fminf(count, (float)P) : 0.0f;
+  double wsum = 0, wsq = 0;
+  for (int64_t k = 0; k < P; k++)
+    if ((float)k >= (float)P - seen) {
+      wsum += ws[k];
+      wsq += wq[k];
+    }
+  const double n = ((double)seen + 1.0) * (double)F;
+  const double mean = (s + wsum) / n, m2 = (q + wsq) / n;
+  double raw = m2 - mean * mean;
+  if (P == 0) { /* layer norm: the variance as tf.moments computes it, from the centred values */
+    raw = 0;
+    for (int64_t j = 0; j < F; j++) raw += (a[j] - mean) * (a[j] - mean);
+    raw /= (double)F;
+  }
+  const double var = raw > 0 ? raw : 0;
+  const float inv = (float)(1.0 / sqrt(var + eps));
+  stats[0] = (float)mean;
+  stats[1] = inv;
+  stats[2] = (P == 0 || raw > 0) ? 1.0f : 0.0f;
+  for (int64_t j = 0; j < F; j++) {
+    xhat[j] = (float)(a[j] - mean) * inv;
+    out[j] = xhat[j] * gain[j] + bias[j];
+  }
+  *S = s;
+  *Q = q;
+}
+
+/* Backward of norm_row: dout (F) -> da (F, written), dgain/dbias (F, accumulated); the window carries:
+   dnewS/dnewQ (P, the gradient w.r.t. the window after this step, i.e. for the next step) in, and
+   dws/dwq (P, w.r.t. the window before this step) out. */
+static void norm_row_backward(const float* dout, const float* a, const float* xhat, const float* stats, int64_t F, int64_t P,
+                              float count, const float* gain, const float* dnewS, const float* dnewQ, float* da, float* dgain,
+                              float* dbias, float* dws, float* dwq) {
+  const double mean = stats[0], inv = stats[1], positive = stats[2];
+  double sg = 0, sgx = 0;
+  for (int64_t j = 0; j < F; j++) {
+    const double g = (double)dout[j] * gain[j];
+    sg += g;
+    sgx += g * xhat[j];
+    dgain[j] += dout[j] * xhat[j];
+    dbias[j] += dout[j];
+  }
+  const float seen = P > 0 ? fminf(count, (float)P) : 0.0f;
+  const double n = ((double)seen + 1.0) * (double)F;
+  if (P == 0) { /* layer norm: da = inv (g − mean(g) − x̂ mean(g x̂)) */
+    for (int64_t j = 0; j < F; j++) da[j] = (float)(inv * ((double)dout[j] * gain[j] - sg / F - xhat[j] * (sgx / F)));
+    return;
+  }
+  /* sgx above is Σ g x̂ = inv Σ g (a − μ) */
+  const double dvar = positive * (-0.5 * inv * inv * sgx);
+  const double dmean = -inv * sg - 2.0 * mean * dvar;
+  const double dm2 = dvar;
+  const double dS = dmean / n + dnewS[P - 1];
+  const double dQ = dm2 / n + dnewQ[P - 1];
+  for (int64_t j = 0; j < F; j++) da[j] = (float)((double)dout[j] * gain[j] * inv + dS + 2.0 * a[j] * dQ);
+  for (int64_t k = 0; k < P; k++) {
+    const double valid = (float)k >= (float)P - seen ? 1.0 : 0.0;
+    dws[k] = (float)(valid * dmean / n + (k >= 1 ? dnewS[k - 1] : 0.0));
+    dwq[k] = (float)(valid * dm2 / n + (k >= 1 ? dnewQ[k - 1] : 0.0));
+  }
+}
+
+static void shift_window(const float* w, int64_t P, double now, float* out) {
+  for (int64_t k = 0; k + 1 < P; k++) out[k] = w[k + 1];
+  if (P > 0) out[P - 1] = (float)now;
+}
+
+/* Offsets of the norm parameters packed as [gR bR gX bX b (4H each) gC bC (H each)]. */
+#define NL_GR(H) 0
+#define NL_BR(H) (4 * (H))
+#define NL_GX(H) (8 * (H))
+#define NL_BX(H) (12 * (H))
+#define NL_B(H) (16 * (H))
+#define NL_GC(H) (20 * (H))
+#define NL_BC(H) (21 * (H))
+#define NL_PARAMS(H) (22 * (H))
+
+/* normLstmForward(proj [T,B,4H] = x W, u [H,4H], params [22H], h0, c0 [B,H], win0 [6,B,P] (RS RQ XS XQ CS CQ; length 0 if P = 0),
+   count0 [B] (length 0 if P = 0), hs [T,B,H], gates [T,B,4H] (σ i f, tanh g, σ o), recs [T,B,4H] (h U), xhats [T,B,9H]
+   (x̂ of R, X, C), cells [T,B,H], tanhCells [T,B,H], stats [T,B,9], winOut [6,B,P], T, B, H, P, epsilon) */
+static napi_value norm_lstm_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 20;
+  napi_value argv[20];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  fview v[15];
+  int64_t T, B, H, P;
+  double eps;
+  if (argc < 20 || !float32_args(env, argv, 0, 15, v) || !sizes3(env, argv, 15, &T, &B, &H) || !int_arg(env, argv[18], &P) || P < 0 ||
+      napi_get_value_double(env, argv[19], &eps) != napi_ok)
+    FAIL("normLstmForward: expected (proj, u, params, h0, c0, win0, count0, hs, gates, recs, xhats, cells, tanhCells, stats, winOut: Float32Array, T, B, H, P >= 0, epsilon)");
+  const size_t bh = (size_t)(B * H), g4 = 4 * bh, bp = (size_t)(B * P), h4 = (size_t)(4 * H);
+  const size_t need[15] = {(size_t)T * g4, (size_t)(H * h4), (size_t)NL_PARAMS(H), bh, bh, 6 * bp, P > 0 ? (size_t)B : 0, (size_t)T * bh,
+                           (size_t)T * g4, (size_t)T * g4, (size_t)T * B * 9 * H, (size_t)T * bh, (size_t)T * bh, (size_t)T * B * 9, 6 * bp};
+  for (int i = 0; i < 15; i++)
+    if (v[i].n < need[i]) FAIL("normLstmForward: an array is too short for T, B, H, P");
+  const float *proj = v[0].p, *u = v[1].p, *prm = v[2].p, *h0 = v[3].p, *c0 = v[4].p, *count0 = v[6].p;
+  float *hs = v[7].p, *gates = v[8].p, *recs = v[9].p, *xhats = v[10].p, *cells = v[11].p, *tcs = v[12].p, *stats = v[13].p, *winOut = v[14].p;
+  float* win = (float*)malloc(sizeof(float) * (6 * bp + 1));
+  float* next = (float*)malloc(sizeof(float) * (6 * bp + 1));
+  float* tmp = (float*)malloc(sizeof(float) * (9 * (size_t)H));
+  if (!win || !next || !tmp) {
+    free(win); free(next); free(tmp);
+    FAIL("normLstmForward: out of memory");
+  }
+  if (P > 0) memcpy(win, v[5].p, 6 * bp * sizeof(float));
+  for (int64_t t = 0; t < T; t++) {
+    const float* hp = t == 0 ? h0 : hs + (t - 1) * bh;
+    const float* cp = t == 0 ? c0 : cells + (t - 1) * bh;
+    float* rec = recs + t * g4;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)h4, (int)H, 1.0f, hp, (int)H, u, (int)h4, 0.0f, rec, (int)h4);
+    for (int64_t b = 0; b < B; b++) {
+      const float count = P > 0 ? count0[b] + (float)t : 0.0f;
+      const size_t r = (size_t)(t * B + b);
+      float* xh = xhats + r * 9 * H;
+      float* st = stats + r * 9;
+      float *nR = tmp, *nX = tmp + 4 * H, *nC = tmp + 8 * H;
+      double S, Q;
+      const float* w = win + b * P;
+      float* nw = next + b * P;
+      norm_row(rec + b * h4, 4 * H, w, w + bp, P, count, prm + NL_GR(H), prm + NL_BR(H), eps, xh, nR, st, &S, &Q);
+      shift_window(w, P, S, nw);
+      shift_window(w + bp, P, Q, nw + bp);
+      norm_row(proj + t * g4 + b * h4, 4 * H, w + 2 * bp, w + 3 * bp, P, count, prm + NL_GX(H), prm + NL_BX(H), eps, xh + 4 * H, nX, st + 3, &S, &Q);
+      shift_window(w + 2 * bp, P, S, nw + 2 * bp);
+      shift_window(w + 3 * bp, P, Q, nw + 3 * bp);
+      float* gt = gates + t * g4 + b * h4;
+      const float* bias = prm + NL_B(H);
+      for (int64_t j = 0; j < 4 * H; j++) {
+        const float pre = nR[j] + nX[j] + bias[j];
+        gt[j] = (j >= 2 * H && j < 3 * H) ? tanhf(pre) : sigmoidf(pre);
+      }
+      float* c = cells + t * bh + b * H;
+      for (int64_t j = 0; j < H; j++) c[j] = gt[H + j] * cp[b * H + j] + gt[j] * gt[2 * H + j];
+      norm_row(c, H, w + 4 * bp, w + 5 * bp, P, count, prm + NL_GC(H), prm + NL_BC(H), eps, xh + 8 * H, nC, st + 6, &S, &Q);
+      shift_window(w + 4 * bp, P, S, nw + 4 * bp);
+      shift_window(w + 5 * bp, P, Q, nw + 5 * bp);
+      float *tc = tcs + t * bh + b * H, *h = hs + t * bh + b * H;
+      for (int64_t j = 0; j < H; j++) {
+        tc[j] = tanhf(nC[j]);
+        h[j] = gt[3 * H + j] * tc[j];
+      }
+    }
+    float* swap = win;
+    win = next;
+    next = swap;
+  }
+  if (P > 0) memcpy(winOut, win, 6 * bp * sizeof(float));
+  free(win); free(next); free(tmp);
+  return NULL;
+}
+
+/* normLstmBackward(dy [T+2,B,H], proj, u, params, c0, count0, gates, recs, xhats, cells, tanhCells, stats,
+   dproj [T,B,4H], drec [T,B,4H], dh0, dc0 [B,H], dparams [22H], dwin0 [6,B,P], T, B, H, P) */
+static napi_value norm_lstm_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 22;
+  napi_value argv[22];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  fview v[18];
+  int64_t T, B, H, P;
+  if (argc < 22 || !float32_args(env, argv, 0, 18, v) || !sizes3(env, argv, 18, &T, &B, &H) || !int_arg(env, argv[21], &P) || P < 0)
+    FAIL("normLstmBackward: expected (dy, proj, u, params, c0, count0, gates, recs, xhats, cells, tanhCells, stats, dproj, drec, dh0, dc0, dparams, dwin0: Float32Array, T, B, H, P >= 0)");
+  const size_t bh = (size_t)(B * H), g4 = 4 * bh, bp = (size_t)(B * P), h4 = (size_t)(4 * H);
+  const size_t need[18] = {(size_t)(T + 2) * bh, (size_t)T * g4, (size_t)(H * h4), (size_t)NL_PARAMS(H), bh, P > 0 ? (size_t)B : 0,
+                           (size_t)T * g4, (size_t)T * g4, (size_t)T * B * 9 * H, (size_t)T * bh, (size_t)T * bh, (size_t)T * B * 9,
+                           (size_t)T * g4, (size_t)T * g4, bh, bh, (size_t)NL_PARAMS(H), 6 * bp};
+  for (int i = 0; i < 18; i++)
+    if (v[i].n < need[i]) FAIL("normLstmBackward: an array is too short for T, B, H, P");
+  const float *dy = v[0].p, *proj = v[1].p, *u = v[2].p, *prm = v[3].p, *c0 = v[4].p, *count0 = v[5].p, *gates = v[6].p, *recs = v[7].p;
+  const float *xhats = v[8].p, *cells = v[9].p, *tcs = v[10].p, *stats = v[11].p;
+  float *dproj = v[12].p, *drec = v[13].p, *dh = v[14].p, *dc = v[15].p, *dprm = v[16].p, *dwin0 = v[17].p;
+  float* carry = (float*)calloc(6 * bp + 1, sizeof(float));
+  float* nextCarry = (float*)calloc(6 * bp + 1, sizeof(float));
+  float* tmp = (float*)malloc(sizeof(float) * (6 * (size_t)H));
+  if (!carry || !nextCarry || !tmp) {
+    free(carry); free(nextCarry); free(tmp);
+    FAIL("normLstmBackward: out of memory");
+  }
+  memset(dprm, 0, (size_t)NL_PARAMS(H) * sizeof(float));
+  memcpy(dh, dy + T * bh, bh * sizeof(float));
+  memcpy(dc, dy + (T + 1) * bh, bh * sizeof(float));
+  for (int64_t t = T - 1; t >= 0; t--) {
+    const float* cp = t == 0 ? c0 : cells + (t - 1) * bh;
+    for (int64_t b = 0; b < B; b++) {
+      const float count = P > 0 ? count0[b] + (float)t : 0.0f;
+      const size_t r = (size_t)(t * B + b);
+      const float *gt = gates + t * g4 + b * h4, *xh = xhats + r * 9 * H, *st = stats + r * 9;
+      const float *tc = tcs + t * bh + b * H, *c = cells + t * bh + b * H, *dyt = dy + t * bh + b * H;
+      float *dnC = tmp, *dcn = tmp + H, *dpre = tmp + 2 * H; /* dpre: 4H */
+      float *dhb = dh + b * H, *dcb = dc + b * H;
+      const float* cr = carry + b * P;
+      float* nc = nextCarry + b * P;
+      for (int64_t j = 0; j < H; j++) {
+        const float dht = dyt[j] + dhb[j];
+        const float o = gt[3 * H + j];
+        dpre[3 * H + j] = dht * tc[j] * o * (1.0f - o);
+        dnC[j] = dht * o * (1.0f - tc[j] * tc[j]);
+      }
+      norm_row_backward(dnC, c, xh + 8 * H, st + 6, H, P, count, prm + NL_GC(H), cr + 4 * bp, cr + 5 * bp, dcn, dprm + NL_GC(H),
+                        dprm + NL_BC(H), nc + 4 * bp, nc + 5 * bp);
+      for (int64_t j = 0; j < H; j++) {
+        const float i = gt[j], f = gt[H + j], g = gt[2 * H + j];
+        const float dcTotal = dcb[j] + dcn[j];
+        dpre[j] = dcTotal * g * i * (1.0f - i);
+        dpre[H + j] = dcTotal * cp[b * H + j] * f * (1.0f - f);
+        dpre[2 * H + j] = dcTotal * i * (1.0f - g * g);
+        dcb[j] = dcTotal * f;
+      }
+      for (int64_t j = 0; j < 4 * H; j++) dprm[NL_B(H) + j] += dpre[j];
+      norm_row_backward(dpre, recs + t * g4 + b * h4, xh, st, 4 * H, P, count, prm + NL_GR(H), cr, cr + bp, drec + t * g4 + b * h4,
+                        dprm + NL_GR(H), dprm + NL_BR(H), nc, nc + bp);
+      norm_row_backward(dpre, proj + t * g4 + b * h4, xh + 4 * H, st + 3, 4 * H, P, count, prm + NL_GX(H), cr + 2 * bp, cr + 3 * bp,
+                        dproj + t * g4 + b * h4, dprm + NL_GX(H), dprm + NL_BX(H), nc + 2 * bp, nc + 3 * bp);
+    }
+    /* dh_{t-1} = drec_t · Uᵀ */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)H, (int)h4, 1.0f, drec + t * g4, (int)h4, u, (int)h4, 0.0f, dh, (int)H);
+    float* swap = carry;
+    carry = nextCarry;
+    nextCarry = swap;
+  }
+  if (P > 0) memcpy(dwin0, carry, 6 * bp * sizeof(float));
+  free(carry); free(nextCarry); free(tmp);
+  return NULL;
+}
+
 static napi_value layer_norm_forward(napi_env env, napi_callback_info info) {
   size_t argc = 9;
   napi_value argv[9];
@@ -784,6 +1023,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"gruForward", NULL, gru_forward, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormForward", NULL, layer_norm_forward, NULL, NULL, NULL, napi_default, NULL},
       {"atnForward", NULL, atn_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"normLstmForward", NULL, norm_lstm_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"normLstmBackward", NULL, norm_lstm_backward, NULL, NULL, NULL, napi_default, NULL},
       {"atnBackward", NULL, atn_backward, NULL, NULL, NULL, napi_default, NULL},
       {"ncgruForward", NULL, ncgru_forward, NULL, NULL, NULL, napi_default, NULL},
       {"ncgruBackward", NULL, ncgru_backward, NULL, NULL, NULL, napi_default, NULL},
