@@ -35,8 +35,14 @@ client = NotebookClient(
 try:
     client.execute()
 except CellExecutionError as e:
-    # tslab reports the error on the cell's stderr stream; show it with nbclient's summary.
-    sys.stderr.write(f"{args.notebook}: a cell failed\n{e}\n")
+    # tslab reports the error on the cell's stderr stream, not as an error output: show that stream.
+    stderr = [
+        "".join(o.get("text", ""))
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    ]
+    sys.stderr.write(f"{args.notebook}: a cell failed\n{e}\n" + "".join(stderr[-3:]) + "\n")
     sys.exit(1)
 
 out = args.notebook if args.inplace else os.path.join(args.output_dir, os.path.basename(args.notebook))

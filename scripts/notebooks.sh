@@ -3,7 +3,7 @@
 # runs Jupyter has it (RNNLAB_PYTHON, else ./.venv/bin/python, else /usr/bin/python3), else the classic
 # notebook server. The server is rooted at the repository, so notebooks/ and the figures under results/
 # that the notebooks link to are both reachable, and it prints the URL to open.
-#   npm run notebooks [-- SERVER-ARGS]      e.g. -- --ip 0.0.0.0 (reach it from another machine)
+#   npm run notebooks [-- SERVER-ARGS]      RNNLAB_NOTEBOOK_IP=0.0.0.0 npm run notebooks: reachable from other machines
 # Environment: RNNLAB_NOTEBOOK_PORT (default: the first free port from 8888), RNNLAB_NOTEBOOK_IP
 # (default 127.0.0.1), RNNLAB_NOTEBOOK_TOKEN (default: a random token), RNNLAB_NOTEBOOK_BROWSER=0|1
 # (default: open a browser only where there is a display).

@@ -4,6 +4,7 @@
 #   - a Chromium for rendering Plotly figures to PNG/SVG
 #   - the tslab kernel in tools/tslab (its own lockfile, outside the npm workspaces)
 #   - OpenBLAS headers for the native matrix products (@rnnlab/native-blas), then rebuilds that addon
+#   - Mesa's software Vulkan driver for the webgpu tests (scripts/setup-vulkan.sh: bookworm-backports on Debian 12)
 # On Debian/Ubuntu as root it uses apt-get; elsewhere it prints the exact commands and stops.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -74,6 +75,9 @@ if have_blas_addon; then
 else
   echo "rnnlab setup: native matrix products unavailable ($(cat packages/native-blas/build/unavailable.txt 2>/dev/null || echo 'addon not built')); training uses wasm's own" >&2
 fi
+
+# A software Vulkan driver (Mesa lavapipe) for the webgpu backend's tests; without it they are skipped.
+bash scripts/setup-vulkan.sh || echo "rnnlab setup: no software Vulkan driver installed; the webgpu tests will be skipped" >&2
 
 # The tslab kernel: reinstall when its lockfile changed since the last install.
 stamp=tools/tslab/node_modules/.rnnlab-lock

@@ -5,6 +5,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 # Fail fast when the requested backend cannot load (e.g. RNNLAB_BACKEND=tensorflow without tfjs-node).
+# webgpu without a GPU needs the software Vulkan driver first (setup installs it, as root on Debian/Ubuntu).
+[ "${RNNLAB_BACKEND:-}" = webgpu ] && bash scripts/setup-vulkan.sh
 node --import tsx -e '
 require("@rnnlab/core").selectBackend().then(
   (c) => console.error("rnnlab test: " + require("@rnnlab/core").describeBackend(c)),

@@ -90,7 +90,7 @@ test("the kernel's sockets wait for their bind instead of rejecting with EBUSY (
   const run = (preload: boolean) =>
     spawnSync(process.execPath, [...(preload ? ["--require", path.join(root, "tools/tslab/kernel-preload.cjs")] : []), "-e", script], { encoding: "utf8", timeout: 30_000 });
   const without = run(false);
-  assert.match(without.stdout, /EBUSY|blocked by a bind/i, "the problem exists without the preload");
+  assert.match(without.stdout + without.stderr, /blocked by a bind/i, "the problem exists without the preload");
   const fixed = run(true);
   assert.equal(fixed.status, 0, fixed.stdout + fixed.stderr);
   assert.match(fixed.stdout, /^sent$/m);

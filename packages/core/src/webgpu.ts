@@ -133,7 +133,7 @@ export function loadDawn(): Promise<DawnGpu> {
     };
     Object.assign(globalThis, globals);
     const gpu = create((process.env.RNNLAB_DAWN_FLAGS ?? "").split(/\s+/).filter(Boolean));
-    const g = globalThis as { navigator?: Record<string, unknown> };
+    const g = globalThis as unknown as { navigator?: object };
     if (g.navigator) Object.defineProperty(g.navigator, "gpu", { value: gpu, configurable: true });
     else Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
     return gpu;

@@ -14,9 +14,9 @@ function runWithBackend(value: string) {
   );
 }
 
-test("parseBackendRequest accepts the four names and rejects others with the list", () => {
-  for (const v of ["auto", "tensorflow", "wasm", "cpu", "WASM", ""]) assert.ok(parseBackendRequest(v));
-  assert.throws(() => parseBackendRequest("gpu"), /not a backend\. Use one of: auto, tensorflow, wasm, cpu/);
+test("parseBackendRequest accepts the five names and rejects others with the list", () => {
+  for (const v of ["auto", "tensorflow", "webgpu", "wasm", "cpu", "WASM", ""]) assert.ok(parseBackendRequest(v));
+  assert.throws(() => parseBackendRequest("gpu"), /not a backend\. Use one of: auto, tensorflow, webgpu, wasm, cpu/);
 });
 
 test("auto picks a working backend and says why each skipped one was skipped", async () => {
@@ -28,7 +28,9 @@ test("auto picks a working backend and says why each skipped one was skipped", a
     if (choice.requested === "auto") assert.deepEqual(names.slice(0, 2), ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]);
     for (const s of choice.skipped) assert.ok(s.reason.length > 0);
   }
-  const y = tf.tidy(() => tf.matMul(tf.ones([2, 3]), tf.ones([3, 4])).sum().dataSync()[0]);
+  const sum = tf.tidy(() => tf.matMul(tf.ones([2, 3]), tf.ones([3, 4])).sum());
+  const y = (await sum.data())[0]; // asynchronous: synchronous reads throw on webgpu in Node
+  sum.dispose();
   assert.equal(y, 24);
 });
 

@@ -19,6 +19,9 @@ import { presetResultsDir, resultPath } from "./results";
 import { planExperiment, resolveExperimentConfig, resultsRootOfRunDir, resumeExperiment, runExperiment } from "./runner";
 import { PRESET_NAMES, type PresetName } from "./types";
 
+/** A failure whose message has been printed already; the CLI only sets the exit code. */
+class AlreadyReported extends Error {}
+
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
@@ -143,7 +146,7 @@ export function buildProgram(): Command {
         const plan = planExperiment(id, runOptions);
         if (opts.dryRun) {
           process.stdout.write(`${id} preset ${plan.preset} config ${plan.configHash.slice(0, 12)} -> ${plan.resultFile}\n`);
-          for (const r of plan.runs) process.stdout.write(`  ${r.arm} seed ${r.seed}: ${r.status}\n`);
+          for (const r of plan.runs) process.stdout.write(`  ${r.arm} seed ${r.seed}: ${r.status}${r.replaces ? ` (replaces ${r.replaces})` : ""}\n`);
           return;
         }
         const choice = await selectBackend();
@@ -187,10 +190,15 @@ export function buildProgram(): Command {
     .option("--no-figures", "do not render figures (no Chromium needed)")
     .option("--results-dir <dir>", "results root (default: RNNLAB_RESULTS_DIR or <repo>/results)")
     .action(async (opts: { figures: boolean; resultsDir?: string }) => {
-      const { path: file, stale, figureErrors } = await writeReport({ resultsDir: opts.resultsDir, figures: opts.figures });
+      const { path: file, stale, figureErrors, errors } = await writeReport({ resultsDir: opts.resultsDir, figures: opts.figures });
       process.stdout.write(`wrote ${file}\n`);
       if (stale.length) process.stdout.write(`STALE results (config changed since they ran): ${stale.join(", ")}\n`);
       for (const e of figureErrors) process.stderr.write(`figures skipped: ${e}\n`);
+      if (errors.length) {
+        // The README lists them too; a non-zero exit keeps a script from taking an incomplete report for a complete one.
+        process.stderr.write(`rnnlab: ${errors.length} unreadable result file(s), left out of the report:\n${errors.map((e) => `  ${e}`).join("\n")}\n`);
+        throw new AlreadyReported();
+      }
     });
 
   program
@@ -223,6 +231,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.help" || e.code === "commander.version") return EXIT_OK;
       return EXIT_USAGE; // commander already printed the message
     }
+    if (e instanceof AlreadyReported) return EXIT_FAILED;
     if (e instanceof UsageError || e instanceof ConfigError) {
       process.stderr.write(`rnnlab: ${e.message}\n`);
       return EXIT_USAGE;

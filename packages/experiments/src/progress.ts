@@ -11,7 +11,8 @@ export type ProgressListener = ((event: ExperimentProgress) => void) & { finish(
 
 export function formatMetrics(metrics: Record<string, number>): string {
   return Object.entries(metrics)
-    .map(([k, v]) => `${k}=${Math.abs(v) >= 1000 || Number.isInteger(v) ? v.toFixed(0) : v.toPrecision(4)}`)
+    // A result file's NaN is stored as null, and an edited one may hold anything: print those as they are.
+    .map(([k, v]) => `${k}=${typeof v !== "number" || !Number.isFinite(v) ? String(v) : Math.abs(v) >= 1000 || Number.isInteger(v) ? v.toFixed(0) : v.toPrecision(4)}`)
     .join(" ");
 }
 

@@ -74,7 +74,9 @@ export function collectResults(resultsDir?: string): { results: ExperimentResult
       let parsed: unknown;
       try {
         parsed = JSON.parse(fs.readFileSync(full, "utf8"));
-      } catch {
+      } catch (e) {
+        // Unparseable: whether it claims to be a result cannot be told, and a truncated result must not vanish from the report.
+        errors.push(`${full}: not valid JSON (${(e as Error).message}). Rerun its experiment with --rerun, or delete it.`);
         continue;
       }
       const claims = typeof parsed === "object" && parsed !== null && "schemaVersion" in parsed && "id" in parsed && "arms" in parsed;
@@ -303,7 +305,9 @@ export function existingFigures(results: ExperimentResult[], resultsDir?: string
  * figures that exist, usually drawn by the paper's notebook, are linked and never redrawn here, so that on
  * a clean checkout the report changes no file. Returns the README path and the stale result ids.
  */
-export async function writeReport(options: { resultsDir?: string; figures?: boolean } = {}): Promise<{ path: string; stale: string[]; figureErrors: string[] }> {
+export async function writeReport(
+  options: { resultsDir?: string; figures?: boolean } = {},
+): Promise<{ path: string; stale: string[]; figureErrors: string[]; errors: string[] }> {
   const root = resultsRoot(options.resultsDir);
   const { results, errors } = collectResults(options.resultsDir);
   const figureErrors: string[] = [];
@@ -320,7 +324,7 @@ export async function writeReport(options: { resultsDir?: string; figures?: bool
   const file = path.join(root, "README.md");
   const text = buildReport(results, { figureLinks: existingFigures(results, options.resultsDir), errors });
   if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) writeFileAtomic(file, text);
-  return { path: file, stale: results.filter((r) => checkStaleness(r).stale).map((r) => r.id), figureErrors };
+  return { path: file, stale: results.filter((r) => checkStaleness(r).stale).map((r) => r.id), figureErrors, errors };
 }
 
 /** A result file by experiment id (undefined when it was never run). For notebooks. */

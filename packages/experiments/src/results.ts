@@ -180,6 +180,12 @@ export function validateResult(value: unknown): string[] {
       for (const [seed, run] of Object.entries(a.runs ?? {})) {
         if (typeof run.runHash !== "string") problems.push(`arm "${arm}" seed ${seed}: no runHash`);
         if (!run.final || typeof run.final !== "object") problems.push(`arm "${arm}" seed ${seed}: no final metrics`);
+        else {
+          // Numbers, or null where JSON stored a NaN; anything else would break every consumer of the metrics.
+          for (const [name, v] of Object.entries(run.final)) {
+            if (typeof v !== "number" && v !== null) problems.push(`arm "${arm}" seed ${seed}: final "${name}" is ${JSON.stringify(v)}, not a number`);
+          }
+        }
         for (const [name, c] of Object.entries(run.curves ?? {})) {
           if (!Array.isArray(c.step) || c.step.length !== c.value?.length) problems.push(`arm "${arm}" seed ${seed}: curve "${name}" malformed`);
           if (c.step.length > MAX_CURVE_POINTS) problems.push(`arm "${arm}" seed ${seed}: curve "${name}" has ${c.step.length} > ${MAX_CURVE_POINTS} points`);

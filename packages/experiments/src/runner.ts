@@ -8,6 +8,9 @@
  *   <paper>/runs/<experiment>/experiment.json      the invocation (preset, seeds, overrides), for `rnnlab resume`
  *   <paper>/runs/<experiment>/<arm>-seed<k>/       run.json (config + hashes), outcome.json when finished,
  *                                                  and the trainer's checkpoints (git-ignored)
+ *   <paper>/runs/<experiment>/<arm>-seed<k>.aside-<runHash>/  an unfinished run of another config, moved
+ *                                                  aside (never deleted) by a run that replaced it
+ *   <paper>/runs/<experiment>/experiment.lock      held by the running process and its lane workers (lock.ts)
  * A run is identified by its runHash = sha256 of (experiment id, config without the other arms' settings,
  * this arm's settings, seed). Reuse needs an equal runHash; anything else is stale and retrained.
  */
@@ -18,6 +21,7 @@ import { cleanStaleTempFiles, Rng, writeFileAtomic, writeJsonAtomic } from "@rnn
 import {
   ConfigError,
   configHash,
+  configKeys,
   overridesToList,
   resolveConfig,
   stableStringify,
@@ -25,6 +29,7 @@ import {
   type DeepReadonly,
   type Overrides,
 } from "./config";
+import { acquireLock, type ExperimentLock } from "./lock";
 import { armNames, getExperiment, paperOf, UsageError } from "./registry";
 import {
   boundOutcome,
@@ -91,6 +96,8 @@ export interface ExperimentPlan {
   existing?: ExperimentResult;
   /** startedAt of the result file on disk when planning (also when it is being replaced with --rerun). */
   resultStartedAtWhenPlanned?: string;
+  /** With --rerun: why the result file on disk could not be read (it is moved aside, not overwritten). */
+  unreadableResult?: string;
   runs: PlannedRun[];
 }
 
@@ -158,7 +165,15 @@ export function planExperiment(id: string, options: RunOptions = {}): Experiment
     if (!Number.isInteger(s) || s < 0) throw new UsageError(`--seeds: "${s}" is not a non-negative integer.`);
   }
   const resultFile = resultPath(id, options.resultsDir);
-  const existing = readResult(resultFile);
+  let existing: ExperimentResult | undefined;
+  let unreadableResult: string | undefined;
+  try {
+    existing = readResult(resultFile);
+  } catch (e) {
+    // --rerun replaces the file anyway: an unreadable one is moved aside (runExperiment) instead of blocking.
+    if (!options.rerun) throw e;
+    unreadableResult = (e as Error).message;
+  }
   if (existing && existing.preset !== preset && !options.rerun) {
     throw new UsageError(
       `${resultFile} holds a "${existing.preset}"-preset result; running preset "${preset}" would replace it. ` +
@@ -188,7 +203,7 @@ export function planExperiment(id: string, options: RunOptions = {}): Experiment
       if (runRecord && runRecord.runHash !== runHash && outcome?.runHash !== runRecord.runHash && hasProgress(runDir)) {
         planned.replaces =
           `an unfinished run of another config (--set ${runRecord.overrides.join(" ") || "(none)"}, preset ${runRecord.preset}); ` +
-          `kept aside as ${path.basename(asideDirFor(runDir, runRecord.runHash))} until this run finishes`;
+          `kept aside as ${path.basename(asideDirFor(runDir, runRecord.runHash))}, resumed when that config runs again`;
       }
       runs.push(planned);
     }
@@ -204,6 +219,7 @@ export function planExperiment(id: string, options: RunOptions = {}): Experiment
     resultFile,
     existing: existing && (existing.preset === preset || !options.rerun) ? existing : undefined,
     resultStartedAtWhenPlanned: existing?.startedAt,
+    ...(unreadableResult ? { unreadableResult } : {}),
     runs,
   };
 }
@@ -333,9 +349,9 @@ function asideDirFor(runDir: string, runHash: string | undefined): string {
 /**
  * Create the run directory and write run.json. An existing directory of another config (or any, when not
  * resuming) is not deleted here: the trainer has not yet checked the config's ranges, and a mistyped
- * `--set` must not cost a partly trained run. It is moved aside; `commit()` (the new run finished) deletes
- * it, `rollback()` (the new run failed) puts it back unless the new run already saved progress of its own,
- * in which case both stay.
+ * `--set` must not cost a partly trained run. It is moved aside (`<arm>-seed<k>.aside-<runHash>`);
+ * `rollback()` (the new run failed) puts it back unless the new run already saved progress of its own, in
+ * which case both stay; `commit()` (the new run finished) deletes it only if it was a finished run.
  */
 function prepareRunDir(
   plan: Pick<ExperimentPlan, "definition" | "preset" | "config" | "configHash" | "overrides" | "seeds" | "arms">,
@@ -387,7 +403,9 @@ function prepareRunDir(
   writeJsonAtomic(runJson, record);
   return {
     commit: () => {
-      if (aside) fs.rmSync(aside, { recursive: true, force: true });
+      // A finished run set aside is superseded (its numbers were in the result this run replaces); an
+      // unfinished one stays, for when its config is run again (planExperiment finds it as "partial").
+      if (aside && fs.existsSync(path.join(aside, "outcome.json"))) fs.rmSync(aside, { recursive: true, force: true });
     },
     rollback: () => {
       if (previousRunJson) writeFileAtomic(runJson, previousRunJson);
@@ -402,7 +420,14 @@ function prepareRunDir(
 function trainInChild(
   plan: ExperimentPlan,
   run: PlannedRun,
-  options: { resume: boolean; resultsDir?: string; onProgress?: (e: ExperimentProgress) => void; runIndex: number; runCount: number },
+  options: {
+    resume: boolean;
+    resultsDir?: string;
+    onProgress?: (e: ExperimentProgress) => void;
+    runIndex: number;
+    runCount: number;
+    lock?: ExperimentLock;
+  },
 ): Promise<RunRecord> {
   return new Promise((resolve, reject) => {
     const request = {
@@ -424,6 +449,8 @@ function trainInChild(
       execArgv: ["--require", require.resolve("tsx/cjs")],
       stdio: ["ignore", "inherit", "pipe", "ipc"],
     });
+    // The lock lists the worker: if this process dies, the run stays locked until the worker has stopped too.
+    if (child.pid !== undefined) options.lock?.addWorker(child.pid);
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-4000);
@@ -435,6 +462,7 @@ function trainInChild(
       if (m.type === "error") stderr = m.error ?? stderr;
     });
     child.on("exit", (code, signal) => {
+      if (child.pid !== undefined) options.lock?.removeWorker(child.pid);
       if (code === 0 && record) resolve(record);
       else reject(new Error(`${plan.definition.id} ${run.arm} seed ${run.seed} failed in a child process (exit ${code ?? signal}):\n${stderr.trim()}`));
     });
@@ -457,48 +485,45 @@ export async function runExperiment(id: string, options: RunOptions = {}): Promi
   // A result whose runs are all reused is only read (runPlanned returns it without writing), so it
   // needs no lock: a notebook can re-execute while another process trains this experiment.
   const readOnly = plan.existing !== undefined && plan.runs.every((r) => r.status === "reused");
-  const releaseLock = readOnly ? () => {} : lockExperiment(id, options.resultsDir);
+  const lock = readOnly ? undefined : lockExperiment(id, options.resultsDir);
   try {
-    return await runPlanned(id, plan, options, resume, startedAt);
+    return await runPlanned(id, plan, options, resume, startedAt, lock);
   } finally {
-    releaseLock();
+    lock?.release();
   }
 }
 
 /**
  * One `rnnlab run` per experiment and results directory at a time: a second one would race on the run
- * directories and the result file. The lock holds the owner's pid; a lock whose process is gone is stale.
+ * directories and the result file. The lock (lock.ts) covers this process and its lane workers.
  */
-function lockExperiment(id: string, resultsDir: string | undefined): () => void {
+export function lockExperiment(id: string, resultsDir: string | undefined): ExperimentLock {
   const dir = experimentRunsDir(id, resultsDir);
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, "experiment.lock");
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: "wx" });
-      return () => fs.rmSync(file, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const pid = Number(fs.readFileSync(file, "utf8"));
-      let alive = false;
-      try {
-        process.kill(pid, 0);
-        alive = pid !== process.pid;
-      } catch {
-        alive = false;
-      }
-      if (alive) {
-        throw new UsageError(`${id} is already running in process ${pid} (lock ${file}). Wait for it, or stop it and use \`rnnlab resume ${dir}\`.`);
-      }
-      fs.rmSync(file, { force: true });
-    }
-  }
-  throw new Error(`${file}: could not take the experiment lock`);
+  return acquireLock(path.join(dir, "experiment.lock"), id, `rnnlab resume ${dir}`);
 }
 
-async function runPlanned(id: string, plan: ExperimentPlan, options: RunOptions, resume: boolean, startedAt: Date): Promise<ExperimentResult> {
+async function runPlanned(
+  id: string,
+  plan: ExperimentPlan,
+  options: RunOptions,
+  resume: boolean,
+  startedAt: Date,
+  lock: ExperimentLock | undefined,
+): Promise<ExperimentResult> {
   const readOnly = plan.existing !== undefined && plan.runs.every((r) => r.status === "reused");
-  if (!readOnly) writeJsonAtomic(path.join(experimentRunsDir(id, options.resultsDir), "experiment.json"), {
+  // Temp files of writers killed mid-write (the run directories clean theirs in prepareRunDir).
+  if (!readOnly) for (const d of [path.dirname(plan.resultFile), experimentRunsDir(id, options.resultsDir)]) cleanStaleTempFiles(d);
+  if (plan.unreadableResult && fs.existsSync(plan.resultFile)) {
+    // Not a .json name, so `rnnlab report` does not list it as an unreadable result again.
+    const aside = `${plan.resultFile}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    fs.renameSync(plan.resultFile, aside);
+    process.stderr.write(`rnnlab: ${plan.unreadableResult.split(". ")[0]}; moved to ${aside}, rerunning.\n`);
+  }
+  // The invocation `rnnlab resume` repeats. A run that fails before any training (a mistyped --set whose
+  // range the trainer rejects) puts the previous one back, so resume keeps repeating the run that worked.
+  const invocationFile = path.join(experimentRunsDir(id, options.resultsDir), "experiment.json");
+  const previousInvocation = !readOnly && fs.existsSync(invocationFile) ? fs.readFileSync(invocationFile) : undefined;
+  if (!readOnly) writeJsonAtomic(invocationFile, {
     experimentId: id,
     preset: plan.preset,
     overrides: plan.overrides,
@@ -554,10 +579,48 @@ async function runPlanned(id: string, plan: ExperimentPlan, options: RunOptions,
     if (plan.existing && plan.runs.every((r) => r.status === "reused")) return plan.existing;
     return writeResult();
   }
+  try {
+    return await trainTodo(plan, todo, records, options, resume, writeResult, lock);
+  } catch (e) {
+    const progressed = todo.some(
+      (run) => records.has(`${run.arm}/${run.seed}`) || (readJson<RunDirRecord>(path.join(run.runDir, "run.json"))?.runHash === run.runHash && hasProgress(run.runDir)),
+    );
+    if (!progressed) {
+      if (previousInvocation) writeFileAtomic(invocationFile, previousInvocation);
+      else fs.rmSync(invocationFile, { force: true });
+    }
+    throw progressed ? e : asConfigError(e, plan.config);
+  }
+}
+
+/**
+ * A trainer's range check (`config.hiddenSize=0 must be an integer >= 1`) that fails before any training is
+ * a configuration error: reported as one (CLI exit 2) under the `--set` key(s) the field can come from.
+ * The trainers check ranges themselves until one schema serves config and trainer alike (issue 16).
+ */
+function asConfigError(e: unknown, config: DeepReadonly<object>): unknown {
+  const message = e instanceof Error ? e.message : String(e);
+  const m = /(?:^|\s)(?:config\.)?([A-Za-z][\w.]*)=(\S*) must be ([^\n]*)/m.exec(message);
+  if (!m) return e;
+  const field = m[1].split(".").at(-1)!;
+  const keys = configKeys(config).filter((k) => k.split(".").at(-1) === field);
+  if (keys.length === 0) return e;
+  return new ConfigError(`--set ${keys.join(" / ")}: ${m[2]} must be ${m[3]}`);
+}
+
+async function trainTodo(
+  plan: ExperimentPlan,
+  todo: PlannedRun[],
+  records: Map<string, RunRecord>,
+  options: RunOptions,
+  resume: boolean,
+  writeResult: () => ExperimentResult,
+  lock: ExperimentLock | undefined,
+): Promise<ExperimentResult> {
   const jobs = Math.max(1, Math.min(options.jobs ?? 1, todo.length));
   const runOne = async (run: PlannedRun, runIndex: number) => {
     const opts = { resume, resultsDir: options.resultsDir, onProgress: options.onProgress, runIndex, runCount: todo.length };
-    const record = jobs > 1 ? await trainInChild(plan, run, opts) : await trainRun(plan, run, opts);
+    const record = jobs > 1 ? await trainInChild(plan, run, { ...opts, lock }) : await trainRun(plan, run, opts);
     records.set(`${run.arm}/${run.seed}`, record);
     writeResult();
   };
@@ -586,9 +649,22 @@ async function runPlanned(id: string, plan: ExperimentPlan, options: RunOptions,
 export function readInvocation(dir: string): InvocationRecord {
   const abs = path.resolve(dir);
   const candidates = [path.join(abs, "run.json"), path.join(abs, "experiment.json")];
+  const unreadable: string[] = [];
   for (const file of candidates) {
-    const record = readJson<InvocationRecord>(file);
-    if (record?.experimentId) return record;
+    if (!fs.existsSync(file)) continue;
+    try {
+      const record = JSON.parse(fs.readFileSync(file, "utf8")) as InvocationRecord;
+      if (typeof record?.experimentId === "string") return record;
+      unreadable.push(`${file} has no experimentId`);
+    } catch (e) {
+      unreadable.push(`${file} is not valid JSON (${(e as Error).message})`);
+    }
+  }
+  if (unreadable.length) {
+    throw new UsageError(
+      `${dir}: cannot resume: ${unreadable.join("; ")}. Repeat the original \`rnnlab run <id> ...\` (the run directories and ` +
+        `checkpoints are kept and continued), or restore the file.`,
+    );
   }
   throw new UsageError(
     `${dir}: not an rnnlab run directory (no run.json or experiment.json). ` +

@@ -24,6 +24,18 @@ export interface LineFigureOptions {
 
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
 
+/**
+ * A log axis whose tick labels are numbers: over less than a few decades Plotly's own choice labels the
+ * ticks between powers of ten with bare digits (2000…9000 as "2 … 9"). Under a decade: every digit, in
+ * full; up to 4 decades: 1, 2 and 5 per decade, in full; wider: Plotly's powers of ten.
+ */
+export function logAxis(values: number[]): Record<string, unknown> {
+  const positive = values.filter((v) => Number.isFinite(v) && v > 0);
+  const decades = positive.length ? Math.log10(Math.max(...positive) / Math.min(...positive)) : 0;
+  if (decades >= 4) return { type: "log" };
+  return { type: "log", tickformat: "~g", ...(decades >= 1 ? { dtick: "D2" } : {}) };
+}
+
 export function lineFigure(o: LineFigureOptions): FigureSpec {
   const data: Record<string, unknown>[] = [];
   o.series.forEach((s, k) => {
@@ -54,8 +66,7 @@ export function lineFigure(o: LineFigureOptions): FigureSpec {
     layout: {
       title: { text: o.title },
       xaxis: { title: { text: o.xTitle } },
-      // On a log axis spanning less than a decade Plotly labels 2000…9000 as "2 … 9"; a tick format prints them in full.
-      yaxis: { title: { text: o.yTitle }, ...(o.logY ? { type: "log", tickformat: "~g" } : { type: "linear" }) },
+      yaxis: { title: { text: o.yTitle }, ...(o.logY ? logAxis([...o.series.flatMap((s) => s.y), ...(o.references ?? []).map((r) => r.y)]) : { type: "linear" }) },
       template: "plotly_white",
       legend: { orientation: "h", y: -0.2 },
       margin: { t: 50, r: 20, b: 80, l: 60 },

@@ -30,8 +30,9 @@ export function tableHtml(df: DataFrame, opts: { digits?: number; caption?: stri
   const digits = opts.digits ?? 3;
   const cols = df.columns as string[];
   const values = df.values as unknown[][];
-  // Long camelCase column names may wrap anywhere, so a wide table fits the notebook instead of scrolling.
-  const head = cols.map((c) => `<th style="overflow-wrap:anywhere">${escapeHtml(c)}</th>`).join("");
+  // camelCase column names may wrap between their words (<wbr>), so a wide table fits the notebook
+  // instead of hiding columns behind a scrollbar.
+  const head = cols.map((c) => `<th>${escapeHtml(c).replace(/([a-z])([A-Z])/g, "$1<wbr>$2")}</th>`).join("");
   const body = values
     .map((row) => `<tr>${row.map((v) => `<td>${escapeHtml(formatCell(v, digits))}</td>`).join("")}</tr>`)
     .join("\n");

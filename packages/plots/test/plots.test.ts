@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { closeRenderer, lineFigure, pngKey, renderFigure, tableFromRows, tableHtml, tableMarkdown, writeTableCsv, progressHtml, liveProgress } from "../src";
+import { closeRenderer, lineFigure, logAxis, pngKey, renderFigure, tableFromRows, tableHtml, tableMarkdown, writeTableCsv, progressHtml, liveProgress } from "../src";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "rnnlab-plots-"));
 after(async () => {
@@ -84,6 +84,16 @@ test("live progress throttles redraws but always shows the final state", () => {
   assert.equal(shown.length, 1, "one redraw within the throttle window");
   p.finish();
   assert.match(shown.at(-1)!, /50\/100/);
+  assert.doesNotMatch(shown.at(-1)!, /ETA|\d s /, "the saved final state has no timing (re-executing changes nothing)");
   assert.match(shown.at(-1)!, /<polyline/);
   assert.match(progressHtml({ done: 3, total: 3 }), /3\/3/);
+});
+
+test("log axes label their ticks with full numbers, not bare digits", () => {
+  // Under a decade every tick is labelled in full (2000 … 9000, not 2 … 9); up to 4 decades 1-2-5 per decade.
+  assert.deepEqual(logAxis([2000, 9000]), { type: "log", tickformat: "~g" });
+  assert.deepEqual(logAxis([0.003, 0.2]), { type: "log", tickformat: "~g", dtick: "D2" });
+  assert.deepEqual(logAxis([1e-15, 0.1]), { type: "log" });
+  const fig = lineFigure({ title: "t", xTitle: "x", yTitle: "y", logY: true, series: [{ name: "a", x: [1, 2], y: [2000, 9000] }] });
+  assert.equal((fig.layout!.yaxis as { tickformat?: string }).tickformat, "~g");
 });

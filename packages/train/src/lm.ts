@@ -16,13 +16,15 @@
  * Issue 17 traced the "test above valid" anomaly of the Adam-trained, dropout-free cpu presets to this
  * (measured on PTB, 2x64 LSTM, Adam 0.01, step 100: max|c| 3,900 at evaluation batch 20 and 7,400 at 10;
  * test/valid perplexity 1.30 at batch 20 and 0.71 at batch 10, against 0.94 / 0.98 with the state reset
- * per window and 0.93-0.95 for count models; SGD lr 1 keeps max|c| ≈ 11 and a layout-independent 0.95).
+ * per window and 0.93-0.95 for count models; SGD lr 1 keeps max|c| ≈ 11 and a layout-independent 0.95,
+ * and so do AWD-LSTM's AR α = 2 / TAR β = 1 with the same Adam: max|c| 30-40, 0.96-0.97).
  *
  * Model selection (`modelSelection`, default "best-valid", as AWD-LSTM's main.py saves the model at the
  * best validation loss): every validation evaluation that improves on the best so far keeps a copy of
  * the evaluated parameters (the averaged ones under NT-ASGD); `final` reports valid and test of that copy,
  * `last` those of the final parameters, and `selection` says which step was chosen. With checkpoints the
- * copy travels in the checkpoint (exact resume) and is written beside it as `best.rnnlab`.
+ * copy travels in the checkpoint (exact resume); the parameters `final` reports are written beside it as
+ * `selected.rnnlab`.
  *
  * Resume contract: a checkpoint stores parameters, optimizer state, every Rng stream, the schedule and
  * NT-ASGD state, the data position (epoch, batch index, row of the batched stream), the carried hidden
@@ -135,7 +137,7 @@ export interface LanguageModelResult {
 
 export interface ModelSelection {
   rule: "best-valid" | "last";
-  /** "best": the kept copy (best.rnnlab beside the checkpoint); "last": the final parameters. */
+  /** "best": the kept best-validation copy; "last": the final parameters. Either is in selected.rnnlab. */
   parameters: "best" | "last";
   step: number;
   epoch: number;
@@ -215,9 +217,12 @@ export function evaluateLanguageModel(
   return { loss, perplexity: perplexity(loss), bitsPerCharacter: options.characterLevel ? bitsPerCharacter(loss) : undefined, tokens: acc.count, maxCarriedState };
 }
 
-/** The checkpoint beside a run's checkpoint that holds the best-validation parameters (`param/<name>`). */
-export function bestModelCheckpoints(checkpoints: CheckpointManager): CheckpointManager {
-  return new CheckpointManager({ ...checkpoints.options, everySteps: 0, name: "best" });
+/**
+ * The checkpoint beside a run's checkpoint that holds the parameters `final` reports (`param/<name>`): the
+ * best-validation copy, or the final parameters (NT-ASGD's averages when averaging) under rule "last".
+ */
+export function selectedModelCheckpoints(checkpoints: CheckpointManager): CheckpointManager {
+  return new CheckpointManager({ ...checkpoints.options, everySteps: 0, name: "selected" });
 }
 
 interface Progress {
@@ -253,7 +258,7 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
   const testStream = data.test ? batchifyTokens(data.test, evalBatch, "data.test") : undefined;
 
   // NC-GRU: U_c is written by the orthogonal updater, not by the optimizer.
-  const orthogonal = config.cell.kind === "nc-gru" ? new OrthogonalUpdater(set.variables, config.cell as OrthogonalOptions, root.fork("orthogonal"), config.optimizer) : undefined;
+  const orthogonal = config.cell.kind === "nc-gru" ? new OrthogonalUpdater(set.variables, config.cell as OrthogonalOptions, config.optimizer) : undefined;
   const optimized: NamedVariables = {};
   for (const [k, v] of Object.entries(set.variables)) if (!orthogonal?.owns(k)) optimized[k] = v;
   const optimizer = new Optimizer(config.optimizer, optimized);
@@ -315,6 +320,8 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
       stopwatch = new Stopwatch(p.elapsedMs);
       if (p.done && p.result) {
         cleanup();
+        if (!p.result.selection)
+          throw new Error(`checkpoint ${checkpoints.file} holds a finished run from before model selection (issue 17): delete it to rerun`);
         return p.result;
       }
     }
@@ -423,7 +430,7 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
   }
 
   async function evaluationPoint(split: Split, stream: BatchedStream): Promise<EvaluationPoint> {
-    const { metrics, averaged } = await evaluateWithAverage(stream, undefined, split === "valid");
+    const { metrics, averaged } = await evaluateWithAverage(stream, undefined, split === "valid" && (config.modelSelection ?? "best-valid") === "best-valid");
     const point: EvaluationPoint = { ...metrics, step: p.step, epoch: p.epoch, split, averaged };
     p.evaluations.push(point);
     emit(options.onProgress, { kind: "eval", step: p.step, epoch: p.epoch, split, metrics: metricsRecord(metrics), elapsedMs: stopwatch.elapsedMs(), totalSteps });
@@ -562,11 +569,11 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
       if (useBest) {
         valid = await withParameters(set.variables, selected, () => evaluate(validStream));
         test = testStream ? await withParameters(set.variables, selected, () => evaluate(testStream)) : undefined;
-        if (checkpoints) {
-          const tensors: Record<string, SerializedTensor> = {};
-          for (const [k, v] of Object.entries(serializeNamed(bestParams!))) tensors[`param/${k}`] = v;
-          bestModelCheckpoints(checkpoints).save({ meta: { kind: "language-model-best", config, best: p.best }, tensors });
-        }
+      }
+      if (checkpoints) {
+        const tensors: Record<string, SerializedTensor> = {};
+        for (const [k, v] of Object.entries(serializeNamed(selected ?? set.variables))) tensors[`param/${k}`] = v;
+        selectedModelCheckpoints(checkpoints).save({ meta: { kind: "language-model-selected", config, best: p.best ?? null }, tensors });
       }
       if (config.gateHistograms) {
         const tracer = new GateTracer();
@@ -578,7 +585,7 @@ export async function trainLanguageModel(config: LanguageModelTrainConfig, data:
     }
     const selection: ModelSelection = useBest
       ? { rule, parameters: "best", step: p.best!.step, epoch: p.best!.epoch, averaged: p.best!.averaged, validLoss: valid.loss }
-      : { rule, parameters: "last", step: p.step, epoch: p.epoch, averaged: lastAveraged, validLoss: lastValid.loss };
+      : { rule, parameters: "last", step: p.step, epoch: Math.max(0, p.epoch - 1), averaged: lastAveraged, validLoss: lastValid.loss };
     const result: LanguageModelResult = {
       steps: p.step,
       epochs: p.epoch,

@@ -340,11 +340,41 @@ export function clipByGlobalNorm(grads: NamedTensors, maxNorm: number): { grads:
   return { grads: out, norm };
 }
 
+/**
+ * clipByGlobalNorm without reading anything back: the clip decision and scale are computed on the device,
+ * and the norm before clipping is returned as a scalar tensor (caller disposes it), to be read together
+ * with the step's loss in one `await tf.stack([loss, norm]).data()`. This is what a trainer should use
+ * on the webgpu backend, where a read waits for the GPU (and synchronous reads do not work in Node).
+ */
+export function clipByGlobalNormOnDevice(grads: NamedTensors, maxNorm: number): { grads: NamedTensors; norm: tf.Scalar } {
+  const entries = Object.entries(grads);
+  if (entries.length === 0) return { grads: {}, norm: tf.scalar(0) };
+  const norm = globalNormTensor(grads);
+  const out: NamedTensors = {};
+  if (!(maxNorm > 0 && Number.isFinite(maxNorm))) {
+    for (const [k, g] of entries) out[k] = g.clone();
+    return { grads: out, norm };
+  }
+  const scale = tf.tidy(() => tf.where(tf.greater(norm, maxNorm), tf.div(maxNorm, tf.add(norm, 1e-6)), tf.scalar(1))); // scalar
+  for (const [k, g] of entries) out[k] = tf.mul(g, scale);
+  scale.dispose();
+  return { grads: out, norm };
+}
+
+/** Global L2 norm of a set of gradients, as a scalar tensor (nothing is read back). */
+export function globalNormTensor(grads: NamedTensors): tf.Scalar {
+  const list = Object.values(grads);
+  if (list.length === 0) return tf.scalar(0);
+  // Added in order, one pair at a time, not with tf.addN: webgpu's AddN binds every input at once and fails
+  // ("Invalid ComputePipeline AddNPackedProgram") beyond the device's storage-buffer limit (8 on many).
+  return tf.tidy(() => tf.sqrt(list.map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b))) as tf.Scalar);
+}
+
 /** Global L2 norm of a set of gradients, as a number. */
 export function globalNorm(grads: NamedTensors): number {
   const list = Object.values(grads);
   if (list.length === 0) return 0;
-  const t = tf.tidy(() => tf.addN(list.map((g) => g.square().sum())).sqrt());
+  const t = globalNormTensor(grads);
   const n = t.dataSync()[0];
   t.dispose();
   return n;

@@ -34,6 +34,15 @@ interface Entry {
   A: tf.Variable;
 }
 
+/** The values of several tensors with one asynchronous read (one wait on the device). */
+async function readFlat(tensors: tf.Tensor[]): Promise<Float32Array[]> {
+  const flat = tf.tidy(() => tf.concat(tensors.map((t) => tf.reshape(t, [-1]))));
+  const values = (await flat.data()) as Float32Array;
+  flat.dispose();
+  let at = 0;
+  return tensors.map((t) => values.slice(at, (at += t.size)));
+}
+
 export interface OrthogonalUpdaterState {
   steps: number;
   entries: { path: string; A64: number[][]; inverse: number[][]; U: number[][]; A32: number[] }[];
@@ -79,21 +88,46 @@ export class OrthogonalUpdater {
 
   /** Update every orthogonal matrix from its dL/dU_c gradient (the caller disposes `grads`). */
   step(grads: NamedTensors, mainLearningRate: number): void {
+    const g = this.entries.map((e) => this.gradient(grads, e.path).dataSync() as Float32Array);
+    const before = this.entries.map((e) => e.A.dataSync().slice() as Float32Array);
+    this.stepA(g, mainLearningRate);
+    this.finish(before, this.entries.map((e) => e.A.dataSync() as Float32Array));
+  }
+
+  /**
+   * `step` with asynchronous reads, for backends where a read waits on a device (webgpu, which cannot read
+   * synchronously in Node): two waits, the gradients with A, then A after its optimizer step.
+   */
+  async stepAsync(grads: NamedTensors, mainLearningRate: number): Promise<void> {
+    const k = this.entries.length;
+    const read = await readFlat([...this.entries.map((e) => this.gradient(grads, e.path)), ...this.entries.map((e) => e.A)]);
+    this.stepA(read.slice(0, k), mainLearningRate);
+    this.finish(read.slice(k), await readFlat(this.entries.map((e) => e.A)));
+  }
+
+  private gradient(grads: NamedTensors, path: string): tf.Tensor {
+    const g = grads[path];
+    if (!g) throw new Error(`OrthogonalUpdater.step: no gradient for "${path}"`);
+    return g;
+  }
+
+  /** dL/dA from dL/dU_c (host, float64), then A's own optimizer step. */
+  private stepA(g: Float32Array[], mainLearningRate: number): void {
     const lr = this.options.orthogonalLearningRate ?? mainLearningRate;
     this.steps++;
     const gradsA: NamedTensors = {};
-    const before: Float32Array[] = [];
-    for (const e of this.entries) {
-      const g = grads[e.path];
-      if (!g) throw new Error(`OrthogonalUpdater.step: no gradient for "${e.path}"`);
+    this.entries.forEach((e, i) => {
       const n = e.orthogonal.size;
-      gradsA[e.path] = tf.tensor2d(Float32Array.from(e.orthogonal.gradientAFlat(g.dataSync() as Float32Array)), [n, n]);
-      before.push(e.A.dataSync().slice() as Float32Array);
-    }
+      gradsA[e.path] = tf.tensor2d(Float32Array.from(e.orthogonal.gradientAFlat(g[i])), [n, n]);
+    });
     this.optimizer.step(gradsA, lr);
     tf.dispose(Object.values(gradsA));
+  }
+
+  /** The Neumann update of the float64 inverse by Δ = A_before − A_after, and U_c written back. */
+  private finish(before: Float32Array[], afterAll: Float32Array[]): void {
     this.entries.forEach((e, i) => {
-      const after = e.A.dataSync();
+      const after = afterAll[i];
       const delta = Float64Array.from(before[i], (x, j) => x - after[j]);
       e.orthogonal.neumannUpdate(delta, this.order);
       if (this.steps % this.recomputeEvery === 0) e.orthogonal.exactRecompute();

@@ -9,7 +9,7 @@
  */
 import { tf, Rng } from "@rnnlab/core";
 import { CheckpointManager } from "./checkpoint";
-import { clipByGlobalNorm, createOptimizer, type OptimizerOptions } from "./optim";
+import { clipByGlobalNormOnDevice, createOptimizer, type OptimizerOptions } from "./optim";
 import { learningRateAt, plateauInitial, plateauObserve, validateSchedule, type PlateauState, type ScheduleOptions } from "./schedules";
 import { emit, Stopwatch, DecimatedCurve, type OnProgress, type CurvePoint } from "./events";
 import { computeGradients, disposeNamed, type VariableSet } from "./params";
@@ -193,13 +193,14 @@ export async function runEpochTraining<Batch>(spec: EpochLoopSpec<Batch>, option
         try {
           const stepRng = rng.fork(`step:${step}`);
           const { loss, grads } = computeGradients(() => spec.loss(batch, stepRng), variables);
-          const clipped = clipByGlobalNorm(grads, clipNorm);
+          const clipped = clipByGlobalNormOnDevice(grads, clipNorm);
           optimizer.step(clipped.grads, learningRate);
           disposeNamed(grads);
           disposeNamed(clipped.grads);
-          lossValue = loss.dataSync()[0];
-          loss.dispose();
-          norm = clipped.norm;
+          // The step's one read, asynchronous (webgpu cannot read synchronously): loss and gradient norm.
+          const read = tf.stack([loss, clipped.norm]);
+          [lossValue, norm] = await read.data();
+          tf.dispose([read, loss, clipped.norm]);
           tokens = spec.tokens(batch);
         } finally {
           spec.disposeBatch(batch);

@@ -319,7 +319,7 @@ export async function trainSyntheticTask(
       const learningRate = learningRateAt(config.schedule, step);
       const clipped = clipByGlobalNormOnDevice(grads, config.clipNorm ?? 0);
       optimizer.step(clipped.grads, learningRate);
-      if (orthogonal) orthogonal.step(orthGrads, learningRate);
+      if (orthogonal) await orthogonal.stepAsync(orthGrads, learningRate);
       disposeNamed(clipped.grads);
       disposeNamed(grads);
       disposeNamed(orthGrads);

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { selectBackend } from "@rnnlab/core";
 import { CheckpointManager, configHash, encodeCheckpoint, decodeCheckpoint, writeCheckpoint, readCheckpoint, trainLanguageModel } from "../src";
 import { RESUME_CONFIG } from "./fixtures/resume-child";
@@ -62,7 +63,6 @@ test("a same-length edit of the JSON header (data position, RNG state, curves) i
 test("a version 1 checkpoint (before the header checksum) still resumes", () => {
   // Version 1: magic, header length, header, payload; no trailer. Built by hand as the old encoder wrote it.
   const payload = Buffer.from(Float32Array.from([1, 2]).buffer);
-  const { createHash } = require("node:crypto") as typeof import("node:crypto");
   const header = Buffer.from(JSON.stringify({
     version: 1, configHash: "abc", savedAt: "2026-01-01T00:00:00.000Z", meta: { step: 9 },
     blobs: [{ name: "w", shape: [2], offset: 0, length: 2 }], payloadBytes: 8, payloadSha256: createHash("sha256").update(payload).digest("hex"),

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { tf, selectBackend, Rng } from "@rnnlab/core";
 import {
-  trainLanguageModel, evaluateLanguageModel, bestModelCheckpoints, batchifyTokens, CheckpointManager, LanguageModel, deserializeTensor, flattenParams,
+  trainLanguageModel, evaluateLanguageModel, selectedModelCheckpoints, batchifyTokens, CheckpointManager, LanguageModel, deserializeTensor, flattenParams,
   unflattenLike, type LanguageModelTrainConfig, type LanguageModelParams, type LanguageModelArchitecture, type CheckpointData,
 } from "../src";
 import { cyclicCorpus } from "./fixtures/corpus";
@@ -85,7 +85,7 @@ test("a trained model's evaluation does not depend on the evaluation batch layou
     const checkpoints = new CheckpointManager({ directory: dir, everySteps: 0, configHash: "t" });
     const r = await trainLanguageModel({ ...base, evaluationBatchSize: 4 }, data, { checkpoints });
     const model = new LanguageModel(architecture);
-    const ck = (r.selection.parameters === "best" ? bestModelCheckpoints(checkpoints) : checkpoints).load()!;
+    const ck = selectedModelCheckpoints(checkpoints).load()!;
     const params = paramsFrom(model, ck);
     const again = evaluateLanguageModel(model, params, batchifyTokens(data.valid, 4), base.bptt);
     assert.equal(again.loss, r.final.valid.loss, "a fresh pass over the saved parameters reproduces the trainer's valid loss");
@@ -100,7 +100,7 @@ test("a trained model's evaluation does not depend on the evaluation batch layou
   }
 });
 
-test("model selection: final reports the best validation evaluation (kept as best.rnnlab, carried through resume); `last` the final parameters", async () => {
+test("model selection: final reports the best validation evaluation (written as selected.rnnlab); `last` the final parameters", async () => {
   // Adam at 0.01, then x300 from epoch 3: the last epochs wreck the model, so the best evaluation is earlier.
   const config: LanguageModelTrainConfig = { ...base, epochs: 5, schedule: { kind: "step", learningRate: 0.01, factor: 300, every: 10, start: 3 } };
   const dir = tempDir();
@@ -115,9 +115,9 @@ test("model selection: final reports the best validation evaluation (kept as bes
     assert.ok(r.final.valid.loss < r.last.valid.loss);
     assert.equal(r.last.valid.loss, validLosses.at(-1));
     assert.ok(r.final.test && r.last.test && r.final.test.loss !== r.last.test.loss);
-    // best.rnnlab holds exactly the selected parameters.
+    // selected.rnnlab holds exactly the selected parameters.
     const model = new LanguageModel(architecture);
-    const params = paramsFrom(model, bestModelCheckpoints(checkpoints).load()!);
+    const params = paramsFrom(model, selectedModelCheckpoints(checkpoints).load()!);
     assert.equal(evaluateLanguageModel(model, params, batchifyTokens(data.test, 8), base.bptt).loss, r.final.test!.loss);
     tf.dispose(params as never);
     // "last" reports the final parameters.

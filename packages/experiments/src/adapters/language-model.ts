@@ -6,8 +6,8 @@
 import { loadLanguageModelCorpus, type LanguageModelCorpus } from "@rnnlab/data";
 import { gateSaturationFromHistogram } from "@rnnlab/metrics";
 import {
-  bestModelCheckpoints,
   CheckpointManager,
+  selectedModelCheckpoints,
   configHash as trainerConfigHash,
   trainLanguageModel,
   type CheckpointData,
@@ -243,6 +243,7 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     trainLoss: curveOf(result.trainLossCurve),
     validLoss: { step: validEvaluations.map((e) => e.step), value: validEvaluations.map((e) => e.loss) },
     validPerplexity: { step: validEvaluations.map((e) => e.step), value: validEvaluations.map((e) => e.perplexity) },
+    validMaxCarriedState: { step: validEvaluations.map((e) => e.step), value: validEvaluations.map((e) => e.maxCarriedState) },
     gradientNorm: curveOf(result.gradientNormCurve),
     validElapsedSeconds: curveOf(validSeconds),
   };
@@ -252,8 +253,8 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
   if (result.synthesizerLossCurve) curves.synthesizerLoss = curveOf(result.synthesizerLossCurve);
   if (result.orthogonalityErrorCurve) curves.orthogonalityError = curveOf(result.orthogonalityErrorCurve);
   const extra: Record<string, unknown> = { corpus: corpus.name, vocabularySize: config.vocabularySize, trainTokens: corpus.train.length, modelSelection: result.selection };
-  // Compression and the extra evaluations read the selected parameters: best.rnnlab or the final checkpoint.
-  const selectedCheckpoint = () => (result.selection.parameters === "best" ? bestModelCheckpoints(checkpoints) : checkpoints).load();
+  // Compression and the extra evaluations read the parameters `final` reports (selected.rnnlab).
+  const selectedCheckpoint = () => selectedModelCheckpoints(checkpoints).load();
   if (result.gateHistograms) {
     const saturation = gateSaturationSummary(result.gateHistograms);
     extra.gateSaturation = saturation.byGate;

@@ -7,8 +7,8 @@
  *   SVD:          the rank-k truncated SVD of each gate block
  * and report the test perplexity of each compressed model next to the uncompressed one.
  *
- * The trained parameters come from the selected model's checkpoint in the run directory (best.rnnlab at the
- * best validation, or the final checkpoint; see the trainer's `modelSelection`). The model is
+ * The trained parameters come from selected.rnnlab in the run directory (the parameters the trainer's `final`
+ * reports: best validation by default, see its `modelSelection`). The model is
  * rebuilt with the trained architecture minus dropout, so evaluation gates are exactly the trainer's
  * (plain σ for G2; the cells keep σ(a/τ) for the sharpened arm) and "uncompressed" equals the trainer's
  * test perplexity (the smoke test checks this).

@@ -1,7 +1,7 @@
 /**
  * Where a language-model training step's time goes: tf.profile over a few forward + backward passes of
  * the trained model (dropout as in training; the optimizer update is not included), with each kernel's
- * time summed into three groups:
+ * time summed into three groups (./kernel-profile.ts; its "recurrence" group counts as "other" here):
  *   matMul          BatchMatMul / _FusedMatMul: the GEMMs that structured dropout shrinks (input
  *                   projections, decoder, their data and weight gradients) and the recurrent ones it does not
  *   gather/scatter  GatherV2 / UnsortedSegmentSum / GatherNd / ScatterNd: the embedding lookup and structured
@@ -14,6 +14,7 @@
 import { tf, Rng } from "@rnnlab/core";
 import { ARCHITECTURE_KEYS, LanguageModel, batchifyTokens, flattenParams, unflattenLike, windowTensors, type CheckpointData, type LanguageModelArchitecture, type LanguageModelParams, type LanguageModelTrainConfig } from "@rnnlab/train";
 import { languageModelFromCheckpoint } from "./lm-compression";
+import { addKernelTimes, groupKernelTimes, topKernels, type KernelTime } from "./kernel-profile";
 
 export interface StepTimeBreakdown {
   /** Profiled passes (after one warm-up pass). */
@@ -26,16 +27,6 @@ export interface StepTimeBreakdown {
   /** The eight most expensive kernels (mean ms per pass). */
   topKernels: { name: string; ms: number; calls: number }[];
 }
-
-const GROUPS: Record<string, "matMul" | "gatherScatter"> = {
-  BatchMatMul: "matMul",
-  _FusedMatMul: "matMul",
-  MatMul: "matMul",
-  GatherV2: "gatherScatter",
-  GatherNd: "gatherScatter",
-  UnsortedSegmentSum: "gatherScatter",
-  ScatterNd: "gatherScatter",
-};
 
 /** Profile `steps` training passes of the checkpoint's model on consecutive windows of `train`. */
 export async function profileLanguageModelSteps(
@@ -71,21 +62,13 @@ export async function profileLanguageModelSteps(
   };
   try {
     pass(0); // warm-up: first-call costs (weight packing caches, kernel setup) are not the step's
-    const byKernel = new Map<string, { ms: number; calls: number }>();
+    const byKernel = new Map<string, KernelTime>();
     for (let s = 0; s < options.steps; s++) {
       const info = await tf.profile(() => pass(((s + 1) * config.bptt) % Math.max(1, stream.rows - 1)));
-      for (const k of info.kernels) {
-        // Custom-gradient functions and named scopes are profiled as pseudo-kernels whose time includes the
-        // real kernels inside them; count registered kernels only.
-        if (!tf.getKernel(k.name, tf.getBackend())) continue;
-        const e = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
-        e.ms += typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
-        e.calls += 1;
-        byKernel.set(k.name, e);
-      }
+      addKernelTimes(info.kernels, byKernel);
     }
-    const sums = { matMul: 0, gatherScatter: 0, other: 0 };
-    for (const [name, e] of byKernel) sums[GROUPS[name] ?? "other"] += e.ms / options.steps;
+    // Three groups, as recorded before the native recurrences existed: those count as "other" here.
+    const sums = groupKernelTimes(byKernel, options.steps, { recurrence: "other" });
     const round = (x: number) => Math.round(x * 100) / 100;
     return {
       steps: options.steps,
@@ -93,10 +76,7 @@ export async function profileLanguageModelSteps(
       gatherScatterMs: round(sums.gatherScatter),
       otherMs: round(sums.other),
       kernelMs: round(sums.matMul + sums.gatherScatter + sums.other),
-      topKernels: [...byKernel]
-        .sort((a, b) => b[1].ms - a[1].ms)
-        .slice(0, 8)
-        .map(([name, e]) => ({ name, ms: round(e.ms / options.steps), calls: Math.round(e.calls / options.steps) })),
+      topKernels: topKernels(byKernel, options.steps),
     };
   } finally {
     trained.dispose();

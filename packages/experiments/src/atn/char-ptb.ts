@@ -86,7 +86,9 @@ registerExperiment<AtnCharPtbConfig>({
       data: c.data,
       level: "character",
       model: c.model,
-      cell: { kind: "lstm", normalization, recurrentInit: c.model.recurrentInit as "identity" | "uniform" },
+      // forgetBias 0: the ATN code's biases are 0 (PAPERS.md §4 "Initialisation", issue 17).
+      // DEVIATION: its input kernel W is orthogonal, ours U(±1/√H) (cells' createLstm has no orthogonal input init).
+      cell: { kind: "lstm", normalization, recurrentInit: c.model.recurrentInit as "identity" | "uniform", forgetBias: 0 },
     });
   },
 });

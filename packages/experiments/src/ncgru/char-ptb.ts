@@ -3,6 +3,9 @@
  * bits per character. Equations in ./synthetic.ts; here the inverse is recomputed every 100 batches.
  *
  * DEVIATION (cpu preset): widths parameter-matched to GRU 128 and 120 steps instead of 100 epochs at 435 units.
+ * DEVIATION (all presets, issue 17): the candidate is the TF scripts' ĉ = W_c x + U_c (r ⊙ h) with modReLU bias
+ * b_c ~ U(±0.1) (cells' ncgru.ts); the authors' PyTorch char-PTB code (model.py NCGRUCell, PAPERS.md §5) uses
+ * ĉ = W_c x + r ⊙ (U_c h) with b_c = 0. The cell has no option for that form yet.
  */
 import { runLanguageModelArm, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";
 import { smokeLanguageModel } from "../g2lstm/common";
@@ -11,7 +14,8 @@ import { trackOrthogonalityError, type CellArm } from "./synthetic";
 
 export interface NcGruCharPtbConfig {
   data: LanguageModelDataSection;
-  model: LanguageModelSection;
+  /** The layer width (embedding = hidden, tied) is each arm's `hiddenSize`. */
+  model: Omit<LanguageModelSection, "embeddingSize" | "hiddenSize">;
   orthogonal: { neumannOrder: number; recomputeEvery: number; orthogonalLearningRate: number };
   arms: { gru: CellArm; ncgru: CellArm; ncgruReset: CellArm; lstm: CellArm };
 }
@@ -20,8 +24,6 @@ export interface NcGruCharPtbConfig {
 export const ncgruCharPtbBase: NcGruCharPtbConfig = {
   data: { source: "dataset", dataset: "ptb-char", generatedVocabularySize: 40, generatedTrainTokens: 4000 },
   model: {
-    embeddingSize: 435,
-    hiddenSize: 435,
     layers: 1,
     tieWeights: true,
     batchSize: 32,
@@ -47,6 +49,8 @@ export const ncgruCharPtbBase: NcGruCharPtbConfig = {
   },
 };
 
+const { embeddingSize: _e, hiddenSize: _h, ...smokeModelWithoutWidths } = smokeLanguageModel.model;
+
 registerExperiment<NcGruCharPtbConfig>({
   id: "ncgru/char-ptb",
   title: "NC-GRU vs GRU on character-level PTB (bits per character)",
@@ -55,7 +59,7 @@ registerExperiment<NcGruCharPtbConfig>({
   presets: {
     smoke: {
       data: smokeLanguageModel.data,
-      model: { ...smokeLanguageModel.model },
+      model: smokeModelWithoutWidths,
       arms: { gru: { hiddenSize: 16 }, ncgru: { hiddenSize: 16, negativeOnes: 6 }, ncgruReset: { hiddenSize: 16, negativeOnes: 6 }, lstm: { hiddenSize: 16 } },
     },
     // DEVIATION (cpu preset): 120 steps of bptt 50 (≈190k characters, under 4 % of one epoch) instead of 100
@@ -83,6 +87,10 @@ registerExperiment<NcGruCharPtbConfig>({
     const c = ctx.config;
     const arm = c.arms[ctx.arm as keyof NcGruCharPtbConfig["arms"]];
     const o = c.orthogonal;
+    // Every arm setting must act: NC-GRU's settings on another cell are an error, not ignored.
+    if (!["gru", "lstm", "nc-gru"].includes(arm.cell)) throw new Error(`arms.${ctx.arm}.cell="${arm.cell}" must be gru, lstm or nc-gru`);
+    if (arm.cell !== "nc-gru" && (arm.negativeOnes !== 0 || arm.orthogonalReset))
+      throw new Error(`arms.${ctx.arm}: negativeOnes and orthogonalReset only apply to cell "nc-gru" (got "${arm.cell}"): set them to 0 / false`);
     const cell =
       arm.cell === "nc-gru"
         ? {
@@ -94,7 +102,7 @@ registerExperiment<NcGruCharPtbConfig>({
             orthogonalLearningRate: o.orthogonalLearningRate,
           }
         : arm.cell === "lstm"
-          ? { kind: "lstm" as const }
+          ? { kind: "lstm" as const, forgetBias: 0 } // the AWD-based PyTorch code's nn.LSTM has no forget-gate offset (issue 17)
           : { kind: "gru" as const };
     // Tied weights: the layer width is the embedding size, so each arm's hidden size sets both.
     const tracked = trackOrthogonalityError(ctx);

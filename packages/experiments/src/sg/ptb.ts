@@ -198,7 +198,9 @@ registerExperiment<SgPtbConfig>({
         evaluateEverySteps: c.model.evaluateEverySteps > 0 ? Math.max(1, Math.round(c.model.evaluateEverySteps / arm.bpttMultiplier)) : 0,
       },
       dropout: c.dropout,
-      cell: { kind: "lstm" },
+      // forgetBias 0: alternate_sg is AWD-LSTM code (torch.nn.LSTM, no forget-gate offset; issue 17).
+      // DEVIATION: torch's biases are U(±1/√H), ours 0.
+      cell: { kind: "lstm", forgetBias: 0 },
       schedule: s,
       ...(d ? { dni: d } : {}),
     });
