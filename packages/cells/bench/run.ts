@@ -1,8 +1,8 @@
 /**
- * `npm run bench`: training speed of rnnlab's fast LSTM path against stock tf.layers.lstm (same backend),
+ * `npm run bench:lstm`: training speed of rnnlab's fast LSTM path against stock tf.layers.lstm (same backend),
  * a plain-GEMM roofline, structured vs per-element dropout, and PyTorch CPU when available.
  *
- *   npm run bench -- [--sizes small,medium] [--steps N] [--quick] [--structured-groups G]
+ *   npm run bench:lstm -- [--sizes small,medium] [--steps N] [--quick] [--structured-groups G]
  *                    [--no-torch] [--no-layers] [--layers-steps N] [--output-block C] [--max-wait-idle S]
  *                    [--[no-]structured-per-step]   (the paper's one keep set per step; default: small only,
  *                                                    it is ~3x slower than grouping on wasm)
@@ -300,7 +300,7 @@ async function main(): Promise<void> {
     if (haveTorch) {
       // 2 threads (wall clock) is the headline; 1 thread's CPU time gives a load-insensitive per-core ratio.
       for (const threads of [2, 1]) {
-        const child = runChild(`pytorch ${name} (${threads} thread${threads > 1 ? "s" : ""})`, "/usr/bin/python3", [path.join(__dirname, "torch_lstm.py"), "--size", o.quick ? "quick" : name, "--steps", o.quick ? "2" : "5", "--threads", String(threads)], { OMP_WAIT_POLICY: "PASSIVE" }, 1_800_000, o.maxWaitIdle);
+        const child = runChild(`pytorch ${name} (${threads} thread${threads > 1 ? "s" : ""})`, "/usr/bin/python3", [path.join(__dirname, "torch_lstm.py"), "--size", o.quick ? "quick" : name, "--steps", o.quick ? "2" : "5", "--threads", String(threads)], { OMP_WAIT_POLICY: "PASSIVE", OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) }, 1_800_000, o.maxWaitIdle);
         if (!child.ok) {
           log(child.error);
           r[threads === 2 ? "pytorchError" : "pytorch1ThreadError"] = child.error;

@@ -203,12 +203,12 @@ export function buildProgram(): Command {
 
   program
     .command("bench")
-    .description("Run the cell benchmarks (packages/cells/bench/run.ts); extra arguments are passed on.")
+    .description("Run the training-speed benchmark (packages/experiments/bench/training-speed.ts, = npm run bench); extra arguments are passed on.")
     .allowUnknownOption(true)
     .argument("[args...]", "arguments for the benchmark script")
     .action((args: string[]) => {
-      const script = path.join(repoRoot(), "packages", "cells", "bench", "run.ts");
-      if (!fs.existsSync(script)) throw new Error(`No benchmark script at ${script} yet (packages/cells owns it).`);
+      const script = path.join(repoRoot(), "packages", "experiments", "bench", "training-speed.ts");
+      if (!fs.existsSync(script)) throw new Error(`No benchmark script at ${script}.`);
       const r = spawnSync(process.execPath, ["--import", "tsx", script, ...args], { stdio: "inherit", cwd: repoRoot() });
       if (r.status !== 0) throw new Error(`benchmark exited with ${r.status ?? r.signal}`);
     });

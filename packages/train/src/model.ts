@@ -63,15 +63,45 @@ export interface LanguageModelArchitecture {
   temporalActivationRegularization?: number;
   /** Fast path: compute the decoder in blocks of this many vocabulary columns (0 = one product; docs/performance.md §2: ~512 helps medium models). */
   outputColumnBlock?: number;
+  /** LSTM input kernels W: "uniform" (default, the cells' U(±1/√H)) or "orthogonal" (torch.nn.init.orthogonal_, the ATN code). */
+  inputInit?: "uniform" | "orthogonal";
 }
 
-export const ARCHITECTURE_KEYS = ["vocabularySize", "embeddingSize", "hiddenSize", "layers", "cell", "tieWeights", "dropout", "fastPath", "outputColumnBlock", "activationRegularization", "temporalActivationRegularization"];
+export const ARCHITECTURE_KEYS = [
+  "vocabularySize", "embeddingSize", "hiddenSize", "layers", "cell", "tieWeights", "dropout", "fastPath", "outputColumnBlock", "activationRegularization",
+  "temporalActivationRegularization", "inputInit",
+];
 
 export interface LanguageModelParams {
   embedding: tf.Tensor2D; // [V, E]
   layers: Record<string, tf.Tensor>[];
   decoder: { kernel?: tf.Tensor2D; bias: tf.Tensor1D }; // kernel [H_last, V] unless tied
   [key: string]: unknown;
+}
+
+/**
+ * A [rows, cols] matrix with orthonormal rows (rows ≤ cols) or columns (rows > cols), from Gram-Schmidt
+ * (twice, for float64 accuracy) on N(0, 1) draws: torch.nn.init.orthogonal_ of the transposed [4H, I]
+ * weight, up to the sign convention of its QR.
+ */
+export function orthogonalMatrix(rows: number, cols: number, rng: Rng): Float32Array {
+  const transposed = rows > cols;
+  const [n, m] = transposed ? [cols, rows] : [rows, cols]; // n orthonormal vectors of length m, n <= m
+  const v = Array.from({ length: n }, () => Float64Array.from({ length: m }, () => rng.normal()));
+  for (let i = 0; i < n; i++) {
+    for (let pass = 0; pass < 2; pass++) {
+      for (let j = 0; j < i; j++) {
+        let dot = 0;
+        for (let k = 0; k < m; k++) dot += v[i][k] * v[j][k];
+        for (let k = 0; k < m; k++) v[i][k] -= dot * v[j][k];
+      }
+    }
+    const norm = Math.sqrt(v[i].reduce((acc, x) => acc + x * x, 0));
+    for (let k = 0; k < m; k++) v[i][k] /= norm;
+  }
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < n; i++) for (let k = 0; k < m; k++) out[transposed ? k * cols + i : i * cols + k] = v[i][k];
+  return out;
 }
 
 function dropoutConfig(kind: LmDropoutConfig["kind"], rate: number | undefined): DropoutConfig {
@@ -101,6 +131,8 @@ export function validateArchitecture(a: LanguageModelArchitecture, where = "conf
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new Error(`${where}.${k}=${v} must be a non-negative number`);
   }
   if (a.fastPath && !["auto", "off"].includes(a.fastPath)) throw new Error(`${where}.fastPath="${a.fastPath}" must be "auto" or "off"`);
+  if (a.inputInit !== undefined && a.inputInit !== "uniform" && a.inputInit !== "orthogonal") throw new Error(`${where}.inputInit="${a.inputInit}" must be "uniform" or "orthogonal"`);
+  if (a.inputInit === "orthogonal" && a.cell?.kind !== "lstm") throw new Error(`${where}.inputInit="orthogonal" applies to LSTM cells only (got "${a.cell?.kind}")`);
 }
 
 /**
@@ -157,6 +189,13 @@ export class LanguageModel {
     const a = this.architecture;
     const uniform = (shape: number[]) => tf.tensor(rng.fillUniform(new Float32Array(shape.reduce((x, y) => x * y, 1)), -0.1, 0.1), shape);
     const layers = this.cells.map((cell, l) => cell.init(rng.fork(`layer${l}`)) as Record<string, tf.Tensor>);
+    if (a.inputInit === "orthogonal") {
+      layers.forEach((layer, l) => {
+        const [rows, cols] = layer.inputKernel.shape; // [I, 4H]
+        layer.inputKernel.dispose();
+        layer.inputKernel = tf.tensor2d(orthogonalMatrix(rows, cols, rng.fork(`layer${l}/inputKernel`)), [rows, cols]);
+      });
+    }
     const last = this.layerSizes[this.layerSizes.length - 1];
     return {
       embedding: uniform([a.vocabularySize, a.embeddingSize]) as tf.Tensor2D,

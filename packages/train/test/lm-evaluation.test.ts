@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { tf, selectBackend, Rng } from "@rnnlab/core";
 import {
-  trainLanguageModel, evaluateLanguageModel, selectedModelCheckpoints, batchifyTokens, CheckpointManager, LanguageModel, deserializeTensor, flattenParams,
+  trainLanguageModel, evaluateLanguageModel, orthogonalMatrix, selectedModelCheckpoints, batchifyTokens, CheckpointManager, LanguageModel, deserializeTensor, flattenParams,
   unflattenLike, type LanguageModelTrainConfig, type LanguageModelParams, type LanguageModelArchitecture, type CheckpointData,
 } from "../src";
 import { cyclicCorpus } from "./fixtures/corpus";
@@ -149,4 +149,26 @@ test("model selection survives a kill and resume: the best copy travels in the c
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("inputInit orthogonal (the ATN code's W): LSTM input kernels with orthonormal rows or columns", () => {
+  for (const [rows, cols] of [[16, 64], [64, 16]]) {
+    const w = orthogonalMatrix(rows, cols, new Rng(1));
+    const [n, m] = rows <= cols ? [rows, cols] : [cols, rows];
+    const at = (i: number, k: number) => (rows <= cols ? w[i * cols + k] : w[k * cols + i]);
+    let worst = 0;
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      let dot = 0;
+      for (let k = 0; k < m; k++) dot += at(i, k) * at(j, k);
+      worst = Math.max(worst, Math.abs(dot - (i === j ? 1 : 0)));
+    }
+    assert.ok(worst < 1e-6, `[${rows}, ${cols}]: max |W Wᵀ − I| ${worst}`);
+  }
+  const model = new LanguageModel({ ...architecture, inputInit: "orthogonal" });
+  const params = model.init(new Rng(2));
+  const kernel = params.layers[0].inputKernel as tf.Tensor2D; // [16, 64]
+  const gram = tf.tidy(() => tf.matMul(kernel, kernel, false, true).sub(tf.eye(16)).abs().max().dataSync()[0]);
+  assert.ok(gram < 1e-5, `layer 0: max |W Wᵀ − I| ${gram}`);
+  tf.dispose(params as never);
+  assert.throws(() => new LanguageModel({ ...architecture, cell: { kind: "gru" }, inputInit: "orthogonal" }), /LSTM cells only/);
 });

@@ -60,6 +60,8 @@ export interface LanguageModelSection {
   activationRegularization?: number;
   /** AWD-LSTM's TAR β (absent: 0). */
   temporalActivationRegularization?: number;
+  /** LSTM input kernels: "uniform" (absent: the cells' default) or "orthogonal". */
+  inputInit?: string;
 }
 
 export interface DropoutSection {
@@ -170,6 +172,7 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     ...(spec.fastPath ? { fastPath: spec.fastPath } : {}),
     ...(m.activationRegularization ? { activationRegularization: m.activationRegularization } : {}),
     ...(m.temporalActivationRegularization ? { temporalActivationRegularization: m.temporalActivationRegularization } : {}),
+    ...(m.inputInit !== undefined ? { inputInit: m.inputInit as "uniform" | "orthogonal" } : {}),
     batchSize: m.batchSize,
     evaluationBatchSize: m.evaluationBatchSize,
     bptt: m.bptt,

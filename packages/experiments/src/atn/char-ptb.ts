@@ -12,7 +12,7 @@ import type { NormalizationArm } from "./synthetic";
 
 export interface AtnCharPtbConfig {
   data: LanguageModelDataSection;
-  model: LanguageModelSection & { recurrentInit: string };
+  model: LanguageModelSection & { recurrentInit: string; inputInit: string };
   arms: { lstm: NormalizationArm; layerNorm: NormalizationArm; atn: NormalizationArm };
 }
 
@@ -37,6 +37,7 @@ export const atnCharPtbBase: AtnCharPtbConfig = {
     evaluateEverySteps: 0,
     checkpointEverySteps: 500,
     recurrentInit: "identity",
+    inputInit: "orthogonal", // PAPERS.md §4 "Initialisation: W orthogonal; U = [I I I I]; biases 0"
   },
   arms: {
     lstm: { normalization: "none", window: 1 },
@@ -87,7 +88,6 @@ registerExperiment<AtnCharPtbConfig>({
       level: "character",
       model: c.model,
       // forgetBias 0: the ATN code's biases are 0 (PAPERS.md §4 "Initialisation", issue 17).
-      // DEVIATION: its input kernel W is orthogonal, ours U(±1/√H) (cells' createLstm has no orthogonal input init).
       cell: { kind: "lstm", normalization, recurrentInit: c.model.recurrentInit as "identity" | "uniform", forgetBias: 0 },
     });
   },
