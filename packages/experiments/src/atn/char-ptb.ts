@@ -3,6 +3,9 @@
  * LN-LSTM (window 1) vs ATN-LSTM (window k = 20), bits per character.
  * ATN memory resets at every BPTT segment (docs/papers/atn.md); equations in ./synthetic.ts.
  *
+ * Initialisation as the authors' (docs/papers/atn.md): W orthogonal (model.inputInit), U = [I I I I]
+ * (model.recurrentInit "identity"), biases 0 (forgetBias 0); norm gains γ = 1, β = 0.
+ *
  * DEVIATION (cpu preset): a 64-unit model, bptt 50 and 60 steps instead of 200 units, 150 epochs at bptt 220.
  */
 import { runLanguageModelArm, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";
@@ -37,7 +40,7 @@ export const atnCharPtbBase: AtnCharPtbConfig = {
     evaluateEverySteps: 0,
     checkpointEverySteps: 500,
     recurrentInit: "identity",
-    inputInit: "orthogonal", // PAPERS.md §4 "Initialisation: W orthogonal; U = [I I I I]; biases 0"
+    inputInit: "orthogonal", // docs/papers/atn.md "Initialisation": W orthogonal, U = [I I I I], biases 0
   },
   arms: {
     lstm: { normalization: "none", window: 1 },
@@ -87,7 +90,7 @@ registerExperiment<AtnCharPtbConfig>({
       data: c.data,
       level: "character",
       model: c.model,
-      // forgetBias 0: the ATN code's biases are 0 (PAPERS.md §4 "Initialisation", issue 17).
+      // forgetBias 0: the ATN code's biases are 0 (docs/papers/atn.md "Initialisation", issue 17).
       cell: { kind: "lstm", normalization, recurrentInit: c.model.recurrentInit as "identity" | "uniform", forgetBias: 0 },
     });
   },

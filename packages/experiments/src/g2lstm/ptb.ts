@@ -51,7 +51,7 @@ export const g2PtbBase: G2PtbConfig = {
     clipNorm: 0.25,
     evaluateEverySteps: 0,
     checkpointEverySteps: 500,
-    activationRegularization: 2, // AWD main.py --alpha 2 (PAPERS.md §1 "AR α = 2; TAR β = 1")
+    activationRegularization: 2, // AWD main.py --alpha 2 (docs/papers/g2-lstm.md, "Language model")
     temporalActivationRegularization: 1, // --beta 1
   },
   // dropout 0.4, dropouth 0.3, dropouti 0.65, dropoute 0.1, wdrop 0.5

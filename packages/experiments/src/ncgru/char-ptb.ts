@@ -4,7 +4,7 @@
  *
  * DEVIATION (cpu preset): widths parameter-matched to GRU 128 and 120 steps instead of 100 epochs at 435 units.
  * DEVIATION (all presets, issue 17): the candidate is the TF scripts' ĉ = W_c x + U_c (r ⊙ h) with modReLU bias
- * b_c ~ U(±0.1) (cells' ncgru.ts); the authors' PyTorch char-PTB code (model.py NCGRUCell, PAPERS.md §5) uses
+ * b_c ~ U(±0.1) (cells' ncgru.ts); the authors' PyTorch char-PTB code (model.py NCGRUCell, docs/papers/nc-gru.md) uses
  * ĉ = W_c x + r ⊙ (U_c h) with b_c = 0. The cell has no option for that form yet.
  */
 import { runLanguageModelArm, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";

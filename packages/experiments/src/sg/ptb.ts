@@ -55,7 +55,7 @@ export const sgPtbBase: SgPtbConfig = {
     clipNorm: 0.2,
     evaluateEverySteps: 0,
     checkpointEverySteps: 500,
-    activationRegularization: 2, // alternate_sg main.py defaults --alpha 2 --beta 1 (PAPERS.md §2b)
+    activationRegularization: 2, // alternate_sg main.py defaults --alpha 2 --beta 1 (docs/papers/synthetic-gradients.md)
     temporalActivationRegularization: 1,
   },
   dropout: { kind: "locked", embedding: 0.1, input: 0.4, hidden: 0.3, output: 0.4, weightDrop: 0.1 },
