@@ -12,6 +12,7 @@ import { selectBackend } from "@rnnlab/core";
 import { ConfigError, planExperiment, readInvocation, readResult, validateResult, registerExperiment, resultPath, runDirFor, runExperiment } from "../src";
 import { experimentRunsDir } from "../src/results";
 import { processStartTime } from "../src/lock";
+import { LanguageModel } from "@rnnlab/train";
 import { lockExperiment } from "../src/runner";
 import { main } from "../src/cli";
 
@@ -290,4 +291,16 @@ test("smaller faults: a range error exits 2 naming the --set key; resume names a
   assert.match(validateResult(result).join("; "), /final "value" is "12", not a number/);
   fs.writeFileSync(file, JSON.stringify(result));
   assert.throws(() => readResult(file), /not a valid rnnlab result.*--rerun/);
+});
+
+test("a negative maxStepsPerEpoch and an unused hiddenSize of a 1-layer tied LM are errors naming the key (issue 18.8)", async () => {
+  const dir = tmp("lm-keys");
+  const capped = await cli(["run", "g2lstm/ptb", "--preset", "smoke", "--arms", "baseline", "--results-dir", dir, "--set", "model.maxStepsPerEpoch=-1"]);
+  assert.equal(capped.code, 2, capped.stderr);
+  assert.match(capped.stderr, /model\.maxStepsPerEpoch/);
+  assert.match(capped.stderr, /must be a whole number >= 0/);
+  assert.throws(
+    () => new LanguageModel({ vocabularySize: 10, embeddingSize: 8, hiddenSize: 16, layers: 1, cell: { kind: "lstm" }, tieWeights: true }),
+    /config\.hiddenSize=16 is unused: with tieWeights the last \(here the only\) layer has embeddingSize=8 units/,
+  );
 });

@@ -130,6 +130,11 @@ export function validateArchitecture(a: LanguageModelArchitecture, where = "conf
     const v = a[k];
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new Error(`${where}.${k}=${v} must be a non-negative number`);
   }
+  if (a.layers === 1 && a.tieWeights && a.hiddenSize !== a.embeddingSize)
+    throw new Error(
+      `${where}.hiddenSize=${a.hiddenSize} is unused: with tieWeights the last (here the only) layer has embeddingSize=${a.embeddingSize} units; ` +
+        `set hiddenSize to ${a.embeddingSize}, or untie the weights`,
+    );
   if (a.fastPath && !["auto", "off"].includes(a.fastPath)) throw new Error(`${where}.fastPath="${a.fastPath}" must be "auto" or "off"`);
   if (a.inputInit !== undefined && a.inputInit !== "uniform" && a.inputInit !== "orthogonal") throw new Error(`${where}.inputInit="${a.inputInit}" must be "uniform" or "orthogonal"`);
   if (a.inputInit === "orthogonal" && a.cell?.kind !== "lstm") throw new Error(`${where}.inputInit="orthogonal" applies to LSTM cells only (got "${a.cell?.kind}")`);

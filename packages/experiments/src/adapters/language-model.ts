@@ -149,6 +149,8 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
   };
   const m = spec.model;
   const d = spec.dropout;
+  if (!(Number.isInteger(m.maxStepsPerEpoch) && m.maxStepsPerEpoch >= 0))
+    throw new Error(`model.maxStepsPerEpoch=${m.maxStepsPerEpoch} must be a whole number >= 0 (0: no cap, every window of an epoch)`);
   const config: LanguageModelTrainConfig = {
     vocabularySize: corpus.vocabulary.tokens.length,
     embeddingSize: m.embeddingSize,
