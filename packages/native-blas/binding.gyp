@@ -4,7 +4,7 @@
       "target_name": "rnnlab_blas",
       "sources": ["src/blas.c"],
       "include_dirs": ["<!@(node find-blas.cjs include)"],
-      "cflags": ["-O2", "-std=c11"],
+      "cflags": ["-O3", "-std=c11"],
       "conditions": [
         ["OS=='mac'", {
           "libraries": ["-framework Accelerate"],

@@ -50,7 +50,7 @@ export function trainingSpeedMarkdown(r: TrainingSpeedResult): string {
   lines.push("");
   lines.push(
     "tok/s = tokens per step / median step time after warm-up (LM: batch x bptt = 700; adding: batch x T = 12,800). GEMM = BatchMatMul/_FusedMatMul kernel time" +
-      " over the wall time of one profiled step; fused recurrence = rnnlab's native LSTM/GRU/NC-GRU recurrence kernels (their recurrent GEMMs and gate arithmetic)." +
+      " over the wall time of one profiled step; fused recurrence = rnnlab's native LSTM, normalised LSTM (LN/ATN), GRU and NC-GRU recurrence kernels (their recurrent GEMMs and gate arithmetic)." +
       " \"wasm matmul\" = the same trainer with `RNNLAB_MATMUL=wasm` (stock wasm products, no native kernels).",
   );
   lines.push("");

@@ -3,14 +3,14 @@
  * summed by name, and the names grouped. Shared by the structured-dropout profile (./lm-profile.ts) and
  * the training-speed bench (packages/experiments/bench/training-speed.ts).
  *   matMul          BatchMatMul / _FusedMatMul / MatMul: the GEMMs (native BLAS under wasm+blas)
- *   recurrence      rnnlab's fused native recurrences (LSTM, GRU, NC-GRU forward and backward): the
+ *   recurrence      rnnlab's fused native recurrences (LSTM, LN/ATN-LSTM, GRU, NC-GRU forward and backward): the
  *                   per-step recurrent GEMMs and the gate arithmetic in one kernel each way
  *   gatherScatter   GatherV2 / GatherNd / UnsortedSegmentSum / ScatterNd: the embedding lookup, structured
  *                   dropout's column gathers and their scatter-add gradients
  *   other           everything else (sigmoid, elementwise products, softmax, norms, reshapes, concat/split, …)
  * Kernel times come from the backend's timer (synchronous on wasm and cpu, so they are wall-clock).
  */
-import { tf, GRU_BACKWARD_KERNEL, GRU_FORWARD_KERNEL, LSTM_BACKWARD_KERNEL, LSTM_FORWARD_KERNEL, NCGRU_BACKWARD_KERNEL, NCGRU_FORWARD_KERNEL } from "@rnnlab/core";
+import { tf, GRU_BACKWARD_KERNEL, GRU_FORWARD_KERNEL, LSTM_BACKWARD_KERNEL, LSTM_FORWARD_KERNEL, NCGRU_BACKWARD_KERNEL, NCGRU_FORWARD_KERNEL, NORM_LSTM_FORWARD_KERNEL, NORM_LSTM_BACKWARD_KERNEL } from "@rnnlab/core";
 
 /** tf.profile's record of one kernel call. */
 export type ProfiledKernel = Awaited<ReturnType<typeof tf.profile>>["kernels"][number];
@@ -27,6 +27,8 @@ export const KERNEL_GROUPS: Readonly<Record<string, KernelGroup>> = {
   [GRU_BACKWARD_KERNEL]: "recurrence",
   [NCGRU_FORWARD_KERNEL]: "recurrence",
   [NCGRU_BACKWARD_KERNEL]: "recurrence",
+  [NORM_LSTM_FORWARD_KERNEL]: "recurrence",
+  [NORM_LSTM_BACKWARD_KERNEL]: "recurrence",
   GatherV2: "gatherScatter",
   GatherNd: "gatherScatter",
   UnsortedSegmentSum: "gatherScatter",
