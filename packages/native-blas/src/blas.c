@@ -110,6 +110,13 @@ static bool bool_arg(napi_env env, napi_value v, bool* out) {
 
 static inline float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
 
+static void norm_row(const float* a, int64_t F, const float* ws, const float* wq, int64_t P, float count, const float* gain,
+                     const float* bias, double eps, float* xhat, float* out, float* stats, double* S, double* Q);
+static void norm_row_backward(const float* dout, const float* a, const float* xhat, const float* stats, int64_t F, int64_t P,
+                              float count, const float* gain, const float* dnewS, const float* dnewQ, float* da, float* dgain,
+                              float* dbias, float* dws, float* dwq);
+static void shift_window(const float* w, int64_t P, double now, float* out);
+
 
 static void activate(float* c, size_t count, int activation, float alpha) {
   switch (activation) {
@@ -594,37 +601,10 @@ static napi_value atn_forward(napi_env env, napi_callback_info info) {
   const float *A = v[0].p, *gain = v[1].p, *bias = v[2].p, *wsum = v[3].p, *wsq = v[4].p, *count = v[5].p;
   float *out = v[6].p, *nsum = v[7].p, *nsq = v[8].p, *xhat = v[9].p, *stats = v[10].p;
   for (int64_t b = 0; b < B; b++) {
-    const float* a = A + b * F;
-    double s = 0, q = 0;
-    for (int64_t j = 0; j < F; j++) {
-      s += a[j];
-      q += (double)a[j] * a[j];
-    }
-    const float seen = fminf(count[b], (float)P);
-    double ws = 0, wq = 0;
-    for (int64_t k = 0; k < P; k++)
-      if ((float)k >= (float)P - seen) {
-        ws += wsum[b * P + k];
-        wq += wsq[b * P + k];
-      }
-    const double n = ((double)seen + 1.0) * (double)F;
-    const double mean = (s + ws) / n, m2 = (q + wq) / n;
-    const double raw = m2 - mean * mean;
-    const double var = raw > 0 ? raw : 0;
-    const float inv = (float)(1.0 / sqrt(var + eps));
-    stats[3 * b] = (float)mean;
-    stats[3 * b + 1] = inv;
-    stats[3 * b + 2] = raw > 0 ? 1.0f : 0.0f;
-    for (int64_t j = 0; j < F; j++) {
-      xhat[b * F + j] = (float)(a[j] - mean) * inv;
-      out[b * F + j] = xhat[b * F + j] * gain[j] + bias[j];
-    }
-    for (int64_t k = 0; k + 1 < P; k++) {
-      nsum[b * P + k] = wsum[b * P + k + 1];
-      nsq[b * P + k] = wsq[b * P + k + 1];
-    }
-    nsum[b * P + P - 1] = (float)s;
-    nsq[b * P + P - 1] = (float)q;
+    double s, q;
+    norm_row(A + b * F, F, wsum + b * P, wsq + b * P, P, count[b], gain, bias, eps, xhat + b * F, out + b * F, stats + 3 * b, &s, &q);
+    shift_window(wsum + b * P, P, s, nsum + b * P);
+    shift_window(wsq + b * P, P, q, nsq + b * P);
   }
   return NULL;
 }
@@ -645,34 +625,9 @@ static napi_value atn_backward(napi_env env, napi_callback_info info) {
   float *da = v[9].p, *dgain = v[10].p, *dbias = v[11].p, *dws = v[12].p, *dwq = v[13].p;
   memset(dgain, 0, (size_t)F * sizeof(float));
   memset(dbias, 0, (size_t)F * sizeof(float));
-  for (int64_t b = 0; b < B; b++) {
-    const float *a = A + b * F, *d = dout + b * F, *xh = xhat + b * F;
-    const double mean = stats[3 * b], inv = stats[3 * b + 1], positive = stats[3 * b + 2];
-    double sg = 0, sgx = 0; /* Σ g, Σ g ⊙ (a − μ) */
-    for (int64_t j = 0; j < F; j++) {
-      const double g = (double)d[j] * gain[j];
-      sg += g;
-      sgx += g * (a[j] - mean);
-      dgain[j] += d[j] * xh[j];
-      dbias[j] += d[j];
-    }
-    const double dvar = positive * (-0.5 * inv * inv * inv * sgx);
-    const double dmean = -inv * sg - 2.0 * mean * dvar;
-    const double dm2 = dvar;
-    const float seen = fminf(count[b], (float)P);
-    const double n = ((double)seen + 1.0) * (double)F;
-    /* the current step's sums: through μ and m2, and through the shifted window's newest entry */
-    const double dS = dmean / n + dns[b * P + P - 1];
-    const double dQ = dm2 / n + dnq[b * P + P - 1];
-    for (int64_t j = 0; j < F; j++) da[b * F + j] = (float)((double)d[j] * gain[j] * inv + dS + 2.0 * a[j] * dQ);
-    for (int64_t k = 0; k < P; k++) {
-      const double valid = (float)k >= (float)P - seen ? 1.0 : 0.0;
-      const double shiftedS = k >= 1 ? dns[b * P + k - 1] : 0.0; /* wsum[k] became newSum[k−1] */
-      const double shiftedQ = k >= 1 ? dnq[b * P + k - 1] : 0.0;
-      dws[b * P + k] = (float)(valid * dmean / n + shiftedS);
-      dwq[b * P + k] = (float)(valid * dm2 / n + shiftedQ);
-    }
-  }
+  for (int64_t b = 0; b < B; b++)
+    norm_row_backward(dout + b * F, A + b * F, xhat + b * F, stats + 3 * b, F, P, count[b], gain, dns + b * P, dnq + b * P, da + b * F,
+                      dgain, dbias, dws + b * P, dwq + b * P);
   return NULL;
 }
 
