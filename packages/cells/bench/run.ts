@@ -21,7 +21,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { spawnSync } from "node:child_process";
-import { Rng, selectBackend, tf, environmentInfo, resultsDir, writeJsonAtomic, repoRoot } from "@rnnlab/core";
+import { Rng, selectBackend, tf, environmentInfo, resultsDir, writeJsonAtomic, repoRoot, describeBlas } from "@rnnlab/core";
 import { SIZES, createLm, disposeLm, randomBatch, stepMatMuls, timeMatMuls, trainStep, type DropoutVariant, type LmSize } from "./lm";
 
 interface Options {
@@ -262,7 +262,7 @@ async function main(): Promise<void> {
   if (o.quick && !process.argv.includes("--max-wait-idle")) o.maxWaitIdle = 0;
   const choice = await selectBackend();
   const env = environmentInfo(choice);
-  log(`bench: backend ${choice.backend} (fixes: ${choice.kernelFixes.join(", ") || "none"}), tfjs ${env.tfjs}, node ${env.node}, ${env.cpu} x ${env.cores}`);
+  log(`bench: backend ${choice.label} (fixes: ${choice.kernelFixes.join(", ") || "none"}), tfjs ${env.tfjs}, node ${env.node}, ${env.cpu} x ${env.cores}`);
   const rng = new Rng(2024);
   const file = path.join(resultsDir(), "bench", o.quick ? "lstm-lm.quick.json" : "lstm-lm.json");
   let previous: { sizes?: Record<string, unknown> } = {};
@@ -341,7 +341,9 @@ async function main(): Promise<void> {
     durationSeconds: round((Date.now() - started) / 1000, 1),
     quick: o.quick,
     machine: { cpuModel: env.cpu, cores: env.cores, memoryGiB: env.memoryGiB, platform: env.platform },
-    backend: choice.backend,
+    backend: choice.label,
+    matmul: choice.matmul,
+    blas: choice.blas ? describeBlas(choice.blas) : null,
     kernelFixes: choice.kernelFixes,
     tfjsVersion: env.tfjs,
     nodeVersion: env.node,
