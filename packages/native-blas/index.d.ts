@@ -1,7 +1,5 @@
 /** The native BLAS addon's functions (see src/blas.c). Float32Arrays may be views of the wasm heap. */
 export interface NativeBlas {
-  gemm(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
-    transA: boolean, transB: boolean, strideA: number, strideB: number): void;
   gemmBias(a: Float32Array, b: Float32Array, c: Float32Array, batch: number, m: number, n: number, k: number,
     transA: boolean, transB: boolean, strideA: number, strideB: number,
     bias: Float32Array | null, activation: number, alpha: number): void;

@@ -18,15 +18,11 @@
  */
 import { tf } from "./tf";
 import type { NativeBlas } from "@rnnlab/native-blas";
-import { NATIVE_KERNEL_NAMES, nativeKernels } from "./native-kernels";
+import { NATIVE_KERNEL_NAMES, nativeKernels, type WasmHeapBackend } from "./native-kernels";
 
 type KernelFunc = tf.KernelConfig["kernelFunc"];
 type TensorInfo = tf.TensorInfo;
 
-interface WasmHeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
 
 export type MatmulRequest = "auto" | "blas" | "wasm";
 export const MATMUL_REQUESTS: readonly MatmulRequest[] = ["auto", "blas", "wasm"];
@@ -119,6 +115,21 @@ function geometry(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB:
 /** Activation codes of the addon's gemmBias (src/blas.c). */
 const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, sigmoid: 3, elu: 4, leakyrelu: 5 };
 
+/** op(a)·op(b) (+ a row bias, then an activation) into a new wasm tensor, on heap views of the operands. */
+function product(
+  blas: NativeBlas, backend: unknown, a: TensorInfo, b: TensorInfo, g: NonNullable<ReturnType<typeof geometry>>,
+  transposeA: boolean, transposeB: boolean, bias: TensorInfo | undefined, activation: number, alpha: number,
+): TensorInfo {
+  const wasm = backend as WasmHeapBackend;
+  const out = wasm.makeOutput(g.outShape, "float32");
+  if (size(g.outShape) === 0) return out;
+  // Views are taken after makeOutput: allocating may grow (and detach) the heap.
+  const view = (t: TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;
+  blas.gemmBias(view(a), view(b), view(out), g.batch, g.m, g.n, g.k, transposeA, transposeB, g.strideA, g.strideB,
+    bias ? view(bias) : null, activation, alpha);
+  return out;
+}
+
 function blasBatchMatMul(blas: NativeBlas, fallback: () => KernelFunc): KernelFunc {
   return (args) => {
     const { inputs, attrs, backend } = args;
@@ -126,16 +137,7 @@ function blasBatchMatMul(blas: NativeBlas, fallback: () => KernelFunc): KernelFu
     const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
     const g = a.dtype === "float32" && b.dtype === "float32" ? geometry(a, b, transposeA, transposeB) : undefined;
     if (!g) return fallback()(args);
-    const wasm = backend as unknown as WasmHeapBackend;
-    const out = wasm.makeOutput(g.outShape, "float32");
-    if (size(g.outShape) === 0) return out;
-    blas.gemm(
-      wasm.typedArrayFromHeap(a) as Float32Array,
-      wasm.typedArrayFromHeap(b) as Float32Array,
-      wasm.typedArrayFromHeap(out) as Float32Array,
-      g.batch, g.m, g.n, g.k, transposeA, transposeB, g.strideA, g.strideB,
-    );
-    return out;
+    return product(blas, backend, a, b, g, transposeA, transposeB, undefined, ACTIVATIONS.linear, 0);
   };
 }
 
@@ -155,16 +157,8 @@ function blasFusedMatMul(blas: NativeBlas, fallback: () => KernelFunc): KernelFu
       !v || (v.dtype === "float32" && v.shape.length === 1 && (v.shape[0] === g?.n || v.shape[0] === 1));
     if (!g || code === undefined || !rowVector(bias) || (prelu && (!preluActivationWeights || !rowVector(preluActivationWeights))))
       return fallback()(args);
-    const wasm = backend as unknown as WasmHeapBackend;
-    const out = wasm.makeOutput(g.outShape, "float32");
-    if (size(g.outShape) === 0) return out;
-    blas.gemmBias(
-      wasm.typedArrayFromHeap(a) as Float32Array,
-      wasm.typedArrayFromHeap(b) as Float32Array,
-      wasm.typedArrayFromHeap(out) as Float32Array,
-      g.batch, g.m, g.n, g.k, transposeA, transposeB, g.strideA, g.strideB,
-      bias ? (wasm.typedArrayFromHeap(bias) as Float32Array) : null, code, leakyreluAlpha ?? 0.2,
-    );
+    const out = product(blas, backend, a, b, g, transposeA, transposeB, bias, code, leakyreluAlpha ?? 0.2);
+    const wasm = backend as WasmHeapBackend;
     if (prelu) {
       // PReLU with one slope per column (or one for all): x < 0 -> slope * x, in place.
       const o = wasm.typedArrayFromHeap(out) as Float32Array;

@@ -40,7 +40,8 @@ export const NORM_LSTM_BACKWARD_KERNEL = "RnnlabNormLstmRecurrenceGrad";
 type TensorInfo = tf.TensorInfo;
 type Views = (t: TensorInfo) => Float32Array;
 
-interface WasmHeapBackend {
+/** The parts of tfjs-backend-wasm's backend the native kernels use (it exports no types to import). */
+export interface WasmHeapBackend {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
 }

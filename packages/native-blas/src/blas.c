@@ -4,12 +4,11 @@
  * kernels in @rnnlab/core pass Float32Array views of that heap, so the products read and write it in
  * place (no copies). Linked against OpenBLAS (Linux) or Accelerate (macOS).
  *
- *   gemm(a, b, c, batch, m, n, k, transA, transB, strideA, strideB)
- *       c[i] = op(a[i]) . op(b[i]) for i < batch, row-major, op = transpose when the flag is set;
- *       strideA / strideB are the element distances between batch items (0 = broadcast one matrix).
  *   gemmBias(a, b, c, batch, m, n, k, transA, transB, strideA, strideB, bias, activation, alpha)
- *       the same plus a row bias (length n or 1, or null) and an activation applied in place:
- *       0 linear, 1 relu, 2 relu6, 3 sigmoid, 4 elu, 5 leakyrelu (alpha).
+ *       c[i] = op(a[i]) . op(b[i]) (+ a row bias of length n or 1, or null) for i < batch, row-major, op =
+ *       transpose when the flag is set; strideA / strideB are the element distances between batch items
+ *       (0 = broadcast one matrix); then an activation in place: 0 linear, 1 relu, 2 relu6, 3 sigmoid,
+ *       4 elu, 5 leakyrelu (alpha).
  *   dgemm(a, b, c, m, n, k, transA, transB)
  *       c = op(a) . op(b) in float64 (Float64Arrays, row-major): the host-side linear algebra of the
  *       orthogonal (Cayley) recurrences, which is kept in double precision.
@@ -129,12 +128,11 @@ static void activate(float* c, size_t count, int activation, float alpha) {
   }
 }
 
-/* Shared by gemm and gemmBias: argc is 11 or 14. */
-static napi_value run(napi_env env, napi_callback_info info, bool fused) {
+static napi_value gemm_bias(napi_env env, napi_callback_info info) {
   size_t argc = 14;
   napi_value argv[14];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < (fused ? 14u : 11u)) FAIL("gemm: expected (a, b, c, batch, m, n, k, transA, transB, strideA, strideB[, bias, activation, alpha])");
+  if (argc < 14u) FAIL("gemmBias: expected (a, b, c, batch, m, n, k, transA, transB, strideA, strideB, bias, activation, alpha)");
   float *a, *b, *c, *bias = NULL;
   size_t la, lb, lc, lbias = 0;
   if (!float32_arg(env, argv[0], &a, &la)) FAIL("gemm: a must be a Float32Array");
@@ -147,7 +145,7 @@ static napi_value run(napi_env env, napi_callback_info info, bool fused) {
       !int_arg(env, argv[9], &sa) || !int_arg(env, argv[10], &sb))
     FAIL("gemm: batch, m, n, k, strideA, strideB must be numbers and transA, transB booleans");
   double alpha = 0;
-  if (fused) {
+  {
     napi_valuetype t;
     CHECK(napi_typeof(env, argv[11], &t));
     if (t != napi_null && t != napi_undefined && !float32_arg(env, argv[11], &bias, &lbias))
@@ -184,7 +182,6 @@ static napi_value run(napi_env env, napi_callback_info info, bool fused) {
   return NULL;
 }
 
-static napi_value gemm(napi_env env, napi_callback_info info) { return run(env, info, false); }
 
 static bool float64_arg(napi_env env, napi_value v, double** data, size_t* length) {
   bool is_typed = false;
@@ -930,7 +927,6 @@ static napi_value layer_norm_backward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value gemm_bias(napi_env env, napi_callback_info info) { return run(env, info, true); }
 
 static napi_value set_threads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -971,7 +967,6 @@ static napi_value blas_info(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-      {"gemm", NULL, gemm, NULL, NULL, NULL, napi_default, NULL},
       {"gemmBias", NULL, gemm_bias, NULL, NULL, NULL, napi_default, NULL},
       {"dgemm", NULL, dgemm, NULL, NULL, NULL, napi_default, NULL},
       {"inverse64", NULL, inverse64, NULL, NULL, NULL, napi_default, NULL},
