@@ -37,13 +37,18 @@ test("armParameterCount equals the cells' parameter sizes plus the head, orthogo
   assert.throws(() => armParameterCount({ cell: "rnn", hiddenSize: H }, I, O), /cell="rnn"/);
 });
 
-test("the cpu presets' sizes are parameter-matched within 5 % of GRU", () => {
-  for (const [id, I, O] of [["ncgru/denoise", 11, 10], ["ncgru/parenthesis", 7, 18]] as const) {
-    const { config } = resolveExperimentConfig(id, "cpu") as unknown as { config: { arms: Record<string, { cell: string; hiddenSize: number; orthogonalReset: boolean }> } };
-    const gru = armParameterCount(config.arms.gru, I, O);
+test("the cpu presets' sizes are parameter-matched: denoise within 5 % of GRU; parenthesis (the authors' sizes) within 20 % of gruMatched, GRU 100 excepted", () => {
+  type Arms = { config: { arms: Record<string, { cell: string; hiddenSize: number; orthogonalReset: boolean }> } };
+  for (const [id, I, O, reference, tolerance] of [["ncgru/denoise", 11, 10, "gru", 0.05], ["ncgru/parenthesis", 7, 18, "gruMatched", 0.2]] as const) {
+    const { config } = resolveExperimentConfig(id, "cpu") as unknown as Arms;
+    const base = armParameterCount(config.arms[reference], I, O);
     for (const [arm, a] of Object.entries(config.arms)) {
-      const ratio = armParameterCount(a, I, O) / gru;
-      assert.ok(Math.abs(ratio - 1) < 0.05, `${id} ${arm}: ${ratio}`);
+      if (id === "ncgru/parenthesis" && arm === "gru") {
+        assert.ok(armParameterCount(a, I, O) / base > 3, "the authors' GRU 100 is the large one");
+        continue;
+      }
+      const ratio = armParameterCount(a, I, O) / base;
+      assert.ok(Math.abs(ratio - 1) < tolerance, `${id} ${arm}: ${ratio}`);
     }
   }
 });
