@@ -138,3 +138,15 @@ test("bad arguments exit with 2 and a helpful message", () => {
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--preset <name>/);
 });
+
+test("the help documents RNNLAB_RUNS_DIR and --allow-dirty", () => {
+  const top = rnnlab(["--help"]);
+  assert.equal(top.code, 0, top.stderr);
+  assert.match(top.stdout, /RNNLAB_RUNS_DIR/);
+  assert.match(top.stdout, /--allow-dirty/);
+  for (const command of ["run", "resume"]) {
+    const r = rnnlab([command, "--help"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /--allow-dirty/);
+  }
+});

@@ -4,14 +4,16 @@
  * every model gets it.
  *
  *   createCell({ kind: "lstm", gate, normalization, forgetBias, recurrentInit }, inputSize, hiddenSize, { inputDropout, recurrence })
- *   createCell({ kind: "gru" }, ...)    createCell({ kind: "nc-gru", negativeOnes, orthogonalReset }, ...)
+ *   createCell({ kind: "gru" }, ...)    createCell({ kind: "nc-gru", negativeOnes, orthogonalReset, candidate, candidateBiasInit }, ...)
+ *   createCell({ kind: "scornn", negativeOnes }, ...)
  *
- * NC-GRU's training-only settings (Neumann order, recompute interval, the learning rate on A) belong to
+ * NC-GRU's and scoRNN's training-only settings (Neumann order, recompute interval, the learning rate on A) belong to
  * its trainer's orthogonal updater and are accepted here so that one config describes the cell.
  */
 import { createLstm } from "./lstm";
 import { createGru } from "./gru";
-import { createNcGru } from "./ncgru";
+import { createNcGru, type NcGruCandidateBiasInit, type NcGruCandidateForm } from "./ncgru";
+import { createScoRnn } from "./scornn";
 import type { Cell } from "./types";
 import type { GateConfig } from "./gates";
 import type { NormalizationConfig } from "./norms";
@@ -19,7 +21,14 @@ import type { DropoutConfig } from "./dropout";
 import type { RecurrenceConfig } from "./recurrence";
 
 export type CellConfig =
-  | { kind: "lstm"; gate?: GateConfig; normalization?: NormalizationConfig; forgetBias?: number; recurrentInit?: "uniform" | "identity" }
+  | {
+      kind: "lstm";
+      gate?: GateConfig;
+      normalization?: NormalizationConfig;
+      forgetBias?: number;
+      recurrentInit?: "uniform" | "identity";
+      inputInit?: "uniform" | "orthogonal";
+    }
   | { kind: "gru" }
   | {
       kind: "nc-gru";
@@ -27,15 +36,34 @@ export type CellConfig =
       negativeOnes?: number;
       /** NC-GRU(U_c, U_r): the reset gate's recurrent matrix U_r is orthogonal too (default false). */
       orthogonalReset?: boolean;
+      /** ĉ = x W_c + (r ⊙ h) U_c ("resetBeforeProduct", default, TF code) or x W_c + r ⊙ (h U_c) ("resetAfterProduct", PyTorch char-PTB code). */
+      candidate?: NcGruCandidateForm;
+      /** modReLU bias b_c at init: "uniform" U(±0.1) (default, TF code) or "zero" (PyTorch char-PTB code). */
+      candidateBiasInit?: NcGruCandidateBiasInit;
       /** Training (the orthogonal updater): Neumann series order (default 2). */
       neumannOrder?: 1 | 2 | 3;
       /** Training: exact recompute of (I+A)^{-1} every K steps (default 49, the NC-GRU scripts' value). */
       recomputeEvery?: number;
       /** Training: learning rate of the optimizer on A (default: the main learning rate). */
       orthogonalLearningRate?: number;
+    }
+  | {
+      /** scoRNN: h' = modReLU(x W + h U, b), U Cayley-orthogonal (cells' scornn.ts). */
+      kind: "scornn";
+      /** ρ: number of −1 entries of D (default floor(0.4·hidden)). */
+      negativeOnes?: number;
+      /** Training (the orthogonal updater, as NC-GRU): Neumann series order (default 2). */
+      neumannOrder?: 1 | 2 | 3;
+      /** Training: exact recompute of (I+A)^{-1} every K steps (default 49). */
+      recomputeEvery?: number;
+      /** Training: learning rate of the optimizer on A (default: the main learning rate). */
+      orthogonalLearningRate?: number;
     };
 
-export const CELL_KINDS = ["lstm", "gru", "nc-gru"] as const;
+export const CELL_KINDS = ["lstm", "gru", "nc-gru", "scornn"] as const;
+
+/** Cell kinds with Cayley-orthogonal recurrent matrices that a trainer's orthogonal updater must own. */
+export const ORTHOGONAL_CELL_KINDS: readonly string[] = ["nc-gru", "scornn"];
 
 export interface CellBuildOptions {
   /** Dropout on the cell's input, inside its input projection (default none). */
@@ -51,13 +79,21 @@ export function createCell(config: CellConfig, inputSize: number, hiddenSize: nu
       return createLstm({
         inputSize, hiddenSize, inputDropout, recurrence,
         gate: config.gate, normalization: config.normalization, forgetBias: config.forgetBias, recurrentInit: config.recurrentInit,
+        inputInit: config.inputInit,
       }) as unknown as Cell;
     case "gru":
       return createGru({ inputSize, hiddenSize, inputDropout, recurrence }) as unknown as Cell;
     case "nc-gru":
       if (recurrence && recurrence.kind !== "dense")
         throw new Error(`createCell: cell.kind "nc-gru" keeps U_c orthogonal, so recurrence "${recurrence.kind}" (weight drop) is not supported: set it to 0`);
-      return createNcGru({ inputSize, hiddenSize, inputDropout, negativeOnes: config.negativeOnes, orthogonalReset: config.orthogonalReset }) as unknown as Cell;
+      return createNcGru({
+        inputSize, hiddenSize, inputDropout,
+        negativeOnes: config.negativeOnes, orthogonalReset: config.orthogonalReset, candidate: config.candidate, candidateBiasInit: config.candidateBiasInit,
+      }) as unknown as Cell;
+    case "scornn":
+      if (recurrence && recurrence.kind !== "dense")
+        throw new Error(`createCell: cell.kind "scornn" keeps U orthogonal, so recurrence "${recurrence.kind}" (weight drop) is not supported: set it to 0`);
+      return createScoRnn({ inputSize, hiddenSize, inputDropout, negativeOnes: config.negativeOnes }) as unknown as Cell;
     default:
       throw new Error(`createCell: cell.kind="${(config as { kind?: string }).kind}" must be one of ${CELL_KINDS.join(", ")}`);
   }

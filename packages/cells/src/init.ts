@@ -18,3 +18,28 @@ export function blockVector(size: number, block: number, width: number, value: n
   data.fill(value, block * width, (block + 1) * width);
   return tf.tensor1d(data);
 }
+
+/**
+ * A [rows, cols] matrix with orthonormal rows (rows ≤ cols) or columns (rows > cols), from Gram-Schmidt
+ * (twice, for float64 accuracy) on N(0, 1) draws: torch.nn.init.orthogonal_ of the transposed [4H, I]
+ * weight, up to the sign convention of its QR.
+ */
+export function orthogonalMatrix(rows: number, cols: number, rng: Rng): Float32Array {
+  const transposed = rows > cols;
+  const [n, m] = transposed ? [cols, rows] : [rows, cols]; // n orthonormal vectors of length m, n <= m
+  const v = Array.from({ length: n }, () => Float64Array.from({ length: m }, () => rng.normal()));
+  for (let i = 0; i < n; i++) {
+    for (let pass = 0; pass < 2; pass++) {
+      for (let j = 0; j < i; j++) {
+        let dot = 0;
+        for (let k = 0; k < m; k++) dot += v[i][k] * v[j][k];
+        for (let k = 0; k < m; k++) v[i][k] -= dot * v[j][k];
+      }
+    }
+    const norm = Math.sqrt(v[i].reduce((acc, x) => acc + x * x, 0));
+    for (let k = 0; k < m; k++) v[i][k] /= norm;
+  }
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < n; i++) for (let k = 0; k < m; k++) out[transposed ? k * cols + i : i * cols + k] = v[i][k];
+  return out;
+}

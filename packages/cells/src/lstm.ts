@@ -26,7 +26,7 @@ import { normLstmRecurrence } from "./fast/norm-lstm-sequence";
 import { resolveDropoutConfig, prepareInputDropout, projectInput, type DropoutConfig, type InputDropoutPrepared } from "./dropout";
 import { resolveRecurrenceConfig, prepareRecurrentKernel, type RecurrenceConfig } from "./recurrence";
 import { assortedTimeNorm, layerNorm, resolveNormalizationConfig, type NormalizationConfig, type NormWindow } from "./norms";
-import { blockVector, identityBlocks, uniformTensor } from "./init";
+import { blockVector, identityBlocks, orthogonalMatrix, uniformTensor } from "./init";
 import { checkFinite, checkInteger, checkOptions } from "./validate";
 import type { GateTracer } from "./tracing";
 
@@ -45,9 +45,11 @@ export interface LstmOptions {
   inputDropout?: DropoutConfig;
   /** "uniform" (default) or "identity" (U = [I I I I], the ATN paper's init). */
   recurrentInit?: "uniform" | "identity";
+  /** "uniform" (default) or "orthogonal" (W orthogonal, drawn from rng.fork("inputKernel"): the ATN authors' init). */
+  inputInit?: "uniform" | "orthogonal";
 }
 
-const LSTM_OPTION_KEYS = ["inputSize", "hiddenSize", "forgetBias", "gate", "recurrence", "normalization", "inputDropout", "recurrentInit"];
+const LSTM_OPTION_KEYS = ["inputSize", "hiddenSize", "forgetBias", "gate", "recurrence", "normalization", "inputDropout", "recurrentInit", "inputInit"];
 
 export type LstmParams = {
   inputKernel: tf.Tensor2D;
@@ -95,11 +97,16 @@ export function createLstm(options: LstmOptions): LstmCell {
   if (recurrentInit !== "uniform" && recurrentInit !== "identity") {
     throw new Error(`${where}: option "recurrentInit" must be "uniform" or "identity", got ${JSON.stringify(recurrentInit)}.`);
   }
+  const inputInit = options.inputInit ?? "uniform";
+  if (inputInit !== "uniform" && inputInit !== "orthogonal") {
+    throw new Error(`${where}: option "inputInit" must be "uniform" or "orthogonal", got ${JSON.stringify(inputInit)}.`);
+  }
   const resolved = Object.freeze({
     inputSize: options.inputSize,
     hiddenSize: options.hiddenSize,
     forgetBias,
     recurrentInit,
+    inputInit,
     gate: resolveGateConfig(where, options.gate),
     recurrence: resolveRecurrenceConfig(where, options.recurrence),
     normalization: resolveNormalizationConfig(where, options.normalization),
@@ -122,7 +129,10 @@ export function createLstm(options: LstmOptions): LstmCell {
     init(rng: Rng): LstmParams {
       const limit = 1 / Math.sqrt(H);
       const params: LstmParams = {
-        inputKernel: uniformTensor([I, 4 * H], limit, rng) as tf.Tensor2D,
+        inputKernel:
+          inputInit === "orthogonal"
+            ? tf.tensor2d(orthogonalMatrix(I, 4 * H, rng.fork("inputKernel")), [I, 4 * H])
+            : (uniformTensor([I, 4 * H], limit, rng) as tf.Tensor2D),
         recurrentKernel: recurrentInit === "identity" ? identityBlocks(H, 4) : (uniformTensor([H, 4 * H], limit, rng) as tf.Tensor2D),
         bias: blockVector(4 * H, 1, H, forgetBias), // forget block = LSTM_GATES index 1
       };

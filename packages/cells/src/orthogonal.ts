@@ -18,14 +18,19 @@
  * D: the last ρ diagonal entries are −1 (as in the scoRNN code).
  *
  * The n³ products (gradient, Neumann series, U) go through the native BLAS in float64 when it is loaded
- * (core's hostMatMul64; measured at n = 435: ~1.8-2.5 s per update through ml-matrix, ~50 ms through dgemm), else through ml-matrix; same values to
- * rounding; so does the exact inverse (LAPACK's LU through the same library, else ml-matrix's).
+ * (measured at n = 435: ~1.8-2.5 s per update through ml-matrix, ~50 ms through dgemm), else through ml-matrix;
+ * same values to rounding; so does the exact inverse (LAPACK's LU through the same library, else ml-matrix's).
+ * With the addon, each per-step operation is one native call on preallocated work buffers (core's
+ * hostCayleyKernels: `cayleyGradient`, `cayleyUpdate`, `orthogonalityError64`): the same dgemm calls on the
+ * same operands as the JavaScript path (so the same bits), without its per-step Float64Array allocations,
+ * element loops and float32/float64 copies. Per update (gradient + Neumann order 2 + U): 6 dgemm of n x n;
+ * an exact-recompute step skips the Neumann products (the exact inverse replaces them): 3 dgemm + one LU.
  *
  * DEVIATION: the reference code passes Δ = lr·dL/dA to the Neumann update even when A is stepped by
  * Adam; `neumannUpdate` takes the actual step Δ = A_old − A_new, so only the series truncation drifts.
  */
 import { Matrix, inverse } from "ml-matrix";
-import { tf, hostInverse64, hostMatMul64, type Rng } from "@rnnlab/core";
+import { tf, hostCayleyKernels, hostInverse64, hostMatMul64, type Rng } from "@rnnlab/core";
 import { checkInteger } from "./validate";
 
 /** Row-major float64 copy of an ml-matrix (row by row: ml-matrix keeps one Float64Array per row). */
@@ -66,6 +71,12 @@ export class OrthogonalRecurrence {
   private a64: Float64Array;
   private inv64: Float64Array;
   private u64: Float64Array;
+  /** D's diagonal, for the native kernels. */
+  private readonly d64: Float64Array;
+  /** n x n float64 work buffers of the native kernels (allocated on first use, then reused every step). */
+  private work: Float64Array[] | undefined;
+  /** U rounded to float32 by the native update (undefined when U last changed elsewhere). */
+  private u32: Float32Array | undefined;
 
   constructor(A: Matrix, negativeOnes: number) {
     if (!A.isSquare()) throw new Error(`OrthogonalRecurrence: A must be square, got ${A.rows}x${A.columns}.`);
@@ -74,6 +85,7 @@ export class OrthogonalRecurrence {
     if (negativeOnes > n) throw new Error(`OrthogonalRecurrence: option "negativeOnes" must be in [0, ${n}], got ${negativeOnes}.`);
     this.size = n;
     this.D = Array.from({ length: n }, (_, i) => (i >= n - negativeOnes ? -1 : 1));
+    this.d64 = Float64Array.from(this.D);
     this.a64 = flatten(A);
     this.inv64 = this.exactInverse();
     this.u64 = this.computeU();
@@ -99,6 +111,13 @@ export class OrthogonalRecurrence {
   }
   set U(m: Matrix) {
     this.u64 = flatten(m);
+    this.u32 = undefined;
+  }
+
+  private workBuffers(): Float64Array[] {
+    const nn = this.size * this.size;
+    if (!this.work) this.work = Array.from({ length: 4 }, () => new Float64Array(nn));
+    return this.work;
   }
 
   /** scoRNN initialisation; all randomness from rng. */
@@ -167,6 +186,13 @@ export class OrthogonalRecurrence {
       if (flat.length !== n * n) throw new Error(`OrthogonalRecurrence.gradientA: expected ${n * n} values (${n}x${n}), got ${flat.length}.`);
       G = Float64Array.from(flat);
     }
+    const native = hostCayleyKernels();
+    if (native) {
+      const out = new Float64Array(n * n);
+      const [w1, w2, w3] = this.workBuffers();
+      native.cayleyGradient(this.inv64, this.u64, this.d64, G, out, w1, w2, w3, n);
+      return out;
+    }
     // D + Uᵀ
     const DplusUt = new Float64Array(n * n);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) DplusUt[i * n + j] = this.u64[j * n + i];
@@ -174,6 +200,21 @@ export class OrthogonalRecurrence {
     const V = mmul(n, mmul(n, this.inv64, G, true, false), DplusUt);
     const out = new Float64Array(n * n);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = V[j * n + i] - V[i * n + j]; // Vᵀ − V
+    return out;
+  }
+
+  /**
+   * dL/dA (skew) from dL/dU (row-major float32), rounded to float32: the optimizer's gradient. A new array
+   * each call (a tensor made from it may keep it). With the addon: one native call, no float64 copies here.
+   */
+  gradientAFloat32(dLdU: Float32Array): Float32Array {
+    const n = this.size;
+    if (dLdU.length !== n * n) throw new Error(`OrthogonalRecurrence.gradientAFloat32: expected ${n * n} values (${n}x${n}), got ${dLdU.length}.`);
+    const native = hostCayleyKernels();
+    if (!native) return Float32Array.from(this.gradientAFlat(dLdU));
+    const out = new Float32Array(n * n);
+    const [w1, w2, w3] = this.workBuffers();
+    native.cayleyGradient(this.inv64, this.u64, this.d64, dLdU, out, w1, w2, w3, n);
     return out;
   }
 
@@ -189,6 +230,13 @@ export class OrthogonalRecurrence {
     if (delta instanceof Matrix ? delta.rows !== n || delta.columns !== n : delta.length !== n * n)
       throw new Error(`OrthogonalRecurrence.neumannUpdate: delta must be ${n}x${n}.`);
     const d = delta instanceof Matrix ? flatten(delta) : delta;
+    const native = hostCayleyKernels();
+    if (native) {
+      const [w1, w2, w3, w4] = this.workBuffers();
+      this.u32 ??= new Float32Array(n * n);
+      native.cayleyUpdate(this.inv64, this.a64, this.u64, this.d64, d, null, this.u32, order, false, w1, w2, w3, w4, n);
+      return;
+    }
     const X = mmul(n, this.inv64, d);
     const series = identityPlus(n, X, 1);
     let power = X;
@@ -201,17 +249,48 @@ export class OrthogonalRecurrence {
     for (let i = 0; i < n * n; i++) A[i] = this.a64[i] - d[i];
     this.a64 = A;
     this.u64 = this.computeU();
+    this.u32 = undefined;
   }
 
   /** (I + A)⁻¹ exactly (LU inverse: LAPACK when loaded, else ml-matrix); U recomputed. */
   exactRecompute(): void {
     this.inv64 = this.exactInverse();
     this.u64 = this.computeU();
+    this.u32 = undefined;
   }
 
-  /** ‖UᵀU − I‖_F. */
+  /**
+   * One training step of the recurrence from A's float32 values before and after its optimizer step:
+   * A ← A − Δ with Δ = before − after (each difference taken in float64), then `neumannUpdate(Δ, order)`,
+   * or with `exact` the exact inverse instead (what `neumannUpdate` followed by `exactRecompute` gives:
+   * the Neumann products are skipped since the exact inverse replaces them). With the addon, one native call.
+   */
+  applyStep(before: Float32Array, after: Float32Array, order: 1 | 2 | 3, exact: boolean): void {
+    if (![1, 2, 3].includes(order)) throw new Error(`OrthogonalRecurrence.applyStep: option "order" must be 1, 2 or 3, got ${order}.`);
+    const n = this.size;
+    if (before.length !== n * n || after.length !== n * n)
+      throw new Error(`OrthogonalRecurrence.applyStep: before and after must hold ${n * n} values (${n}x${n}), got ${before.length} and ${after.length}.`);
+    const native = hostCayleyKernels();
+    if (native) {
+      const [w1, w2, w3, w4] = this.workBuffers();
+      this.u32 ??= new Float32Array(n * n);
+      if (native.cayleyUpdate(this.inv64, this.a64, this.u64, this.d64, before, after, this.u32, order, exact, w1, w2, w3, w4, n)) return;
+      this.exactRecompute(); // LAPACK failed (I + A singular): ml-matrix's inverse, as exactRecompute falls back
+      return;
+    }
+    const delta = new Float64Array(n * n); // a plain loop: a mapping callback per element costs ~20 ms at n = 435
+    for (let j = 0; j < n * n; j++) delta[j] = before[j] - after[j];
+    if (exact) {
+      for (let j = 0; j < n * n; j++) this.a64[j] -= delta[j];
+      this.exactRecompute();
+    } else this.neumannUpdate(delta, order);
+  }
+
+  /** ‖UᵀU − I‖_F (with the addon: UᵀU by dsyrk, half the products of a dgemm). */
   orthogonalityError(): number {
     const n = this.size;
+    const native = hostCayleyKernels();
+    if (native) return native.orthogonalityError64(this.u64, n, this.workBuffers()[0]);
     const P = mmul(n, this.u64, this.u64, true, false);
     let s = 0;
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) s += (P[i * n + j] - (i === j ? 1 : 0)) ** 2;
@@ -220,7 +299,8 @@ export class OrthogonalRecurrence {
 
   /** U as a float32 [size, size] tensor (row i = U[i, :], i.e. used as h·U). */
   toTensor(): tf.Tensor2D {
-    return tf.tensor2d(Float32Array.from(this.u64), [this.size, this.size]);
+    // A copy of u32: a backend may keep the array it is given (cpu does), and u32 is rewritten every step.
+    return tf.tensor2d(this.u32 ? this.u32.slice() : Float32Array.from(this.u64), [this.size, this.size]);
   }
 
   /** A as float32, row-major (the optimizer's copy). */

@@ -2,7 +2,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { Matrix } from "ml-matrix";
-import { tf, selectBackend, Rng } from "@rnnlab/core";
+import { tf, selectBackend, Rng, hostCayleyKernels } from "@rnnlab/core";
 import { OrthogonalRecurrence, createNcGru, scan, type NcGruParams } from "../src";
 import { assertClose } from "./helpers";
 
@@ -224,4 +224,130 @@ test("fromOrthogonal recovers A (and so U, the inverse) from U and D: the Cayley
   assert.ok(Matrix.sub(back.A, original.A).norm("frobenius") < 1e-12, "A");
   assert.ok(Matrix.sub(back.U, original.U).norm("frobenius") < 1e-12, "U");
   assert.throws(() => OrthogonalRecurrence.fromOrthogonal([1, 2, 3], 2, 1), /expected 4 values/);
+});
+
+// ---- The per-step update against a straightforward dense float64 reference (no BLAS, no ml-matrix) ----
+
+type Dense = Float64Array; // row-major n x n
+const denseMul = (n: number, a: Dense, b: Dense): Dense => {
+  const c = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) c[i * n + j] += a[i * n + k] * b[k * n + j];
+  return c;
+};
+const denseT = (n: number, a: Dense): Dense => {
+  const c = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) c[j * n + i] = a[i * n + j];
+  return c;
+};
+const denseIdentityPlus = (n: number, a: Dense, sign: number): Dense => {
+  const c = a.map((v) => sign * v);
+  for (let i = 0; i < n; i++) c[i * n + i] += 1;
+  return c;
+};
+/** Gauss-Jordan with partial pivoting. */
+const denseInverse = (n: number, a: Dense): Dense => {
+  const m = Float64Array.from(a), inv = denseIdentityPlus(n, new Float64Array(n * n), 1);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r * n + c]) > Math.abs(m[p * n + c])) p = r;
+    for (const x of [m, inv]) for (let j = 0; j < n; j++) [x[c * n + j], x[p * n + j]] = [x[p * n + j], x[c * n + j]];
+    const d = m[c * n + c];
+    for (const x of [m, inv]) for (let j = 0; j < n; j++) x[c * n + j] /= d;
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = m[r * n + c];
+      for (const x of [m, inv]) for (let j = 0; j < n; j++) x[r * n + j] -= f * x[c * n + j];
+    }
+  }
+  return inv;
+};
+
+/** The recurrence by its formulas: U = (I+A)⁻¹(I−A)D, dL/dA = Vᵀ − V, Neumann order 2, exact inverse on demand. */
+class DenseReference {
+  constructor(readonly n: number, readonly D: number[], public A: Dense, public inv: Dense = denseInverse(n, denseIdentityPlus(n, A, 1))) {}
+  U(): Dense {
+    const U = denseMul(this.n, this.inv, denseIdentityPlus(this.n, this.A, -1));
+    return U.map((v, k) => v * this.D[k % this.n]);
+  }
+  gradientA(G: Dense): Dense {
+    const n = this.n;
+    const DplusUt = denseT(n, this.U());
+    for (let i = 0; i < n; i++) DplusUt[i * n + i] += this.D[i];
+    const V = denseMul(n, denseMul(n, denseT(n, this.inv), G), DplusUt);
+    return denseT(n, V).map((v, k) => v - V[k]);
+  }
+  step(delta: Dense, exact: boolean): void {
+    const n = this.n;
+    const X = denseMul(n, this.inv, delta);
+    const series = denseIdentityPlus(n, X, 1);
+    const X2 = denseMul(n, X, X);
+    for (let k = 0; k < n * n; k++) series[k] += X2[k];
+    this.inv = denseMul(n, series, this.inv);
+    this.A = this.A.map((v, k) => v - delta[k]);
+    if (exact) this.inv = denseInverse(n, denseIdentityPlus(n, this.A, 1));
+  }
+  orthogonalityError(): number {
+    const n = this.n, U = this.U();
+    const P = denseMul(n, denseT(n, U), U);
+    return Math.sqrt(P.reduce((s, v, k) => s + (v - (Math.floor(k / n) === k % n ? 1 : 0)) ** 2, 0));
+  }
+}
+
+for (const path of ["native kernels when the addon loads", "JavaScript path (RNNLAB_MATMUL=wasm)"]) {
+  test(`the per-step update (gradient, Neumann order 2, exact recompute, U, orthogonality error) equals the dense float64 formulas to 1e-10: ${path}`, () => {
+    const saved = process.env.RNNLAB_MATMUL;
+    if (path.startsWith("JavaScript")) process.env.RNNLAB_MATMUL = "wasm";
+    try {
+      const n = 11, rho = 4;
+      const orth = OrthogonalRecurrence.create(n, rho, new Rng(31));
+      orth.neumannUpdate(Matrix.sub(randomMatrix(n, 32), randomMatrix(n, 32).transpose()).mul(0.05), 3); // a generic A
+      orth.exactRecompute();
+      const ref = new DenseReference(n, orth.D, Float64Array.from(orth.A.to1DArray()));
+      const flat = (m: Matrix) => m.to1DArray();
+      const worstOf = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((w, v, k) => Math.max(w, Math.abs(v - b[k])), 0);
+      let moved = 0;
+      for (let step = 1; step <= 7; step++) {
+        const G = new Rng(40 + step).fillNormal(new Float32Array(n * n));
+        const expected = ref.gradientA(Float64Array.from(G));
+        assert.ok(worstOf(orth.gradientAFlat(G), expected) < 1e-10, `step ${step}: gradientAFlat`);
+        const g32 = orth.gradientAFloat32(G);
+        assert.ok(g32 instanceof Float32Array);
+        g32.forEach((v, k) => assert.ok(Math.abs(v - expected[k]) <= 2 ** -23 * Math.abs(expected[k]) + 1e-12, `step ${step}: float32 gradient [${k}]`));
+        // A's optimizer step in float32, as the updater sees it (before/after), then the update.
+        const before = orth.aFloat32();
+        const after = before.map((v, k) => v - 0.02 * g32[k]);
+        const exact = step % 3 === 0;
+        orth.applyStep(before, after, 2, exact);
+        ref.step(Float64Array.from(before, (v, k) => v - after[k]), exact);
+        assert.ok(worstOf(flat(orth.A), ref.A) < 1e-10, `step ${step}: A`);
+        assert.ok(worstOf(flat(orth.inverse), ref.inv) < 1e-10, `step ${step}: (I + A)⁻¹`);
+        const U = ref.U();
+        assert.ok(worstOf(flat(orth.U), U) < 1e-10, `step ${step}: U`);
+        const tensor = orth.toTensor();
+        assert.ok(worstOf(tensor.dataSync(), U) < 1e-6, `step ${step}: U as float32`);
+        tensor.dispose();
+        const error = orth.orthogonalityError();
+        assert.ok(Math.abs(error - ref.orthogonalityError()) < 1e-10, `step ${step}: orthogonality error ${error} vs ${ref.orthogonalityError()}`);
+        if (exact) assert.ok(error < 1e-12, `step ${step}: orthogonal after the exact recompute (${error})`);
+        else if (step > 1) assert.ok(error > 1e-14, `step ${step}: the Neumann series drifts (${error})`);
+        moved = Math.max(moved, worstOf(before, after));
+      }
+      assert.ok(moved > 1e-3, `A moved (${moved})`);
+      assert.throws(() => orth.applyStep(new Float32Array(3), new Float32Array(3), 2, false), /before and after must hold 121 values/);
+      assert.throws(() => orth.gradientAFloat32(new Float32Array(3)), /expected 121 values/);
+    } finally {
+      if (saved === undefined) delete process.env.RNNLAB_MATMUL;
+      else process.env.RNNLAB_MATMUL = saved;
+    }
+  });
+}
+
+test("native Cayley kernels reject arrays too short for n (when the addon loads)", (t) => {
+  const native = hostCayleyKernels();
+  if (!native) return t.skip("native BLAS addon not loaded");
+  const n = 4, m = () => new Float64Array(n * n), short = new Float64Array(3);
+  assert.throws(() => native.cayleyUpdate(m(), m(), m(), new Float64Array(n), short, null, null, 2, false, m(), m(), m(), m(), n), /too short/);
+  assert.throws(() => native.cayleyUpdate(m(), m(), m(), new Float64Array(n), m(), null, null, 4, false, m(), m(), m(), m(), n), /order must be 1, 2 or 3/);
+  assert.throws(() => native.cayleyGradient(m(), m(), new Float64Array(n), m(), short, m(), m(), m(), n), /too short/);
+  assert.throws(() => native.orthogonalityError64(short, n, m()), /must hold n\*n/);
 });

@@ -2,7 +2,7 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { tf, selectBackend, Rng } from "@rnnlab/core";
-import { bidirectionalScan, createGru, createLstm, createNcGru, scan, stackScan, detachState, disposeState, resetWindow, type Cell, type State } from "../src";
+import { bidirectionalScan, createGru, createLstm, createNcGru, createScoRnn, scan, stackScan, detachState, disposeState, resetWindow, type Cell, type State } from "../src";
 import { assertClose, assertEqualTensors } from "./helpers";
 
 before(async () => {
@@ -38,6 +38,7 @@ const cells: [string, () => Cell<any, any, any>][] = [
   ["ATN lstm (k=3)", () => createLstm({ inputSize: I, hiddenSize: H, normalization: { kind: "assortedTime", window: 3 } })],
   ["gru", () => createGru({ inputSize: I, hiddenSize: H })],
   ["nc-gru", () => createNcGru({ inputSize: I, hiddenSize: H, negativeOnes: 2 })],
+  ["scornn", () => createScoRnn({ inputSize: I, hiddenSize: H, negativeOnes: 2 })],
 ];
 
 for (const [name, make] of cells) {
@@ -228,6 +229,9 @@ test("fused recurrences (cell.sequence) equal stepping: forward and reverse, G2 
     ["ATN lstm (k=3) + weight drop", () => createLstm({ inputSize: I, hiddenSize: H, normalization: { kind: "assortedTime", window: 3 }, recurrence: { kind: "weightDrop", rate: 0.3 } })],
     ["nc-gru", () => createNcGru({ inputSize: I, hiddenSize: H, negativeOnes: 2 })],
     ["nc-gru(U_c, U_r)", () => createNcGru({ inputSize: I, hiddenSize: H, negativeOnes: 2, orthogonalReset: true })],
+    ["nc-gru resetAfterProduct", () => createNcGru({ inputSize: I, hiddenSize: H, negativeOnes: 2, candidate: "resetAfterProduct" })],
+    ["nc-gru(U_c, U_r) resetAfterProduct", () => createNcGru({ inputSize: I, hiddenSize: H, negativeOnes: 2, orthogonalReset: true, candidate: "resetAfterProduct" })],
+    ["scornn", () => createScoRnn({ inputSize: I, hiddenSize: H, negativeOnes: 2, inputDropout: { kind: "elementwise", rate: 0.3 } })],
   ];
   for (const [name, make] of variants) {
     const cell = make();

@@ -200,3 +200,24 @@ test("scan works under tf.grads with plain tensors as parameters", () => {
   const analytic = (grad.arraySync() as number[][])[1][2];
   assert.ok(Math.abs(numeric - analytic) < 2e-3 * Math.max(1, Math.abs(numeric)), `${analytic} vs ${numeric}`);
 });
+
+test("LSTM inputInit orthogonal: W [I, 4H] has orthonormal rows, seeded; biases and U follow forgetBias / recurrentInit; bad value named", () => {
+  const I = 5;
+  const H = 6;
+  const cell = createLstm({ inputSize: I, hiddenSize: H, inputInit: "orthogonal", recurrentInit: "identity", forgetBias: 0 });
+  const p = cell.init(new Rng(3)) as LstmParams;
+  const again = cell.init(new Rng(3)) as LstmParams;
+  const w = p.inputKernel.arraySync() as number[][];
+  for (let i = 0; i < I; i++) {
+    for (let j = 0; j < I; j++) {
+      const dot = w[i].reduce((acc, x, k) => acc + x * w[j][k], 0);
+      assert.ok(Math.abs(dot - (i === j ? 1 : 0)) < 1e-5, `row ${i}·row ${j} = ${dot}`);
+    }
+  }
+  assertEqualTensors(p.inputKernel, again.inputKernel, "same seed, same W");
+  assert.deepEqual(Array.from(p.bias.dataSync()), new Array(4 * H).fill(0));
+  const other = createLstm({ inputSize: I, hiddenSize: H, inputInit: "orthogonal" }).init(new Rng(4)) as LstmParams;
+  assert.ok(Math.abs((other.inputKernel.dataSync()[0] ?? 0) - (p.inputKernel.dataSync()[0] ?? 0)) > 0, "another seed draws another W");
+  for (const params of [p, again, other]) for (const t of Object.values(params)) (t as tf.Tensor).dispose();
+  assert.throws(() => createLstm({ inputSize: I, hiddenSize: H, inputInit: "normal" as "uniform" }), /option "inputInit" must be "uniform" or "orthogonal", got "normal"/);
+});

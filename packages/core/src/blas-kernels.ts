@@ -255,6 +255,19 @@ export function hostInverse64(a: Float64Array, n: number): Float64Array | undefi
 }
 
 /**
+ * The native float64 kernels of the Cayley-orthogonal recurrences (cayleyGradient, cayleyUpdate,
+ * orthogonalityError64), or undefined when the addon is unavailable, is an older build without them, or
+ * RNNLAB_MATMUL=wasm: callers then run their JavaScript path (hostMatMul64 or ml-matrix).
+ */
+export function hostCayleyKernels(): Pick<NativeBlas, "cayleyGradient" | "cayleyUpdate" | "orthogonalityError64"> | undefined {
+  if (process.env.RNNLAB_MATMUL?.trim().toLowerCase() === "wasm") return undefined;
+  const { binding } = loadNativeBlas();
+  if (!binding || typeof binding.cayleyUpdate !== "function" || typeof binding.cayleyGradient !== "function" ||
+    typeof binding.orthogonalityError64 !== "function") return undefined;
+  return binding;
+}
+
+/**
  * Whether matMul's transpose flags cost nothing on the active backend (native BLAS under wasm, or a
  * native TensorFlow/GPU backend). Stock tfjs-backend-wasm runs a transposed operand through an explicit
  * transpose (rnnlab's tfix) and packs the right-hand operand per call, so the fast paths reshape their

@@ -45,6 +45,33 @@ export function gitInfo(cwd: string = repoRoot()): { commit: string | null; dirt
   }
 }
 
+function git(cwd: string, args: string[]): string | null {
+  try {
+    return execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], maxBuffer: 64 * 2 ** 20 });
+  } catch {
+    return null; // no git, not a checkout, or an unknown commit
+  }
+}
+
+/** HEAD's commit of the checkout at `cwd`; null without git or outside a checkout. */
+export function gitHead(cwd: string = repoRoot()): string | null {
+  return git(cwd, ["rev-parse", "HEAD"])?.trim() ?? null;
+}
+
+/**
+ * Paths (relative to the checkout's top level, "/"-separated) under `pathspecs` that differ from `since`
+ * (a commit; default HEAD) in the working tree: modified, added, deleted or renamed tracked files and
+ * untracked files git does not ignore. Null without git, outside a checkout, or when `since` is unknown
+ * (e.g. a shallow clone that lacks it). Pathspecs are git's, relative to `cwd`, e.g. ":(glob)packages/x/src/**", "package.json".
+ */
+export function gitChangedPaths(cwd: string, pathspecs: string[], since = "HEAD"): string[] | null {
+  const tracked = git(cwd, ["diff", "--name-only", "-z", since, "--", ...pathspecs]);
+  const untracked = git(cwd, ["ls-files", "-z", "--others", "--exclude-standard", "--full-name", "--", ...pathspecs]);
+  if (tracked === null || untracked === null) return null;
+  const paths = new Set([...tracked.split("\0"), ...untracked.split("\0")].filter(Boolean));
+  return [...paths].sort();
+}
+
 export function environmentInfo(choice: BackendChoice): EnvironmentInfo {
   const cpus = os.cpus();
   const git = gitInfo();

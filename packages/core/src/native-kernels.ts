@@ -9,8 +9,10 @@
  *   LSTM_BACKWARD_KERNEL  {dy [T+2,B,H], gates, cells, tanhCells, c0, whh[, mask]} -> [dz, dh0, dc0]
  *   GRU_FORWARD_KERNEL    {proj, u, brec, h0}                          -> [ys, saved]
  *   GRU_BACKWARD_KERNEL   {dy, saved, h0, ys, u}                       -> [dx, drec, dh0]
- *   NCGRU_FORWARD_KERNEL  {proj, urz, uc, bmod, h0}                    -> [ys, saved]
- *   NCGRU_BACKWARD_KERNEL {dy, saved, h0, ys, urz, uc}                 -> [dx, dh0, dbmod]
+ *   NCGRU_FORWARD_KERNEL  {proj, urz, uc, bmod, h0} {resetAfter}       -> [ys, saved]
+ *   NCGRU_BACKWARD_KERNEL {dy, saved, h0, ys, urz, uc} {resetAfter}    -> [dx, dh0, dbmod]
+ *   SCORNN_FORWARD_KERNEL {proj, u, bmod, h0}                          -> [ys, saved]
+ *   SCORNN_BACKWARD_KERNEL {dy, saved, ys, u}                          -> [dx, dh0, dbmod]
  *   LAYER_NORM_KERNEL     {a, gain, bias} {epsilon}                    -> [out, xhat, inv]
  *   LAYER_NORM_BACKWARD_KERNEL {dy, xhat, inv, gain}                   -> [da, dgain, dbias]
  *   ATN_KERNEL            {a, gain, bias, wsum, wsq, count} {epsilon}  -> [out, newSum, newSq, xhat, stats]
@@ -30,6 +32,8 @@ export const GRU_FORWARD_KERNEL = "RnnlabGruRecurrence";
 export const GRU_BACKWARD_KERNEL = "RnnlabGruRecurrenceGrad";
 export const NCGRU_FORWARD_KERNEL = "RnnlabNcGruRecurrence";
 export const NCGRU_BACKWARD_KERNEL = "RnnlabNcGruRecurrenceGrad";
+export const SCORNN_FORWARD_KERNEL = "RnnlabScoRnnRecurrence";
+export const SCORNN_BACKWARD_KERNEL = "RnnlabScoRnnRecurrenceGrad";
 export const LAYER_NORM_KERNEL = "RnnlabLayerNorm";
 export const LAYER_NORM_BACKWARD_KERNEL = "RnnlabLayerNormGrad";
 export const ATN_KERNEL = "RnnlabAssortedTimeNorm";
@@ -119,13 +123,13 @@ export function nativeKernels(blas: NativeBlas): tf.KernelConfig[] {
     ),
     kernel(
       NCGRU_FORWARD_KERNEL,
-      ({ proj }) => {
+      ({ proj }, attrs) => {
         const [T, B, H3] = proj.shape;
-        return [[T, B, H3 / 3], [T, B, (4 * H3) / 3]]; // ys, saved
+        return [[T, B, H3 / 3], [T, B, ((attrs.resetAfter ? 5 : 4) * H3) / 3]]; // ys, saved (r, z, p, c[, h·U_c])
       },
-      ({ proj, urz, uc, bmod, h0 }, [ys, saved], v) => {
+      ({ proj, urz, uc, bmod, h0 }, [ys, saved], v, attrs) => {
         const [T, B, H3] = proj.shape;
-        blas.ncgruForward(v(proj), v(urz), v(uc), v(bmod), v(h0), v(ys), v(saved), T, B, H3 / 3);
+        blas.ncgruForward(v(proj), v(urz), v(uc), v(bmod), v(h0), v(ys), v(saved), T, B, H3 / 3, Boolean(attrs.resetAfter));
       },
     ),
     kernel(
@@ -134,9 +138,25 @@ export function nativeKernels(blas: NativeBlas): tf.KernelConfig[] {
         const [T, B, H] = ys.shape;
         return [[T, B, 3 * H], [B, H], [H]]; // dx, dh0, dbmod
       },
-      ({ dy, saved, h0, ys, urz, uc }, [dx, dh0, dbmod], v) => {
+      ({ dy, saved, h0, ys, urz, uc }, [dx, dh0, dbmod], v, attrs) => {
         const [T, B, H] = ys.shape;
-        blas.ncgruBackward(v(dy), v(saved), v(h0), v(ys), v(urz), v(uc), v(dx), v(dh0), v(dbmod), T, B, H);
+        blas.ncgruBackward(v(dy), v(saved), v(h0), v(ys), v(urz), v(uc), v(dx), v(dh0), v(dbmod), T, B, H, Boolean(attrs.resetAfter));
+      },
+    ),
+    kernel(
+      SCORNN_FORWARD_KERNEL,
+      ({ proj }) => [proj.shape, proj.shape], // ys, saved (p)
+      ({ proj, u, bmod, h0 }, [ys, saved], v) => {
+        const [T, B, H] = proj.shape;
+        blas.scornnForward(v(proj), v(u), v(bmod), v(h0), v(ys), v(saved), T, B, H);
+      },
+    ),
+    kernel(
+      SCORNN_BACKWARD_KERNEL,
+      ({ ys }) => [ys.shape, [ys.shape[1], ys.shape[2]], [ys.shape[2]]], // dx, dh0, dbmod
+      ({ dy, saved, ys, u }, [dx, dh0, dbmod], v) => {
+        const [T, B, H] = ys.shape;
+        blas.scornnBackward(v(dy), v(saved), v(ys), v(u), v(dx), v(dh0), v(dbmod), T, B, H);
       },
     ),
     kernel(
@@ -200,5 +220,5 @@ export function nativeKernels(blas: NativeBlas): tf.KernelConfig[] {
 
 export const NATIVE_KERNEL_NAMES: readonly string[] = [
   LSTM_FORWARD_KERNEL, LSTM_BACKWARD_KERNEL, GRU_FORWARD_KERNEL, GRU_BACKWARD_KERNEL, NCGRU_FORWARD_KERNEL, NCGRU_BACKWARD_KERNEL,
-  LAYER_NORM_KERNEL, LAYER_NORM_BACKWARD_KERNEL, ATN_KERNEL, ATN_BACKWARD_KERNEL, NORM_LSTM_FORWARD_KERNEL, NORM_LSTM_BACKWARD_KERNEL,
+  SCORNN_FORWARD_KERNEL, SCORNN_BACKWARD_KERNEL, LAYER_NORM_KERNEL, LAYER_NORM_BACKWARD_KERNEL, ATN_KERNEL, ATN_BACKWARD_KERNEL, NORM_LSTM_FORWARD_KERNEL, NORM_LSTM_BACKWARD_KERNEL,
 ];

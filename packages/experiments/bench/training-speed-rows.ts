@@ -148,17 +148,29 @@ function cellConfig(cell: CellName, size: SizeSpec): RecurrentCellConfig {
   return c;
 }
 
-/** Wraps OrthogonalUpdater.step / orthogonalityError with timers while `f` runs (restored after). */
+/**
+ * Wraps OrthogonalUpdater.step, stepAsync (what the trainers' post-step hook calls) and orthogonalityError
+ * with timers while `f` runs (restored after).
+ */
 async function withOrthogonalTimers<T>(enabled: boolean, f: (totals: { update: number; error: number }) => Promise<T>): Promise<T> {
   const totals = { update: 0, error: 0 };
   if (!enabled) return f(totals);
   const proto = OrthogonalUpdater.prototype;
   const step = proto.step;
+  const stepAsync = proto.stepAsync;
   const error = proto.orthogonalityError;
   proto.step = function (this: OrthogonalUpdater, ...args: Parameters<OrthogonalUpdater["step"]>) {
     const t0 = performance.now();
     try {
       return step.apply(this, args);
+    } finally {
+      totals.update += performance.now() - t0;
+    }
+  };
+  proto.stepAsync = async function (this: OrthogonalUpdater, ...args: Parameters<OrthogonalUpdater["stepAsync"]>) {
+    const t0 = performance.now();
+    try {
+      return await stepAsync.apply(this, args);
     } finally {
       totals.update += performance.now() - t0;
     }
@@ -175,6 +187,7 @@ async function withOrthogonalTimers<T>(enabled: boolean, f: (totals: { update: n
     return await f(totals);
   } finally {
     proto.step = step;
+    proto.stepAsync = stepAsync;
     proto.orthogonalityError = error;
   }
 }

@@ -16,7 +16,8 @@ import { consoleProgress, formatMetrics } from "./progress";
 import { armNames, listExperiments, UsageError } from "./registry";
 import { writeReport } from "./report";
 import { presetResultsDir, resultPath } from "./results";
-import { planExperiment, resolveExperimentConfig, resultsRootOfRunDir, resumeExperiment, runExperiment } from "./runner";
+import { assertCleanSourceFor } from "./provenance";
+import { planExperiment, resolveExperimentConfig, resumeExperiment, resumeTarget, runExperiment } from "./runner";
 import { PRESET_NAMES, type PresetName } from "./types";
 
 /** A failure whose message has been printed already; the CLI only sets the exit code. */
@@ -79,6 +80,21 @@ export function buildProgram(): Command {
     .description("Run, resume and report the rnnlab paper reproductions.")
     .showHelpAfterError("(run `rnnlab --help` or `rnnlab <command> --help` for usage)")
     .showSuggestionAfterError(true)
+    .addHelpText(
+      "after",
+      `
+Environment:
+  RNNLAB_RESULTS_DIR  results root (default <repo>/results; presets other than cpu: <repo>/results/<preset>)
+  RNNLAB_RUNS_DIR     keep run directories (checkpoints, run.json, outcome.json, experiment.json, the lock)
+                      outside the work tree: $RNNLAB_RUNS_DIR/<paper>/<experiment>/ for <repo>/results,
+                      $RNNLAB_RUNS_DIR/@<tag>/<paper>/<experiment>/ for other results roots; default
+                      <results>/<paper>/runs/<experiment>/. \`rnnlab resume <dir>\` works on either.
+  RNNLAB_JOBS         default --jobs
+
+Writing into <repo>/results from a tree with uncommitted source changes (packages/*/src, the native
+addon, package.json files, package-lock.json) is refused unless --allow-dirty; every run records its
+commit, dirty flag and source hash, and \`rnnlab report\` flags runs whose source changed since.`,
+    )
     .exitOverride();
 
   program
@@ -126,11 +142,23 @@ export function buildProgram(): Command {
     .option("--no-resume", "start unfinished runs from scratch instead of their checkpoints")
     .option("--jobs <n>", "train up to n runs in parallel child processes (default: RNNLAB_JOBS or one per core)", parseJobs, defaultJobs())
     .option("--results-dir <dir>", "results root (default: RNNLAB_RESULTS_DIR or <repo>/results; for presets other than cpu, <repo>/results/<preset>)")
+    .option("--allow-dirty", "write into <repo>/results although the source has uncommitted changes (recorded in each run)", false)
     .option("--dry-run", "print what would be reused or trained, and exit", false)
     .action(
       async (
         id: string,
-        opts: { preset: PresetName; seeds?: number[]; arms?: string; set: string[]; rerun: boolean; resume: boolean; jobs: number; resultsDir?: string; dryRun: boolean },
+        opts: {
+          preset: PresetName;
+          seeds?: number[];
+          arms?: string;
+          set: string[];
+          rerun: boolean;
+          resume: boolean;
+          jobs: number;
+          resultsDir?: string;
+          allowDirty: boolean;
+          dryRun: boolean;
+        },
       ) => {
         const runOptions = {
           preset: opts.preset,
@@ -141,6 +169,7 @@ export function buildProgram(): Command {
           resume: opts.resume,
           jobs: opts.jobs,
           resultsDir: opts.resultsDir,
+          allowDirty: opts.allowDirty,
         };
         // Validate the id, preset, arms, seeds and --set keys before loading a backend.
         const plan = planExperiment(id, runOptions);
@@ -148,6 +177,10 @@ export function buildProgram(): Command {
           process.stdout.write(`${id} preset ${plan.preset} config ${plan.configHash.slice(0, 12)} -> ${plan.resultFile}\n`);
           for (const r of plan.runs) process.stdout.write(`  ${r.arm} seed ${r.seed}: ${r.status}${r.replaces ? ` (replaces ${r.replaces})` : ""}\n`);
           return;
+        }
+        // Refuse a dirty tree before loading a backend (runExperiment checks again, for API callers).
+        if (plan.runs.some((r) => r.status !== "reused")) {
+          assertCleanSourceFor(opts.resultsDir ?? presetResultsDir(opts.preset), { allowDirty: opts.allowDirty });
         }
         const choice = await selectBackend();
         process.stderr.write(`rnnlab: ${describeBackend(choice)}\n`);
@@ -167,18 +200,24 @@ export function buildProgram(): Command {
 
   program
     .command("resume")
-    .description("Continue an interrupted `rnnlab run` from its run directory (results/<paper>/runs/<experiment>[/<arm>-seed<k>]).")
+    .description(
+      "Continue an interrupted `rnnlab run` from its run directory (results/<paper>/runs/<experiment>[/<arm>-seed<k>], or $RNNLAB_RUNS_DIR/<paper>/<experiment>[/<arm>-seed<k>]).",
+    )
     .argument("<run-dir>", "a run directory")
     .option("--jobs <n>", "train up to n runs in parallel child processes (default: RNNLAB_JOBS or one per core)", parseJobs, defaultJobs())
-    .action(async (dir: string, opts: { jobs: number }) => {
-      if (!fs.existsSync(dir)) throw new UsageError(`${dir}: no such directory. Run directories are under results/<paper>/runs/<experiment>/.`);
+    .option("--allow-dirty", "write into <repo>/results although the source has uncommitted changes (recorded in each run)", false)
+    .action(async (dir: string, opts: { jobs: number; allowDirty: boolean }) => {
+      if (!fs.existsSync(dir)) {
+        throw new UsageError(`${dir}: no such directory. Run directories are under results/<paper>/runs/<experiment>/ (or $RNNLAB_RUNS_DIR/<paper>/<experiment>/).`);
+      }
+      const target = resumeTarget(dir);
       const choice = await selectBackend();
       process.stderr.write(`rnnlab: ${describeBackend(choice)}\n`);
       const progress = consoleProgress();
       try {
-        const result = await resumeExperiment(dir, { onProgress: progress, jobs: opts.jobs });
+        const result = await resumeExperiment(dir, { onProgress: progress, jobs: opts.jobs, allowDirty: opts.allowDirty });
         progress.finish();
-        printResultSummary(resultPath(result.id, resultsRootOfRunDir(dir)), result);
+        printResultSummary(resultPath(result.id, target.resultsDir ?? presetResultsDir(target.invocation.preset)), result);
       } finally {
         progress.finish();
       }
@@ -186,13 +225,16 @@ export function buildProgram(): Command {
 
   program
     .command("report")
-    .description("Regenerate results/README.md (our numbers next to the papers', figures, STALE flags).")
+    .description("Regenerate results/README.md (our numbers next to the papers', figures, STALE and CODE CHANGED flags).")
     .option("--no-figures", "do not render figures (no Chromium needed)")
     .option("--results-dir <dir>", "results root (default: RNNLAB_RESULTS_DIR or <repo>/results)")
     .action(async (opts: { figures: boolean; resultsDir?: string }) => {
-      const { path: file, stale, figureErrors, errors } = await writeReport({ resultsDir: opts.resultsDir, figures: opts.figures });
+      const { path: file, stale, codeChanged, codeUnknown, figureErrors, errors } = await writeReport({ resultsDir: opts.resultsDir, figures: opts.figures });
       process.stdout.write(`wrote ${file}\n`);
       if (stale.length) process.stdout.write(`STALE results (config changed since they ran): ${stale.join(", ")}\n`);
+      // Warnings only (exit code unchanged): the README lists the runs and the files changed.
+      if (codeChanged.length) process.stdout.write(`CODE CHANGED since these results ran (source hash differs): ${codeChanged.join(", ")}\n`);
+      if (codeUnknown.length) process.stdout.write(`code unknown (runs without a source hash): ${codeUnknown.join(", ")}\n`);
       for (const e of figureErrors) process.stderr.write(`figures skipped: ${e}\n`);
       if (errors.length) {
         // The README lists them too; a non-zero exit keeps a script from taking an incomplete report for a complete one.

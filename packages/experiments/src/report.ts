@@ -1,16 +1,18 @@
 /**
  * The results report: `results/README.md`, regenerated from the result files only (never trains).
  * Per paper: our numbers (mean ± std over seeds, with preset, seeds and backend) next to the paper's,
- * links to the figures, and a STALE flag where a result's config hash no longer matches what the
- * current code resolves for the same preset and overrides.
+ * links to the figures, a STALE flag where a result's config hash no longer matches what the
+ * current code resolves for the same preset and overrides, and a CODE CHANGED warning where the source
+ * that wrote a run (its provenance's source hash) differs from the current tree's.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { writeFileAtomic } from "@rnnlab/core";
+import { repoRoot, writeFileAtomic } from "@rnnlab/core";
 import { histogramDensity } from "@rnnlab/metrics";
 import { lineFigure, renderFigure, closeRenderer, type FigureSpec, type Series } from "@rnnlab/plots";
 import { armNames, getExperiment } from "./registry";
 import { figuresDir, readResult, resultPath, resultsRoot, type ExperimentResult, type MetricSummary } from "./results";
+import { currentSourceHash, sourceChangedSince } from "./provenance";
 import { resolveExperimentConfig } from "./runner";
 
 export const PAPER_TITLES: Record<string, string> = {
@@ -45,6 +47,91 @@ export function checkStaleness(result: ExperimentResult): Staleness {
   } catch (e) {
     return { stale: true, reason: `cannot resolve the current config: ${(e as Error).message}` };
   }
+}
+
+export interface CodeChange {
+  /** Runs ("<arm> seed <k>") whose recorded source hash differs from the current tree's. */
+  changed: string[];
+  /** Runs without provenance (written before it was recorded): whether their code changed is unknown. */
+  unknown: string[];
+  /** Runs in the result. */
+  total: number;
+  /**
+   * Per commit those runs name (their provenance's, or for unknown runs the result's environment): the source
+   * paths that differ between it and the working tree; null where git cannot tell (no git, commit not here).
+   */
+  since: { commit: string; paths: string[] | null; dirtyAtRun: boolean }[];
+}
+
+/**
+ * Compare each run's source hash with the current tree's (`root`, default the repository; `currentHash`,
+ * default its hash as loaded by this process). `diffs` caches `git diff` per commit across results.
+ */
+export function checkCodeChange(
+  result: ExperimentResult,
+  options: { root?: string; currentHash?: string; diffs?: Map<string, string[] | null> } = {},
+): CodeChange {
+  const root = options.root ?? repoRoot();
+  const current = options.currentHash ?? currentSourceHash(root);
+  const diffs = options.diffs ?? new Map<string, string[] | null>();
+  const changed: string[] = [];
+  const unknown: string[] = [];
+  const commits = new Map<string, boolean>();
+  let total = 0;
+  for (const [arm, a] of Object.entries(result.arms)) {
+    for (const run of Object.values(a.runs)) {
+      total++;
+      const label = `${arm} seed ${run.seed}`;
+      const p = run.provenance;
+      if (p && p.sourceHash === current) continue;
+      (p ? changed : unknown).push(label);
+      const commit = p ? p.gitCommit : result.environment.gitCommit;
+      const dirty = (p ? p.gitDirty : result.environment.gitDirty) === true;
+      if (commit) commits.set(commit, (commits.get(commit) ?? false) || dirty);
+    }
+  }
+  const since = [...commits].map(([commit, dirtyAtRun]) => {
+    if (!diffs.has(commit)) diffs.set(commit, sourceChangedSince(commit, root));
+    return { commit, paths: diffs.get(commit)!, dirtyAtRun };
+  });
+  return { changed, unknown, total, since };
+}
+
+/** "a seeds 0, 1; b seed 2", or "all 6 runs". */
+function runList(labels: string[], total: number): string {
+  if (labels.length === total) return `all ${total} run${total === 1 ? "" : "s"}`;
+  const byArm = new Map<string, string[]>();
+  for (const l of labels) {
+    const [arm, , seed] = l.split(" ");
+    byArm.set(arm, [...(byArm.get(arm) ?? []), seed]);
+  }
+  return [...byArm].map(([arm, seeds]) => `${arm} seed${seeds.length > 1 ? "s" : ""} ${seeds.join(", ")}`).join("; ");
+}
+
+function describeSince(since: CodeChange["since"]): string {
+  const MAX = 8;
+  return since
+    .map(({ commit, paths, dirtyAtRun }) => {
+      const at = `\`${commit.slice(0, 12)}\``;
+      if (paths === null) return `commit ${at} (no git, or the commit is not in this clone: files not listed)`;
+      if (paths.length === 0) return `commit ${at}: no source file differs${dirtyAtRun ? " (the run's tree had uncommitted changes)" : ""}`;
+      const shown = paths.slice(0, MAX).map((f) => `\`${f}\``).join(", ");
+      return `commit ${at}${dirtyAtRun ? " (+ the run's uncommitted changes)" : ""}: ${shown}${paths.length > MAX ? ` and ${paths.length - MAX} more` : ""}`;
+    })
+    .join("; ");
+}
+
+/** The report's notes on a result's code: CODE CHANGED (known, differs) and code unknown (no provenance). */
+export function codeChangeNotes(change: CodeChange): string[] {
+  const notes: string[] = [];
+  const since = change.since.length ? ` Source files changed since ${describeSince(change.since)}.` : "";
+  if (change.changed.length) {
+    notes.push(`> **CODE CHANGED** since ${runList(change.changed, change.total)} ran: their source hash differs from the current tree's.${since} Rerun (\`--rerun\`) before trusting the numbers, or check that the changes cannot affect them.`);
+  }
+  if (change.unknown.length) {
+    notes.push(`> **Code unknown** for ${runList(change.unknown, change.total)}: written before runs recorded a source hash.${change.changed.length ? "" : since}`);
+  }
+  return notes;
 }
 
 /** Arms the current config defines that the result has no runs for (a run still in progress, or interrupted). */
@@ -202,27 +289,40 @@ function formatSummary(s: MetricSummary | undefined): string {
   return s.n > 1 ? `${formatNumber(s.mean)} ± ${formatNumber(s.std)} (n=${s.n})` : `${formatNumber(s.mean)} (n=1)`;
 }
 
+/** "[lo, hi]" of the 95% t interval of the mean; "–" for one seed. */
+function formatInterval(s: MetricSummary | undefined): string {
+  return s?.ci95 ? `[${formatNumber(s.ci95[0])}, ${formatNumber(s.ci95[1])}]` : "–";
+}
+
 /** The markdown report for a set of results; `figureLinks` maps result id -> figure paths (relative). */
-export function buildReport(results: ExperimentResult[], options: { figureLinks?: Record<string, string[]>; errors?: string[] } = {}): string {
+export function buildReport(
+  results: ExperimentResult[],
+  options: { figureLinks?: Record<string, string[]>; errors?: string[]; root?: string; currentSourceHash?: string } = {},
+): string {
   const lines: string[] = [
     "# rnnlab results",
     "",
     "Generated by `rnnlab report` from the result files in this folder; do not edit by hand.",
-    "Each table puts our numbers (mean ± sample std over seeds) next to the paper's. **STALE** marks a result",
+    "Each table puts our numbers (mean ± sample std over seeds, and the 95% Student-t interval of the mean",
+    "where there are two seeds or more) next to the paper's. **STALE** marks a result",
     "whose config hash no longer matches the current code's config for the same preset and overrides:",
-    "rerun it (`rnnlab run <id> --preset <preset>`) before trusting it. Smoke-preset numbers only show that the",
+    "rerun it (`rnnlab run <id> --preset <preset>`) before trusting it. **CODE CHANGED** (a warning) marks runs",
+    "whose source (packages' src/, native addon, package files) differs from the current tree's, with the files",
+    "changed since their commit. Smoke-preset numbers only show that the",
     "code runs; they say nothing about the papers.",
     "",
   ];
+  const diffs = new Map<string, string[] | null>();
   if (results.length === 0) lines.push("No results yet. Run `rnnlab list`, then `rnnlab run <id> --preset cpu`.", "");
   const papers = [...new Set(results.map((r) => r.paper))];
   for (const paper of papers) {
     lines.push(`## ${PAPER_TITLES[paper] ?? paper}`, "");
     for (const result of results.filter((r) => r.paper === paper)) {
       const staleness = checkStaleness(result);
+      const code = checkCodeChange(result, { root: options.root, currentHash: options.currentSourceHash, diffs });
       const env = result.environment;
       const commit = env.gitCommit ? `${env.gitCommit.slice(0, 10)}${env.gitDirty ? " (dirty)" : ""}` : "no git";
-      lines.push(`### ${result.id}${staleness.stale ? " — **STALE**" : ""}`, "");
+      lines.push(`### ${result.id}${staleness.stale ? " — **STALE**" : ""}${code.changed.length ? " — **CODE CHANGED**" : ""}`, "");
       let claim = "";
       try {
         claim = ` Claim: ${getExperiment(result.id).claim}`;
@@ -231,6 +331,7 @@ export function buildReport(results: ExperimentResult[], options: { figureLinks?
       }
       lines.push(`${result.title}.${claim}`, "");
       if (staleness.stale) lines.push(`> **STALE**: ${staleness.reason}.`, "");
+      for (const note of codeChangeNotes(code)) lines.push(note, "");
       const missing = missingArms(result);
       if (missing.length) lines.push(`> **Incomplete**: no runs yet for ${missing.join(", ")} (\`rnnlab run ${result.id} --preset ${result.preset}\`).`, "");
       lines.push(
@@ -255,14 +356,14 @@ export function buildReport(results: ExperimentResult[], options: { figureLinks?
       }
       const speedup = compareSpeed && reference !== undefined && armEntries.length > 1 && armEntries.every(([, a]) => a.summary.secondsPerStep);
       const extraHeader = speedup ? ` speedup vs ${armEntries[0][0]} |` : "";
-      lines.push(`| arm | ours: ${metric} | paper: ${reported.metric} |${extraHeader} ${otherMetrics.join(" | ")}${otherMetrics.length ? " |" : ""}`);
-      lines.push(`|---|---|---|${speedup ? "---|" : ""}${otherMetrics.map(() => "---|").join("")}`);
+      lines.push(`| arm | ours: ${metric} | paper: ${reported.metric} | ours: 95% CI |${extraHeader} ${otherMetrics.join(" | ")}${otherMetrics.length ? " |" : ""}`);
+      lines.push(`|---|---|---|---|${speedup ? "---|" : ""}${otherMetrics.map(() => "---|").join("")}`);
       for (const [arm, a] of armEntries) {
         const paperValue = reported.values[arm];
         const paperText = paperValue === null || paperValue === undefined ? "n/a" : formatNumber(paperValue);
         const speedupText = speedup ? ` ${(reference! / a.summary.secondsPerStep.mean).toFixed(2)}× |` : "";
         lines.push(
-          `| ${arm} | ${formatSummary(a.summary[metric])} | ${paperText} |${speedupText} ${otherMetrics.map((m) => formatSummary(a.summary[m])).join(" | ")}${otherMetrics.length ? " |" : ""}`,
+          `| ${arm} | ${formatSummary(a.summary[metric])} | ${paperText} | ${formatInterval(a.summary[metric])} |${speedupText} ${otherMetrics.map((m) => formatSummary(a.summary[m])).join(" | ")}${otherMetrics.length ? " |" : ""}`,
         );
       }
       lines.push("", `Paper numbers: ${reported.source}.${reported.note ? ` ${reported.note}` : ""}`, "");
@@ -307,7 +408,7 @@ export function existingFigures(results: ExperimentResult[], resultsDir?: string
  */
 export async function writeReport(
   options: { resultsDir?: string; figures?: boolean } = {},
-): Promise<{ path: string; stale: string[]; figureErrors: string[]; errors: string[] }> {
+): Promise<{ path: string; stale: string[]; codeChanged: string[]; codeUnknown: string[]; figureErrors: string[]; errors: string[] }> {
   const root = resultsRoot(options.resultsDir);
   const { results, errors } = collectResults(options.resultsDir);
   const figureErrors: string[] = [];
@@ -324,7 +425,16 @@ export async function writeReport(
   const file = path.join(root, "README.md");
   const text = buildReport(results, { figureLinks: existingFigures(results, options.resultsDir), errors });
   if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) writeFileAtomic(file, text);
-  return { path: file, stale: results.filter((r) => checkStaleness(r).stale).map((r) => r.id), figureErrors, errors };
+  const diffs = new Map<string, string[] | null>();
+  const code = results.map((r) => ({ id: r.id, change: checkCodeChange(r, { diffs }) }));
+  return {
+    path: file,
+    stale: results.filter((r) => checkStaleness(r).stale).map((r) => r.id),
+    codeChanged: code.filter((c) => c.change.changed.length).map((c) => c.id),
+    codeUnknown: code.filter((c) => c.change.unknown.length).map((c) => c.id),
+    figureErrors,
+    errors,
+  };
 }
 
 /** A result file by experiment id (undefined when it was never run). For notebooks. */
@@ -343,6 +453,7 @@ export function resultTableRows(result: ExperimentResult): Record<string, string
       arm,
       [`${metric} (mean)`]: a.summary[metric]?.mean ?? null,
       [`${metric} (std)`]: a.summary[metric]?.std ?? null,
+      [`${metric} (95% CI)`]: a.summary[metric]?.ci95 ? formatInterval(a.summary[metric]) : null,
       seeds: a.summary[metric]?.n ?? Object.keys(a.runs).length,
       [`paper: ${result.reported.metric}`]: result.reported.values[arm] ?? null,
     };

@@ -1,12 +1,16 @@
 /**
  * Result files: `<resultsDir>/<paper>/<experiment>.json`, written atomically, with the resolved config
  * and its hash, per-arm per-seed curves (downsampled) and finals, mean/std over seeds, the paper's
- * numbers and the environment. `RNNLAB_RESULTS_DIR` overrides the default `<repo>/results`.
+ * numbers and the environment. `RNNLAB_RESULTS_DIR` overrides the default `<repo>/results`;
+ * `RNNLAB_RUNS_DIR` moves the run directories (checkpoints) out of the results root (experimentRunsDir).
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { gitInfo, repoRoot, tf } from "@rnnlab/core";
+import { confidenceInterval } from "@rnnlab/metrics";
+import type { Provenance } from "./provenance";
 import { nameOf, paperOf } from "./registry";
 import type { ArmOutcome, Curve, PresetName, ReportedNumbers } from "./types";
 
@@ -24,12 +28,22 @@ export interface RunRecord {
   durationSeconds: number;
   resumedFromStep?: number;
   finishedAt: string;
+  /** Commit, dirty flag and source hash of the code that wrote the run; absent in files written before it was recorded. */
+  provenance?: Provenance;
 }
 
 export interface MetricSummary {
   mean: number;
+  /** Sample standard deviation (n - 1); 0 for one seed. */
   std: number;
   n: number;
+  /**
+   * Standard error of the mean, std / sqrt(n); null for one seed. summarise() always sets it, and readResult
+   * fills it in for files written before it existed; optional only for summaries built by hand.
+   */
+  sem?: number | null;
+  /** 95% confidence interval of the mean, Student t with n - 1 degrees of freedom; null for one seed (set as sem is). */
+  ci95?: [number, number] | null;
 }
 
 export interface ArmResult {
@@ -89,13 +103,30 @@ export function figuresDir(id: string, resultsDir?: string): string {
   return path.join(resultsRoot(resultsDir), paperOf(id), "figures");
 }
 
-/** Checkpoints and per-run records: `<results>/<paper>/runs/<experiment>/`. */
+/**
+ * Checkpoints and per-run records: `<results>/<paper>/runs/<experiment>/`, or, with `RNNLAB_RUNS_DIR` set,
+ * outside the results root so that partly trained runs survive a fresh clone: `$RNNLAB_RUNS_DIR/<paper>/<experiment>/`
+ * for the committed root `<repo>/results`, and `$RNNLAB_RUNS_DIR/@<tag>/<paper>/<experiment>/` for any other
+ * root (`@smoke` for results/smoke, `@<name>-<hash of its path>` outside results/), so runs of different
+ * results roots (a test's temp dir, a smoke run) never share, and never replace, the committed root's run directories.
+ */
 export function experimentRunsDir(id: string, resultsDir?: string): string {
-  return path.join(resultsRoot(resultsDir), paperOf(id), "runs", nameOf(id));
+  const runs = process.env.RNNLAB_RUNS_DIR;
+  if (!runs) return path.join(resultsRoot(resultsDir), paperOf(id), "runs", nameOf(id));
+  return path.join(path.resolve(runs), runsTag(resultsRoot(resultsDir)), paperOf(id), nameOf(id));
 }
 
-export function runDirFor(id: string, arm: string, seed: number, resultsDir?: string): string {
-  return path.join(experimentRunsDir(id, resultsDir), `${arm}-seed${seed}`);
+function runsTag(root: string): string {
+  const committed = path.join(repoRoot(), "results");
+  if (root === committed) return "";
+  const rel = path.relative(committed, root);
+  if (rel && !rel.startsWith("..") && !path.isAbsolute(rel)) return `@${rel.split(path.sep).join("+")}`;
+  return `@${path.basename(root)}-${createHash("sha256").update(root).digest("hex").slice(0, 8)}`;
+}
+
+/** One run's directory: `<experimentRunsDir>/<arm>-seed<k>` (`runsDir` replaces experimentRunsDir, as for `rnnlab resume`). */
+export function runDirFor(id: string, arm: string, seed: number, resultsDir?: string, runsDir?: string): string {
+  return path.join(runsDir ?? experimentRunsDir(id, resultsDir), `${arm}-seed${seed}`);
 }
 
 /** Keep at most `maxPoints` of a curve, evenly spaced, always including the last point. */
@@ -118,7 +149,10 @@ export function boundOutcome(outcome: ArmOutcome): ArmOutcome {
   return { ...outcome, curves };
 }
 
-/** Mean and sample standard deviation (n-1; 0 for one seed) of each final metric over seeds. */
+/**
+ * Mean, sample standard deviation (n-1; 0 for one seed), standard error and the 95% Student-t interval of
+ * the mean (@rnnlab/metrics confidenceInterval; null for one seed) of each final metric over seeds.
+ */
 export function summarise(runs: RunRecord[]): Record<string, MetricSummary> {
   const out: Record<string, MetricSummary> = {};
   const names = new Set(runs.flatMap((r) => Object.keys(r.final)));
@@ -127,9 +161,33 @@ export function summarise(runs: RunRecord[]): Record<string, MetricSummary> {
     if (xs.length === 0) continue;
     const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
     const variance = xs.length > 1 ? xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1) : 0;
-    out[name] = { mean, std: Math.sqrt(variance), n: xs.length };
+    const std = Math.sqrt(variance);
+    const ci = xs.length > 1 ? confidenceInterval(xs, 0.95) : undefined;
+    out[name] = {
+      mean,
+      std,
+      n: xs.length,
+      sem: ci ? std / Math.sqrt(xs.length) : null,
+      ci95: ci ? [ci.lower, ci.upper] : null,
+    };
   }
   return out;
+}
+
+/**
+ * Files written before summaries had `sem` and `ci95` get them from their own per-seed finals on reading
+ * (summarise over the stored runs; mean, std and n as stored).
+ */
+function completeSummaries(result: ExperimentResult): ExperimentResult {
+  for (const arm of Object.values(result.arms)) {
+    if (Object.values(arm.summary ?? {}).every((s) => "ci95" in s && "sem" in s)) continue;
+    const fresh = summarise(Object.values(arm.runs));
+    for (const [name, s] of Object.entries(arm.summary ?? {})) {
+      if (!("ci95" in s)) (s as MetricSummary).ci95 = fresh[name]?.ci95 ?? null;
+      if (!("sem" in s)) (s as MetricSummary).sem = fresh[name]?.sem ?? null;
+    }
+  }
+  return result;
 }
 
 export function captureEnvironment(): Environment {
@@ -158,7 +216,7 @@ export function readResult(file: string): ExperimentResult | undefined {
   }
   const problems = validateResult(parsed);
   if (problems.length) throw new Error(`${file}: not a valid rnnlab result: ${problems.join("; ")}. Rerun with --rerun.`);
-  return parsed as ExperimentResult;
+  return completeSummaries(parsed as ExperimentResult);
 }
 
 /** Structural check of a result object; returns the problems found (empty when valid). */
@@ -184,6 +242,13 @@ export function validateResult(value: unknown): string[] {
           // Numbers, or null where JSON stored a NaN; anything else would break every consumer of the metrics.
           for (const [name, v] of Object.entries(run.final)) {
             if (typeof v !== "number" && v !== null) problems.push(`arm "${arm}" seed ${seed}: final "${name}" is ${JSON.stringify(v)}, not a number`);
+          }
+        }
+        if (run.provenance !== undefined) {
+          const p = run.provenance as Partial<Provenance> | null;
+          if (typeof p !== "object" || p === null || typeof p.sourceHash !== "string") problems.push(`arm "${arm}" seed ${seed}: provenance has no sourceHash`);
+          else if (!(typeof p.gitCommit === "string" || p.gitCommit === null) || !(typeof p.gitDirty === "boolean" || p.gitDirty === null)) {
+            problems.push(`arm "${arm}" seed ${seed}: provenance gitCommit/gitDirty malformed`);
           }
         }
         for (const [name, c] of Object.entries(run.curves ?? {})) {

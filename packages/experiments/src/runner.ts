@@ -13,11 +13,13 @@
  *   <paper>/runs/<experiment>/experiment.lock      held by the running process and its lane workers (lock.ts)
  * A run is identified by its runHash = sha256 of (experiment id, config without the other arms' settings,
  * this arm's settings, seed). Reuse needs an equal runHash; anything else is stale and retrained.
+ * With RNNLAB_RUNS_DIR set, `<paper>/runs/<experiment>/` moves out of the results root (results.ts experimentRunsDir).
+ * Every run records its provenance (provenance.ts); the committed results root refuses a dirty source tree.
  */
 import { fork } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { cleanStaleTempFiles, Rng, writeFileAtomic, writeJsonAtomic } from "@rnnlab/core";
+import { cleanStaleTempFiles, repoRoot, Rng, writeFileAtomic, writeJsonAtomic } from "@rnnlab/core";
 import {
   ConfigError,
   configHash,
@@ -30,7 +32,8 @@ import {
   type Overrides,
 } from "./config";
 import { acquireLock, type ExperimentLock } from "./lock";
-import { armNames, getExperiment, paperOf, UsageError } from "./registry";
+import { assertCleanSourceFor, currentProvenance, provenanceRecord, type Provenance } from "./provenance";
+import { armNames, getExperiment, nameOf, paperOf, UsageError } from "./registry";
 import {
   boundOutcome,
   captureEnvironment,
@@ -39,6 +42,7 @@ import {
   readResult,
   RESULT_SCHEMA_VERSION,
   resultPath,
+  resultsRoot,
   runDirFor,
   summarise,
   type ArmResult,
@@ -65,6 +69,10 @@ export interface RunOptions {
   resultsDir?: string;
   /** Train up to this many runs at once in child processes (default 1: in this process). */
   jobs?: number;
+  /** Write into the committed results root although the source has uncommitted changes (recorded per run). */
+  allowDirty?: boolean;
+  /** The experiment's run-directory folder (default experimentRunsDir: RNNLAB_RUNS_DIR or under the results root). */
+  runsDir?: string;
 }
 
 export type RunStatus = "reused" | "finished-unrecorded" | "missing" | "stale" | "partial" | "forced";
@@ -184,7 +192,7 @@ export function planExperiment(id: string, options: RunOptions = {}): Experiment
   for (const arm of arms) {
     for (const seed of seeds) {
       const runHash = runHashFor(id, config, arm, seed);
-      const runDir = runDirFor(id, arm, seed, options.resultsDir);
+      const runDir = runDirFor(id, arm, seed, options.resultsDir, options.runsDir);
       const planned: PlannedRun = { arm, seed, runHash, runDir, status: "missing" };
       const prior = existing?.arms[arm]?.runs[String(seed)];
       const outcome = readJson<RunRecord>(path.join(runDir, "outcome.json"));
@@ -281,7 +289,15 @@ function assembleResult(
 export async function trainRun(
   plan: Pick<ExperimentPlan, "definition" | "preset" | "config" | "configHash" | "overrides" | "seeds" | "arms">,
   run: Pick<PlannedRun, "arm" | "seed" | "runHash" | "runDir" | "status">,
-  options: { resume: boolean; resultsDir?: string; onProgress?: (e: ExperimentProgress) => void; runIndex: number; runCount: number },
+  options: {
+    resume: boolean;
+    resultsDir?: string;
+    onProgress?: (e: ExperimentProgress) => void;
+    runIndex: number;
+    runCount: number;
+    /** Of the process that planned the run (default: this process's). */
+    provenance?: Provenance;
+  },
 ): Promise<RunRecord> {
   const { definition } = plan;
   const prepared = prepareRunDir(plan, run, options.resume, options.resultsDir);
@@ -325,6 +341,7 @@ export async function trainRun(
     durationSeconds: (Date.now() - started) / 1000,
     ...(outcome.resumedFromStep ? { resumedFromStep: outcome.resumedFromStep } : {}),
     finishedAt: new Date().toISOString(),
+    provenance: provenanceRecord(options.provenance ?? currentProvenance()),
   };
   writeJsonAtomic(path.join(run.runDir, "outcome.json"), record);
   prepared.commit();
@@ -390,7 +407,7 @@ function prepareRunDir(
     overrides: plan.overrides,
     seeds: plan.seeds,
     arms: plan.arms,
-    resultsDir: resultsDir ?? "",
+    resultsDir: storedResultsDir(resultsDir),
     arm: run.arm,
     seed: run.seed,
     runHash: run.runHash,
@@ -423,6 +440,8 @@ function trainInChild(
   options: {
     resume: boolean;
     resultsDir?: string;
+    runsDir?: string;
+    provenance?: Provenance;
     onProgress?: (e: ExperimentProgress) => void;
     runIndex: number;
     runCount: number;
@@ -441,6 +460,8 @@ function trainInChild(
       status: run.status,
       resume: options.resume,
       resultsDir: options.resultsDir,
+      runsDir: options.runsDir,
+      provenance: options.provenance,
       expectedConfigHash: plan.configHash,
       runIndex: options.runIndex,
       runCount: options.runCount,
@@ -485,9 +506,15 @@ export async function runExperiment(id: string, options: RunOptions = {}): Promi
   // A result whose runs are all reused is only read (runPlanned returns it without writing), so it
   // needs no lock: a notebook can re-execute while another process trains this experiment.
   const readOnly = plan.existing !== undefined && plan.runs.every((r) => r.status === "reused");
-  const lock = readOnly ? undefined : lockExperiment(id, options.resultsDir);
+  let provenance: Provenance | undefined;
+  if (!readOnly) {
+    const p = currentProvenance(repoRoot(), { allowDirty: options.allowDirty });
+    assertCleanSourceFor(options.resultsDir, { allowDirty: options.allowDirty, provenance: p });
+    provenance = provenanceRecord(p);
+  }
+  const lock = readOnly ? undefined : lockExperiment(id, options.resultsDir, options.runsDir);
   try {
-    return await runPlanned(id, plan, options, resume, startedAt, lock);
+    return await runPlanned(id, plan, { ...options, provenance }, resume, startedAt, lock);
   } finally {
     lock?.release();
   }
@@ -497,22 +524,30 @@ export async function runExperiment(id: string, options: RunOptions = {}): Promi
  * One `rnnlab run` per experiment and results directory at a time: a second one would race on the run
  * directories and the result file. The lock (lock.ts) covers this process and its lane workers.
  */
-export function lockExperiment(id: string, resultsDir: string | undefined): ExperimentLock {
-  const dir = experimentRunsDir(id, resultsDir);
+export function lockExperiment(id: string, resultsDir: string | undefined, runsDir?: string): ExperimentLock {
+  const dir = runsDir ?? experimentRunsDir(id, resultsDir);
   return acquireLock(path.join(dir, "experiment.lock"), id, `rnnlab resume ${dir}`);
 }
+
+/** The results dir as run.json / experiment.json store it: "" for the default root, else the root in use. */
+function storedResultsDir(resultsDir: string | undefined): string {
+  return resultsDir ?? (process.env.RNNLAB_RESULTS_DIR ? resultsRoot() : "");
+}
+
+type PlannedOptions = RunOptions & { provenance?: Provenance };
 
 async function runPlanned(
   id: string,
   plan: ExperimentPlan,
-  options: RunOptions,
+  options: PlannedOptions,
   resume: boolean,
   startedAt: Date,
   lock: ExperimentLock | undefined,
 ): Promise<ExperimentResult> {
   const readOnly = plan.existing !== undefined && plan.runs.every((r) => r.status === "reused");
   // Temp files of writers killed mid-write (the run directories clean theirs in prepareRunDir).
-  if (!readOnly) for (const d of [path.dirname(plan.resultFile), experimentRunsDir(id, options.resultsDir)]) cleanStaleTempFiles(d);
+  const runsDir = options.runsDir ?? experimentRunsDir(id, options.resultsDir);
+  if (!readOnly) for (const d of [path.dirname(plan.resultFile), runsDir]) cleanStaleTempFiles(d);
   if (plan.unreadableResult && fs.existsSync(plan.resultFile)) {
     // Not a .json name, so `rnnlab report` does not list it as an unreadable result again.
     const aside = `${plan.resultFile}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
@@ -521,7 +556,7 @@ async function runPlanned(
   }
   // The invocation `rnnlab resume` repeats. A run that fails before any training (a mistyped --set whose
   // range the trainer rejects) puts the previous one back, so resume keeps repeating the run that worked.
-  const invocationFile = path.join(experimentRunsDir(id, options.resultsDir), "experiment.json");
+  const invocationFile = path.join(runsDir, "experiment.json");
   const previousInvocation = !readOnly && fs.existsSync(invocationFile) ? fs.readFileSync(invocationFile) : undefined;
   if (!readOnly) writeJsonAtomic(invocationFile, {
     experimentId: id,
@@ -529,7 +564,7 @@ async function runPlanned(
     overrides: plan.overrides,
     seeds: plan.seeds,
     arms: plan.arms,
-    resultsDir: options.resultsDir ?? "",
+    resultsDir: storedResultsDir(options.resultsDir),
   } satisfies InvocationRecord);
 
   const records = new Map<string, RunRecord>();
@@ -612,15 +647,15 @@ async function trainTodo(
   plan: ExperimentPlan,
   todo: PlannedRun[],
   records: Map<string, RunRecord>,
-  options: RunOptions,
+  options: PlannedOptions,
   resume: boolean,
   writeResult: () => ExperimentResult,
   lock: ExperimentLock | undefined,
 ): Promise<ExperimentResult> {
   const jobs = Math.max(1, Math.min(options.jobs ?? 1, todo.length));
   const runOne = async (run: PlannedRun, runIndex: number) => {
-    const opts = { resume, resultsDir: options.resultsDir, onProgress: options.onProgress, runIndex, runCount: todo.length };
-    const record = jobs > 1 ? await trainInChild(plan, run, { ...opts, lock }) : await trainRun(plan, run, opts);
+    const opts = { resume, resultsDir: options.resultsDir, provenance: options.provenance, onProgress: options.onProgress, runIndex, runCount: todo.length };
+    const record = jobs > 1 ? await trainInChild(plan, run, { ...opts, runsDir: options.runsDir, lock }) : await trainRun(plan, run, opts);
     records.set(`${run.arm}/${run.seed}`, record);
     writeResult();
   };
@@ -679,19 +714,37 @@ export function resultsRootOfRunDir(dir: string): string {
   return path.dirname(path.dirname(path.dirname(experimentDir)));
 }
 
+/**
+ * What `rnnlab resume <dir>` continues: the invocation, its results dir (undefined: the preset's default)
+ * and the experiment's run-directory folder. Under `<results>/<paper>/runs/<experiment>/` the results root
+ * is the one above; elsewhere (RNNLAB_RUNS_DIR) it is the resultsDir stored in run.json / experiment.json.
+ */
+export function resumeTarget(dir: string): { invocation: InvocationRecord; resultsDir: string | undefined; runsDir: string } {
+  const invocation = readInvocation(dir);
+  const abs = path.resolve(dir);
+  const runsDir = fs.existsSync(path.join(abs, "experiment.json")) ? abs : path.dirname(abs);
+  const derived = resultsRootOfRunDir(dir);
+  const id = invocation.experimentId;
+  if (path.join(derived, paperOf(id), "runs", nameOf(id)) === runsDir) return { invocation, resultsDir: derived, runsDir };
+  if (typeof invocation.resultsDir !== "string") {
+    throw new UsageError(`${dir}: its run.json / experiment.json records no resultsDir, and the directory is not under <results>/<paper>/runs/. Repeat the original \`rnnlab run ${id} ...\` with RNNLAB_RUNS_DIR set as it was.`);
+  }
+  return { invocation, resultsDir: invocation.resultsDir === "" ? undefined : invocation.resultsDir, runsDir };
+}
+
 /** Continue an interrupted invocation from its run directory. */
 export async function resumeExperiment(
   dir: string,
-  options: Pick<RunOptions, "onProgress" | "jobs"> = {},
+  options: Pick<RunOptions, "onProgress" | "jobs" | "allowDirty"> = {},
 ): Promise<ExperimentResult> {
-  const inv = readInvocation(dir);
-  const resultsDir = resultsRootOfRunDir(dir);
+  const { invocation: inv, resultsDir, runsDir } = resumeTarget(dir);
   return runExperiment(inv.experimentId, {
     preset: inv.preset,
     overrides: inv.overrides,
     seeds: inv.seeds,
     arms: inv.arms,
     resultsDir,
+    runsDir,
     resume: true,
     ...options,
   });

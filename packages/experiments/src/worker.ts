@@ -7,6 +7,7 @@ import { selectBackend } from "@rnnlab/core";
 import "./experiments";
 import { resolveExperimentConfig, runHashFor, trainRun, type RunStatus } from "./runner";
 import { runDirFor } from "./results";
+import type { Provenance } from "./provenance";
 import type { PresetName } from "./types";
 
 interface WorkerRequest {
@@ -20,6 +21,10 @@ interface WorkerRequest {
   status: RunStatus;
   resume: boolean;
   resultsDir?: string;
+  /** The experiment's run-directory folder when the parent was given one (`rnnlab resume`). */
+  runsDir?: string;
+  /** The parent's: one commit, dirty flag and source hash for every run of an invocation. */
+  provenance?: Provenance;
   expectedConfigHash: string;
   runIndex: number;
   runCount: number;
@@ -62,12 +67,13 @@ async function main(): Promise<void> {
       arm: request.arm,
       seed: request.seed,
       runHash: runHashFor(request.id, config, request.arm, request.seed),
-      runDir: runDirFor(request.id, request.arm, request.seed, request.resultsDir),
+      runDir: runDirFor(request.id, request.arm, request.seed, request.resultsDir, request.runsDir),
       status: request.status,
     },
     {
       resume: request.resume,
       resultsDir: request.resultsDir,
+      provenance: request.provenance,
       runIndex: request.runIndex,
       runCount: request.runCount,
       onProgress: (event) => process.send?.({ type: "progress", event }),

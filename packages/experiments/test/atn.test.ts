@@ -97,8 +97,9 @@ test("summary rows: loss over baseline, seeds below it, mean first step among se
 });
 
 test("window sweep arms are k<window> from config.windows; anything else is an error naming the arm", () => {
-  assert.deepEqual(armSettings({ arms: {}, windows: [1, 15] }, "k15"), { normalization: "assortedTime", window: 15 });
+  assert.deepEqual(armSettings({ arms: {}, windows: [1, 15] }, "k15"), { normalization: "assortedTime", window: 15, inputInit: "orthogonal", recurrentInit: "identity" });
   assert.throws(() => armSettings({ arms: {}, windows: [1, 15] }, "k7"), /arm "k7" is not one of windows=\[1,15\]/);
-  assert.deepEqual(armSettings({ arms: { atn: { normalization: "assortedTime", window: 3 } } }, "atn"), { normalization: "assortedTime", window: 3 });
+  const atnArm = { normalization: "assortedTime", window: 3, inputInit: "orthogonal", recurrentInit: "identity" };
+  assert.deepEqual(armSettings({ arms: { atn: atnArm } }, "atn"), atnArm);
   assert.throws(() => armSettings({ arms: {} }, "lstm"), /arm "lstm" is not in arms/);
 });

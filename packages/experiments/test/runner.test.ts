@@ -66,7 +66,12 @@ test("runs every arm x seed, summarises over seeds and writes a valid result", a
   const result = await runExperiment("test/counting", { preset: "smoke", resultsDir: dir, onProgress: (e) => events.push(e) });
   assert.deepEqual(counting.calls.sort(), ["a/0", "a/1", "b/0", "b/1"]);
   assert.deepEqual(validateResult(result), []);
-  assert.deepEqual(result.arms.b.summary.value, { mean: 10.5, std: Math.SQRT1_2, n: 2 });
+  const { sem, ci95, ...meanStd } = result.arms.b.summary.value;
+  assert.deepEqual(meanStd, { mean: 10.5, std: Math.SQRT1_2, n: 2 });
+  // Two seeds (10, 11): sem = std / sqrt(2) = 0.5, 95% interval 10.5 ± t(0.975, 1 df) * 0.5 with t = 12.7062047.
+  assert.ok(Math.abs(sem! - 0.5) < 1e-12, `sem ${sem}`);
+  assert.ok(Math.abs(ci95![0] - (10.5 - 12.706204736 * 0.5)) < 1e-6 && Math.abs(ci95![1] - (10.5 + 12.706204736 * 0.5)) < 1e-6, `ci95 ${ci95}`);
+  assert.equal(result.arms.a.runs["0"].provenance?.sourceHash.length, 64, "each run records its source hash");
   assert.equal(result.reported.values.a, 1);
   assert.equal(result.preset, "smoke");
   assert.match(result.configHash, /^[0-9a-f]{64}$/);

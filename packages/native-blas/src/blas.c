@@ -15,6 +15,13 @@
  *   inverse64(a, n) -> boolean
  *       a ← a⁻¹ in place (row-major float64 n x n) by LAPACK's LU (dgetrf + dgetri, OpenBLAS's own LAPACK);
  *       false when the matrix is singular. Not on macOS builds (the caller falls back).
+ *   cayleyGradient(inv, u, d, g, out, w1, w2, w3, n)
+ *   cayleyUpdate(inv, a, u, d, delta, after, u32, order, exact, w1, w2, w3, w4, n) -> boolean
+ *   orthogonalityError64(u, n, w) -> number
+ *       The per-step float64 algebra of a Cayley-orthogonal recurrence U = (I + A)⁻¹(I − A)D (cells'
+ *       OrthogonalRecurrence) in one call each, on caller-owned work buffers: dL/dA from dL/dU, the
+ *       Neumann (or exact) update of (I + A)⁻¹ with A and U, and ‖UᵀU − I‖_F (dsyrk). Same dgemm calls
+ *       as the JavaScript path, so the same numbers to the bit (see the functions below).
  *   lstmForward(proj, whh, h0, c0, mask, hs, ys, gates, cells, tanhCells, T, B, H)
  *   lstmBackward(dy, gates, cells, tanhCells, c0, whh, mask, dz, dh0, dc0, T, B, H)
  *       The LSTM recurrence of cells' fast path (packages/cells/src/fast/lstm-sequence.ts) as one call per
@@ -33,12 +40,19 @@
  *       `saved` [T,B,4H] keeps r, z, n, rec_n per step. Backward takes dy [T,B,H] (the final state's
  *       gradient already added to dy[T-1]) and writes dx [T,B,3H] (w.r.t. the projected input),
  *       drec [T,B,3H] (w.r.t. rec, for dU = Σ h_{t-1}ᵀ drec and db_rec) and dh0.
- *   ncgruForward(proj, urz, uc, bmod, h0, ys, saved, T, B, H)
- *   ncgruBackward(dy, saved, h0, ys, urz, uc, dx, dh0, dbmod, T, B, H)
+ *   ncgruForward(proj, urz, uc, bmod, h0, ys, saved, T, B, H[, resetAfter])
+ *   ncgruBackward(dy, saved, h0, ys, urz, uc, dx, dh0, dbmod, T, B, H[, resetAfter])
  *       NC-GRU (packages/cells/src/ncgru.ts): [r z] = σ(x_rz + h·U_rz), p = x_c + (r ⊙ h)·U_c,
  *       c = sign(p)·relu(|p| + b), h' = c + z ⊙ (h − c). `saved` [T,B,4H] keeps r, z, p, c. Backward
  *       writes dx [T,B,3H] (= the pre-activation gradients [dr̂ dẑ dp], which also give dU_rz and dU_c
- *       as products outside), dh0 and dbmod [H] (summed over time and batch).
+ *       as products outside), dh0 and dbmod [H] (summed over time and batch). With `resetAfter` true
+ *       (the "resetAfterProduct" candidate) p = x_c + r ⊙ (h·U_c) instead, and `saved` is [T,B,5H]:
+ *       r, z, p, c, q = h·U_c (dU_c = Σ h_{t-1}ᵀ (r ⊙ dp) outside).
+ *   scornnForward(proj, u, bmod, h0, ys, saved, T, B, H)
+ *   scornnBackward(dy, saved, ys, u, dx, dh0, dbmod, T, B, H)
+ *       scoRNN (packages/cells/src/scornn.ts): p = x + h·U, h' = sign(p)·relu(|p| + b) (modReLU).
+ *       `saved` [T,B,H] keeps p. Backward takes dy [T,B,H] (the final state's gradient already added to
+ *       dy[T-1]) and writes dx [T,B,H] (= dp, which also gives dU = Σ h_{t-1}ᵀ dp outside), dh0 and dbmod.
  *   atnForward(a, gain, bias, wsum, wsq, count, out, newSum, newSq, xhat, stats, B, F, P, epsilon)
  *   atnBackward(dout, dnewSum, dnewSq, a, xhat, stats, gain, wsum, count, da, dgain, dbias, dwsum, dwsq, B, F, P)
  *       Assorted-time normalisation of one step (packages/cells/src/norms.ts assortedTimeNorm): the mean and
@@ -259,6 +273,217 @@ static napi_value inverse64(napi_env env, napi_callback_info info) {
 #endif
 }
 
+/* ---- Cayley-orthogonal recurrence (NC-GRU, scoRNN): the per-step float64 algebra in one call each ----
+ * packages/cells/src/orthogonal.ts; every array is row-major n x n unless noted, and every product goes
+ * through cblas_dgemm exactly as the JavaScript path does (same operands, beta = 0), so the results are the
+ * same to the bit. Work buffers are the caller's (preallocated Float64Arrays of at least n*n), nothing is
+ * allocated per call except LAPACK's workspace on an exact recompute. */
+
+/* A Float32Array or Float64Array argument. */
+static bool real_arg(napi_env env, napi_value v, void** data, size_t* length, bool* is64) {
+  bool is_typed = false;
+  if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed) return false;
+  napi_typedarray_type type;
+  void* ptr = NULL;
+  if (napi_get_typedarray_info(env, v, &type, length, &ptr, NULL, NULL) != napi_ok) return false;
+  if (type != napi_float64_array && type != napi_float32_array) return false;
+  *data = ptr;
+  *is64 = type == napi_float64_array;
+  return true;
+}
+
+static void dgemm_nn(int n, const double* a, bool ta, const double* b, bool tb, double* c) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, n, n, n, 1.0, a, n, b, n, 0.0, c, n);
+}
+
+/* a <- a^-1 in place by LAPACK's LU (the same calls as inverse64); false when singular or unsupported. */
+static bool lu_inverse(double* a, int n) {
+#ifdef __APPLE__
+  (void)a;
+  (void)n;
+  return false;
+#else
+  int status = 0;
+  int* ipiv = (int*)malloc(sizeof(int) * (size_t)n);
+  const int lwork = 64 * n;
+  double* work = (double*)malloc(sizeof(double) * (size_t)lwork);
+  if (!ipiv || !work) {
+    free(ipiv);
+    free(work);
+    return false;
+  }
+  dgetrf_(&n, &n, a, &n, ipiv, &status);
+  if (status == 0) dgetri_(&n, a, &n, ipiv, work, &lwork, &status);
+  free(ipiv);
+  free(work);
+  return status == 0;
+#endif
+}
+
+/*
+ * cayleyGradient(inv, u, d, g, out, w1, w2, w3, n)
+ *   dL/dA = Vᵀ − V,  V = invᵀ G (D + Uᵀ): G = g (Float32Array or Float64Array, n*n), D = diag(d) (d: n),
+ *   out (Float32Array or Float64Array, n*n) receives the skew gradient, rounded once to its type.
+ */
+static napi_value cayley_gradient(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 9) FAIL("cayleyGradient: expected (inv, u, d, g, out, w1, w2, w3, n)");
+  double *inv, *u, *d, *w1, *w2, *w3;
+  size_t linv, lu, ld, lw1, lw2, lw3, lg, lout;
+  void *g, *out;
+  bool g64, out64;
+  int64_t n64;
+  if (!float64_arg(env, argv[0], &inv, &linv) || !float64_arg(env, argv[1], &u, &lu) || !float64_arg(env, argv[2], &d, &ld) ||
+      !float64_arg(env, argv[5], &w1, &lw1) || !float64_arg(env, argv[6], &w2, &lw2) || !float64_arg(env, argv[7], &w3, &lw3))
+    FAIL("cayleyGradient: inv, u, d and the work buffers w1, w2, w3 must be Float64Arrays");
+  if (!real_arg(env, argv[3], &g, &lg, &g64) || !real_arg(env, argv[4], &out, &lout, &out64))
+    FAIL("cayleyGradient: g and out must be Float32Arrays or Float64Arrays");
+  if (!int_arg(env, argv[8], &n64) || n64 < 1 || n64 > 46340) FAIL("cayleyGradient: n must be an integer in [1, 46340]");
+  const size_t nn = (size_t)(n64 * n64);
+  if (linv < nn || lu < nn || ld < (size_t)n64 || lg < nn || lout < nn || lw1 < nn || lw2 < nn || lw3 < nn)
+    FAIL("cayleyGradient: an array is too short for n (matrices n*n, d n)");
+  const int n = (int)n64;
+  /* w1 = G (float64) */
+  if (g64) memcpy(w1, g, nn * sizeof(double));
+  else for (size_t i = 0; i < nn; i++) w1[i] = (double)((const float*)g)[i];
+  dgemm_nn(n, inv, true, w1, false, w2); /* w2 = invᵀ G */
+  /* w1 = D + Uᵀ (blocked transpose) */
+  const int blk = 32;
+  for (int ib = 0; ib < n; ib += blk)
+    for (int jb = 0; jb < n; jb += blk)
+      for (int i = ib; i < ib + blk && i < n; i++)
+        for (int j = jb; j < jb + blk && j < n; j++) w1[(size_t)i * n + j] = u[(size_t)j * n + i];
+  for (int i = 0; i < n; i++) w1[(size_t)i * n + i] += d[i];
+  dgemm_nn(n, w2, false, w1, false, w3); /* V */
+  for (int ib = 0; ib < n; ib += blk)
+    for (int jb = 0; jb < n; jb += blk)
+      for (int i = ib; i < ib + blk && i < n; i++)
+        for (int j = jb; j < jb + blk && j < n; j++) {
+          const double v = w3[(size_t)j * n + i] - w3[(size_t)i * n + j];
+          if (out64) ((double*)out)[(size_t)i * n + j] = v;
+          else ((float*)out)[(size_t)i * n + j] = (float)v;
+        }
+  return NULL;
+}
+
+/*
+ * cayleyUpdate(inv, a, u, d, delta, after, u32, order, exact, w1, w2, w3, w4, n) -> boolean
+ *   One step of the recurrence after A's optimizer step: Δ = delta − after when `after` is a Float32Array (the
+ *   float32 A before and after the step), else Δ = delta (Float32Array or Float64Array); then
+ *     exact false: X = inv Δ, inv ← (I + X + … + X^order) inv (powers X·X, X²·X as in the JavaScript path)
+ *     A ← A − Δ (in place)
+ *     exact true:  inv ← (I + A)⁻¹ by LU (the Neumann series is skipped: the exact inverse replaces it)
+ *     U ← inv (I − A) D, and u32 (Float32Array or null) ← U rounded to float32.
+ *   Returns false only when the exact inverse fails (I + A singular, or no LAPACK): A is then updated and
+ *   inv and U are not; the caller falls back to its own inverse.
+ */
+static napi_value cayley_update(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 14) FAIL("cayleyUpdate: expected (inv, a, u, d, delta, after, u32, order, exact, w1, w2, w3, w4, n)");
+  double *inv, *a, *u, *d, *w1, *w2, *w3, *w4;
+  size_t linv, la, lu, ld, lw1, lw2, lw3, lw4, ldelta, lafter = 0, lu32 = 0;
+  if (!float64_arg(env, argv[0], &inv, &linv) || !float64_arg(env, argv[1], &a, &la) || !float64_arg(env, argv[2], &u, &lu) ||
+      !float64_arg(env, argv[3], &d, &ld) || !float64_arg(env, argv[9], &w1, &lw1) || !float64_arg(env, argv[10], &w2, &lw2) ||
+      !float64_arg(env, argv[11], &w3, &lw3) || !float64_arg(env, argv[12], &w4, &lw4))
+    FAIL("cayleyUpdate: inv, a, u, d and the work buffers w1..w4 must be Float64Arrays");
+  void* delta;
+  bool delta64;
+  if (!real_arg(env, argv[4], &delta, &ldelta, &delta64)) FAIL("cayleyUpdate: delta must be a Float32Array or Float64Array");
+  float *after = NULL, *u32 = NULL;
+  napi_valuetype t;
+  CHECK(napi_typeof(env, argv[5], &t));
+  if (t != napi_null && t != napi_undefined) {
+    if (delta64 || !float32_arg(env, argv[5], &after, &lafter))
+      FAIL("cayleyUpdate: after must be null or a Float32Array (then delta is the Float32Array before the step)");
+  }
+  CHECK(napi_typeof(env, argv[6], &t));
+  if (t != napi_null && t != napi_undefined && !float32_arg(env, argv[6], &u32, &lu32))
+    FAIL("cayleyUpdate: u32 must be a Float32Array or null");
+  int64_t order, n64;
+  bool exact;
+  if (!int_arg(env, argv[7], &order) || order < 1 || order > 3) FAIL("cayleyUpdate: order must be 1, 2 or 3");
+  if (!bool_arg(env, argv[8], &exact)) FAIL("cayleyUpdate: exact must be a boolean");
+  if (!int_arg(env, argv[13], &n64) || n64 < 1 || n64 > 46340) FAIL("cayleyUpdate: n must be an integer in [1, 46340]");
+  const size_t nn = (size_t)(n64 * n64);
+  if (linv < nn || la < nn || lu < nn || ld < (size_t)n64 || ldelta < nn || (after && lafter < nn) || (u32 && lu32 < nn) ||
+      lw1 < nn || lw2 < nn || lw3 < nn || lw4 < nn)
+    FAIL("cayleyUpdate: an array is too short for n (matrices n*n, d n)");
+  const int n = (int)n64;
+  /* w1 = Δ */
+  if (after) for (size_t i = 0; i < nn; i++) w1[i] = (double)((const float*)delta)[i] - (double)after[i];
+  else if (delta64) memcpy(w1, delta, nn * sizeof(double));
+  else for (size_t i = 0; i < nn; i++) w1[i] = (double)((const float*)delta)[i];
+  bool ok = true;
+  if (!exact) {
+    dgemm_nn(n, inv, false, w1, false, w2); /* X */
+    for (size_t i = 0; i < nn; i++) a[i] -= w1[i];
+    memcpy(w3, w2, nn * sizeof(double)); /* series = I + X */
+    for (int i = 0; i < n; i++) w3[(size_t)i * n + i] += 1.0;
+    double* power = w2;
+    double* next = w1;
+    for (int64_t k = 2; k <= order; k++) {
+      dgemm_nn(n, power, false, w2, false, next); /* X^k = X^(k-1) X */
+      for (size_t i = 0; i < nn; i++) w3[i] += next[i];
+      power = next;
+      next = next == w1 ? w4 : w1;
+    }
+    dgemm_nn(n, w3, false, inv, false, next); /* (I + X + …) inv */
+    memcpy(inv, next, nn * sizeof(double));
+  } else {
+    for (size_t i = 0; i < nn; i++) a[i] -= w1[i];
+    memcpy(w2, a, nn * sizeof(double));
+    for (int i = 0; i < n; i++) w2[(size_t)i * n + i] += 1.0;
+    ok = lu_inverse(w2, n);
+    if (ok) memcpy(inv, w2, nn * sizeof(double));
+  }
+  if (ok) {
+    for (size_t i = 0; i < nn; i++) w1[i] = -a[i]; /* I − A */
+    for (int i = 0; i < n; i++) w1[(size_t)i * n + i] += 1.0;
+    dgemm_nn(n, inv, false, w1, false, u);
+    for (int i = 0; i < n; i++) {
+      double* row = u + (size_t)i * n;
+      for (int j = 0; j < n; j++)
+        if (d[j] < 0) row[j] = -row[j]; /* · D scales columns */
+    }
+    if (u32) for (size_t i = 0; i < nn; i++) u32[i] = (float)u[i];
+  }
+  napi_value result;
+  CHECK(napi_get_boolean(env, ok, &result));
+  return result;
+}
+
+/*
+ * orthogonalityError64(u, n, w) -> ‖UᵀU − I‖_F, with UᵀU from dsyrk (its upper triangle only: half a dgemm).
+ */
+static napi_value orthogonality_error64(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  double *u, *w;
+  size_t lu, lw;
+  int64_t n64;
+  if (argc < 3 || !float64_arg(env, argv[0], &u, &lu) || !float64_arg(env, argv[2], &w, &lw))
+    FAIL("orthogonalityError64: expected (u: Float64Array, n, w: Float64Array)");
+  if (!int_arg(env, argv[1], &n64) || n64 < 1 || n64 > 46340) FAIL("orthogonalityError64: n must be an integer in [1, 46340]");
+  const size_t nn = (size_t)(n64 * n64);
+  if (lu < nn || lw < nn) FAIL("orthogonalityError64: u and w must hold n*n values");
+  const int n = (int)n64;
+  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, n, n, 1.0, u, n, 0.0, w, n);
+  double diag = 0.0, off = 0.0;
+  for (int i = 0; i < n; i++) {
+    const double* row = w + (size_t)i * n;
+    diag += (row[i] - 1.0) * (row[i] - 1.0);
+    for (int j = i + 1; j < n; j++) off += row[j] * row[j];
+  }
+  napi_value result;
+  CHECK(napi_create_double(env, sqrt(diag + 2.0 * off), &result));
+  return result;
+}
+
 typedef struct {
   float* p;
   size_t n;
@@ -471,18 +696,29 @@ static napi_value gru_backward(napi_env env, napi_callback_info info) {
 
 static inline float signf(float x) { return (float)((x > 0) - (x < 0)); }
 
+/* An optional trailing boolean: absent or undefined = false. */
+static bool optional_bool_arg(napi_env env, napi_value* argv, size_t argc, size_t index, bool* out) {
+  *out = false;
+  if (argc <= index) return true;
+  napi_valuetype type;
+  if (napi_typeof(env, argv[index], &type) != napi_ok) return false;
+  if (type == napi_undefined) return true;
+  return bool_arg(env, argv[index], out);
+}
+
 static napi_value ncgru_forward(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
+  size_t argc = 11;
+  napi_value argv[11];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   fview v[7];
   int64_t T, B, H;
-  if (argc < 10 || !float32_args(env, argv, 0, 7, v) || !sizes3(env, argv, 7, &T, &B, &H))
-    FAIL("ncgruForward: expected (proj, urz, uc, bmod, h0, ys, saved: Float32Array, T, B, H >= 1)");
-  const size_t bh = (size_t)(B * H), h2 = (size_t)(2 * H), h3 = (size_t)(3 * H), h4 = (size_t)(4 * H);
-  const size_t need[7] = {(size_t)T * B * h3, (size_t)H * h2, (size_t)(H * H), (size_t)H, bh, (size_t)T * bh, (size_t)T * B * h4};
+  bool after = false;
+  if (argc < 10 || !float32_args(env, argv, 0, 7, v) || !sizes3(env, argv, 7, &T, &B, &H) || !optional_bool_arg(env, argv, argc, 10, &after))
+    FAIL("ncgruForward: expected (proj, urz, uc, bmod, h0, ys, saved: Float32Array, T, B, H >= 1[, resetAfter: boolean])");
+  const size_t bh = (size_t)(B * H), h2 = (size_t)(2 * H), h3 = (size_t)(3 * H), hs = (size_t)((after ? 5 : 4) * H);
+  const size_t need[7] = {(size_t)T * B * h3, (size_t)H * h2, (size_t)(H * H), (size_t)H, bh, (size_t)T * bh, (size_t)T * B * hs};
   for (int i = 0; i < 7; i++)
-    if (v[i].n < need[i]) FAIL("ncgruForward: an array is too short for T, B, H");
+    if (v[i].n < need[i]) FAIL("ncgruForward: an array is too short for T, B, H (saved is [T,B,4H], or [T,B,5H] with resetAfter)");
   const float *proj = v[0].p, *urz = v[1].p, *uc = v[2].p, *bmod = v[3].p, *h0 = v[4].p;
   float *ys = v[5].p, *saved = v[6].p;
   float* rz = (float*)malloc(sizeof(float) * (size_t)B * h2);
@@ -495,25 +731,31 @@ static napi_value ncgru_forward(napi_env env, napi_callback_info info) {
   for (int64_t t = 0; t < T; t++) {
     const float* hp = t == 0 ? h0 : ys + (t - 1) * bh;
     const float* x = proj + t * B * h3;
-    float* s = saved + t * B * h4;
+    float* s = saved + t * B * hs;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)h2, (int)H, 1.0f, hp, (int)H, urz, (int)h2, 0.0f, rz, (int)h2);
+    /* resetAfter: q = h·U_c does not need r */
+    if (after) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)H, 1.0f, hp, (int)H, uc, (int)H, 0.0f, pc, (int)H);
     for (int64_t b = 0; b < B; b++)
       for (int64_t j = 0; j < H; j++) {
         const float r = sigmoidf(x[b * h3 + j] + rz[b * h2 + j]);
-        s[b * h4 + j] = r;
-        s[b * h4 + H + j] = sigmoidf(x[b * h3 + H + j] + rz[b * h2 + H + j]);
-        rh[b * H + j] = r * hp[b * H + j];
+        s[b * hs + j] = r;
+        s[b * hs + H + j] = sigmoidf(x[b * h3 + H + j] + rz[b * h2 + H + j]);
+        if (!after) rh[b * H + j] = r * hp[b * H + j];
       }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)H, 1.0f, rh, (int)H, uc, (int)H, 0.0f, pc, (int)H);
+    /* (r ⊙ h)·U_c */
+    if (!after) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)H, 1.0f, rh, (int)H, uc, (int)H, 0.0f, pc, (int)H);
     float* h = ys + t * bh;
     for (int64_t b = 0; b < B; b++)
       for (int64_t j = 0; j < H; j++) {
-        const float p = x[b * h3 + 2 * H + j] + pc[b * H + j];
+        float* sb = s + b * hs;
+        const float q = pc[b * H + j];
+        const float p = x[b * h3 + 2 * H + j] + (after ? sb[j] * q : q);
         const float m = fabsf(p) + bmod[j];
         const float c = m > 0 ? signf(p) * m : 0.0f;
-        const float z = s[b * h4 + H + j];
-        s[b * h4 + 2 * H + j] = p;
-        s[b * h4 + 3 * H + j] = c;
+        const float z = sb[H + j];
+        sb[2 * H + j] = p;
+        sb[3 * H + j] = c;
+        if (after) sb[4 * H + j] = q;
         h[b * H + j] = c + z * (hp[b * H + j] - c);
       }
   }
@@ -522,17 +764,18 @@ static napi_value ncgru_forward(napi_env env, napi_callback_info info) {
 }
 
 static napi_value ncgru_backward(napi_env env, napi_callback_info info) {
-  size_t argc = 12;
-  napi_value argv[12];
+  size_t argc = 13;
+  napi_value argv[13];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   fview v[9];
   int64_t T, B, H;
-  if (argc < 12 || !float32_args(env, argv, 0, 9, v) || !sizes3(env, argv, 9, &T, &B, &H))
-    FAIL("ncgruBackward: expected (dy, saved, h0, ys, urz, uc, dx, dh0, dbmod: Float32Array, T, B, H >= 1)");
-  const size_t bh = (size_t)(B * H), h2 = (size_t)(2 * H), h3 = (size_t)(3 * H), h4 = (size_t)(4 * H);
-  const size_t need[9] = {(size_t)T * bh, (size_t)T * B * h4, bh, (size_t)T * bh, (size_t)H * h2, (size_t)(H * H), (size_t)T * B * h3, bh, (size_t)H};
+  bool after = false;
+  if (argc < 12 || !float32_args(env, argv, 0, 9, v) || !sizes3(env, argv, 9, &T, &B, &H) || !optional_bool_arg(env, argv, argc, 12, &after))
+    FAIL("ncgruBackward: expected (dy, saved, h0, ys, urz, uc, dx, dh0, dbmod: Float32Array, T, B, H >= 1[, resetAfter: boolean])");
+  const size_t bh = (size_t)(B * H), h2 = (size_t)(2 * H), h3 = (size_t)(3 * H), hs = (size_t)((after ? 5 : 4) * H);
+  const size_t need[9] = {(size_t)T * bh, (size_t)T * B * hs, bh, (size_t)T * bh, (size_t)H * h2, (size_t)(H * H), (size_t)T * B * h3, bh, (size_t)H};
   for (int i = 0; i < 9; i++)
-    if (v[i].n < need[i]) FAIL("ncgruBackward: an array is too short for T, B, H");
+    if (v[i].n < need[i]) FAIL("ncgruBackward: an array is too short for T, B, H (saved is [T,B,4H], or [T,B,5H] with resetAfter)");
   const float *dy = v[0].p, *saved = v[1].p, *h0 = v[2].p, *ys = v[3].p, *urz = v[4].p, *uc = v[5].p;
   float *dx = v[6].p, *dh = v[7].p, *dbmod = v[8].p;
   float* drh = (float*)malloc(sizeof(float) * bh);
@@ -545,13 +788,13 @@ static napi_value ncgru_backward(napi_env env, napi_callback_info info) {
   memset(dh, 0, bh * sizeof(float));
   memset(dbmod, 0, (size_t)H * sizeof(float));
   for (int64_t t = T - 1; t >= 0; t--) {
-    const float *s = saved + t * B * h4, *hp = t == 0 ? h0 : ys + (t - 1) * bh, *dyt = dy + t * bh;
+    const float *s = saved + t * B * hs, *hp = t == 0 ? h0 : ys + (t - 1) * bh, *dyt = dy + t * bh;
     float* dxt = dx + t * B * h3;
     /* candidate and update gate */
     for (int64_t b = 0; b < B; b++)
       for (int64_t j = 0; j < H; j++) {
         const size_t k = (size_t)(b * H + j);
-        const float* sb = s + b * h4;
+        const float* sb = s + b * hs;
         const float z = sb[H + j], p = sb[2 * H + j], c = sb[3 * H + j];
         const float dht = dyt[k] + dh[k];
         const float dc = dht * (1.0f - z);
@@ -563,22 +806,103 @@ static napi_value ncgru_backward(napi_env env, napi_callback_info info) {
         dxt[b * h3 + H + j] = dht * (hp[k] - c) * z * (1.0f - z);
         dh[k] = dht * z;
       }
-    /* d(r ⊙ h) = dp · U_cᵀ */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)H, (int)H, 1.0f, dp, (int)H, uc, (int)H, 0.0f, drh, (int)H);
-    for (int64_t b = 0; b < B; b++)
-      for (int64_t j = 0; j < H; j++) {
-        const size_t k = (size_t)(b * H + j);
-        const float r = s[b * h4 + j];
-        const float drPre = drh[k] * hp[k] * r * (1.0f - r);
-        dxt[b * h3 + j] = drPre;
-        dh[k] += drh[k] * r;
-        drz[b * h2 + j] = drPre;
-        drz[b * h2 + H + j] = dxt[b * h3 + H + j];
-      }
+    if (after) {
+      /* p = x_c + r ⊙ q, q = h·U_c: dr = dp ⊙ q, dq = dp ⊙ r, dh_{t-1} += dq · U_cᵀ */
+      for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < H; j++) {
+          const size_t k = (size_t)(b * H + j);
+          const float r = s[b * hs + j], q = s[b * hs + 4 * H + j];
+          const float drPre = dp[k] * q * r * (1.0f - r);
+          dxt[b * h3 + j] = drPre;
+          drh[k] = dp[k] * r;
+          drz[b * h2 + j] = drPre;
+          drz[b * h2 + H + j] = dxt[b * h3 + H + j];
+        }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)H, (int)H, 1.0f, drh, (int)H, uc, (int)H, 1.0f, dh, (int)H);
+    } else {
+      /* d(r ⊙ h) = dp · U_cᵀ */
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)H, (int)H, 1.0f, dp, (int)H, uc, (int)H, 0.0f, drh, (int)H);
+      for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < H; j++) {
+          const size_t k = (size_t)(b * H + j);
+          const float r = s[b * hs + j];
+          const float drPre = drh[k] * hp[k] * r * (1.0f - r);
+          dxt[b * h3 + j] = drPre;
+          dh[k] += drh[k] * r;
+          drz[b * h2 + j] = drPre;
+          drz[b * h2 + H + j] = dxt[b * h3 + H + j];
+        }
+    }
     /* dh_{t-1} += [dr̂ dẑ] · U_rzᵀ */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)H, (int)h2, 1.0f, drz, (int)h2, urz, (int)h2, 1.0f, dh, (int)H);
   }
   free(drh); free(dp); free(drz);
+  return NULL;
+}
+
+/* scoRNN: p = x + h·U (x already projected), h' = sign(p)·relu(|p| + b); `saved` keeps p. */
+static napi_value scornn_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  fview v[6];
+  int64_t T, B, H;
+  if (argc < 9 || !float32_args(env, argv, 0, 6, v) || !sizes3(env, argv, 6, &T, &B, &H))
+    FAIL("scornnForward: expected (proj, u, bmod, h0, ys, saved: Float32Array, T, B, H >= 1)");
+  const size_t bh = (size_t)(B * H);
+  const size_t need[6] = {(size_t)T * bh, (size_t)(H * H), (size_t)H, bh, (size_t)T * bh, (size_t)T * bh};
+  for (int i = 0; i < 6; i++)
+    if (v[i].n < need[i]) FAIL("scornnForward: an array is too short for T, B, H");
+  const float *proj = v[0].p, *u = v[1].p, *bmod = v[2].p, *h0 = v[3].p;
+  float *ys = v[4].p, *saved = v[5].p;
+  for (int64_t t = 0; t < T; t++) {
+    const float* hp = t == 0 ? h0 : ys + (t - 1) * bh;
+    float* restrict p = saved + t * bh;
+    memcpy(p, proj + t * bh, bh * sizeof(float));
+    /* p = x + h·U */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)H, (int)H, 1.0f, hp, (int)H, u, (int)H, 1.0f, p, (int)H);
+    float* restrict h = ys + t * bh;
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t j = 0; j < H; j++) {
+        const float pv = p[b * H + j];
+        const float m = fabsf(pv) + bmod[j];
+        h[b * H + j] = m > 0 ? signf(pv) * m : 0.0f;
+      }
+  }
+  return NULL;
+}
+
+static napi_value scornn_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  fview v[7];
+  int64_t T, B, H;
+  if (argc < 10 || !float32_args(env, argv, 0, 7, v) || !sizes3(env, argv, 7, &T, &B, &H))
+    FAIL("scornnBackward: expected (dy, saved, ys, u, dx, dh0, dbmod: Float32Array, T, B, H >= 1)");
+  const size_t bh = (size_t)(B * H);
+  const size_t need[7] = {(size_t)T * bh, (size_t)T * bh, (size_t)T * bh, (size_t)(H * H), (size_t)T * bh, bh, (size_t)H};
+  for (int i = 0; i < 7; i++)
+    if (v[i].n < need[i]) FAIL("scornnBackward: an array is too short for T, B, H");
+  const float *dy = v[0].p, *saved = v[1].p, *ys = v[2].p, *u = v[3].p;
+  float *dx = v[4].p, *dh = v[5].p, *dbmod = v[6].p;
+  memset(dh, 0, bh * sizeof(float)); /* dh: the gradient carried into h_t from step t+1 */
+  memset(dbmod, 0, (size_t)H * sizeof(float));
+  for (int64_t t = T - 1; t >= 0; t--) {
+    const float *p = saved + t * bh, *h = ys + t * bh, *dyt = dy + t * bh;
+    float* dp = dx + t * bh;
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t j = 0; j < H; j++) {
+        const size_t k = (size_t)(b * H + j);
+        const float dht = dyt[k] + dh[k];
+        const float active = h[k] != 0.0f ? 1.0f : 0.0f; /* h ≠ 0 exactly when |p| + b > 0 and p ≠ 0 */
+        const float sp = signf(p[k]);
+        dp[k] = dht * active * sp * sp;
+        dbmod[j] += dht * active * sp;
+      }
+    /* dh_{t-1} = dp · Uᵀ */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)H, (int)H, 1.0f, dp, (int)H, u, (int)H, 0.0f, dh, (int)H);
+  }
   return NULL;
 }
 
@@ -970,6 +1294,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"gemmBias", NULL, gemm_bias, NULL, NULL, NULL, napi_default, NULL},
       {"dgemm", NULL, dgemm, NULL, NULL, NULL, napi_default, NULL},
       {"inverse64", NULL, inverse64, NULL, NULL, NULL, napi_default, NULL},
+      {"cayleyGradient", NULL, cayley_gradient, NULL, NULL, NULL, napi_default, NULL},
+      {"cayleyUpdate", NULL, cayley_update, NULL, NULL, NULL, napi_default, NULL},
+      {"orthogonalityError64", NULL, orthogonality_error64, NULL, NULL, NULL, napi_default, NULL},
       {"lstmForward", NULL, lstm_forward, NULL, NULL, NULL, napi_default, NULL},
       {"lstmBackward", NULL, lstm_backward, NULL, NULL, NULL, napi_default, NULL},
       {"gruForward", NULL, gru_forward, NULL, NULL, NULL, napi_default, NULL},
@@ -980,6 +1307,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"atnBackward", NULL, atn_backward, NULL, NULL, NULL, napi_default, NULL},
       {"ncgruForward", NULL, ncgru_forward, NULL, NULL, NULL, napi_default, NULL},
       {"ncgruBackward", NULL, ncgru_backward, NULL, NULL, NULL, napi_default, NULL},
+      {"scornnForward", NULL, scornn_forward, NULL, NULL, NULL, napi_default, NULL},
+      {"scornnBackward", NULL, scornn_backward, NULL, NULL, NULL, napi_default, NULL},
       {"layerNormBackward", NULL, layer_norm_backward, NULL, NULL, NULL, napi_default, NULL},
       {"gruBackward", NULL, gru_backward, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},

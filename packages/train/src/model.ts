@@ -12,7 +12,7 @@
  */
 import { tf, type Rng } from "@rnnlab/core";
 import {
-  createCell, type CellConfig, stackScan, embeddingDropout, applyDropout, denseSequence, type GateTracer, type Layer, type State, type Cell, type DropoutConfig, type GateConfig,
+  orthogonalMatrix, createCell, type CellConfig, stackScan, embeddingDropout, applyDropout, denseSequence, type GateTracer, type Layer, type State, type Cell, type DropoutConfig, type GateConfig,
   type NormalizationConfig,
 } from "@rnnlab/cells";
 import {
@@ -79,31 +79,6 @@ export interface LanguageModelParams {
   [key: string]: unknown;
 }
 
-/**
- * A [rows, cols] matrix with orthonormal rows (rows ≤ cols) or columns (rows > cols), from Gram-Schmidt
- * (twice, for float64 accuracy) on N(0, 1) draws: torch.nn.init.orthogonal_ of the transposed [4H, I]
- * weight, up to the sign convention of its QR.
- */
-export function orthogonalMatrix(rows: number, cols: number, rng: Rng): Float32Array {
-  const transposed = rows > cols;
-  const [n, m] = transposed ? [cols, rows] : [rows, cols]; // n orthonormal vectors of length m, n <= m
-  const v = Array.from({ length: n }, () => Float64Array.from({ length: m }, () => rng.normal()));
-  for (let i = 0; i < n; i++) {
-    for (let pass = 0; pass < 2; pass++) {
-      for (let j = 0; j < i; j++) {
-        let dot = 0;
-        for (let k = 0; k < m; k++) dot += v[i][k] * v[j][k];
-        for (let k = 0; k < m; k++) v[i][k] -= dot * v[j][k];
-      }
-    }
-    const norm = Math.sqrt(v[i].reduce((acc, x) => acc + x * x, 0));
-    for (let k = 0; k < m; k++) v[i][k] /= norm;
-  }
-  const out = new Float32Array(rows * cols);
-  for (let i = 0; i < n; i++) for (let k = 0; k < m; k++) out[transposed ? k * cols + i : i * cols + k] = v[i][k];
-  return out;
-}
-
 function dropoutConfig(kind: LmDropoutConfig["kind"], rate: number | undefined): DropoutConfig {
   return rate && rate > 0 ? ({ kind: kind ?? "locked", rate } as DropoutConfig) : { kind: "none" };
 }
@@ -124,7 +99,7 @@ export function validateArchitecture(a: LanguageModelArchitecture, where = "conf
     if (a.dropout.kind && !["elementwise", "locked", "structured"].includes(a.dropout.kind))
       throw new Error(`${where}.dropout.kind="${a.dropout.kind}" must be one of elementwise, locked, structured`);
   }
-  const kinds = ["lstm", "gru", "nc-gru"];
+  const kinds = ["lstm", "gru", "nc-gru", "scornn"];
   if (!a.cell || !kinds.includes(a.cell.kind)) throw new Error(`${where}.cell.kind="${a.cell?.kind}" must be one of ${kinds.join(", ")}`);
   for (const k of ["activationRegularization", "temporalActivationRegularization"] as const) {
     const v = a[k];
@@ -159,8 +134,11 @@ export class LanguageModel {
       this.layerSizes.push(hiddenSize);
       const inputDropout = dropoutConfig(d.kind, l === 0 ? d.input : d.hidden);
       const recurrence = d.weightDrop && d.weightDrop > 0 ? { kind: "weightDrop" as const, rate: d.weightDrop } : { kind: "dense" as const };
-      if (a.cell.kind === "nc-gru" && d.weightDrop) throw new Error(`config.dropout.weightDrop is not supported with cell.kind="nc-gru" (its U_c is orthogonal): set it to 0`);
-      this.cells.push(createCell(a.cell, inputSize, hiddenSize, { inputDropout, recurrence }));
+      if ((a.cell.kind === "nc-gru" || a.cell.kind === "scornn") && d.weightDrop)
+        throw new Error(`config.dropout.weightDrop is not supported with cell.kind="${a.cell.kind}" (its recurrent matrix is orthogonal): set it to 0`);
+      // inputInit is an LSTM cell option (the cell draws its W); the architecture key is kept for configs.
+      const cellConfig: CellConfig = a.cell.kind === "lstm" && a.inputInit !== undefined ? { ...a.cell, inputInit: a.inputInit } : a.cell;
+      this.cells.push(createCell(cellConfig, inputSize, hiddenSize, { inputDropout, recurrence }));
     }
     const c = a.cell;
     // The fast path covers the LSTM without normalisation, with any gate (G2's sharpened and Gumbel gates
@@ -194,13 +172,6 @@ export class LanguageModel {
     const a = this.architecture;
     const uniform = (shape: number[]) => tf.tensor(rng.fillUniform(new Float32Array(shape.reduce((x, y) => x * y, 1)), -0.1, 0.1), shape);
     const layers = this.cells.map((cell, l) => cell.init(rng.fork(`layer${l}`)) as Record<string, tf.Tensor>);
-    if (a.inputInit === "orthogonal") {
-      layers.forEach((layer, l) => {
-        const [rows, cols] = layer.inputKernel.shape; // [I, 4H]
-        layer.inputKernel.dispose();
-        layer.inputKernel = tf.tensor2d(orthogonalMatrix(rows, cols, rng.fork(`layer${l}/inputKernel`)), [rows, cols]);
-      });
-    }
     const last = this.layerSizes[this.layerSizes.length - 1];
     return {
       embedding: uniform([a.vocabularySize, a.embeddingSize]) as tf.Tensor2D,
@@ -317,3 +288,5 @@ export class LanguageModel {
     return { loss, regularizer, states: newStates, hidden: ys };
   }
 }
+
+export { orthogonalMatrix };

@@ -25,8 +25,8 @@ export interface OrthogonalOptions {
   orthogonalLearningRate?: number;
 }
 
-/** Parameter names (path suffixes) of the orthogonal matrices: U_c, and U_r in NC-GRU(U_c, U_r). */
-const SUFFIXES = ["candidateRecurrentKernel", "resetRecurrentKernel"];
+/** Parameter names (path suffixes) of the orthogonal matrices: U_c, and U_r in NC-GRU(U_c, U_r); scoRNN's U. */
+const SUFFIXES = ["candidateRecurrentKernel", "resetRecurrentKernel", "orthogonalRecurrentKernel"];
 
 interface Entry {
   path: string;
@@ -75,7 +75,7 @@ export class OrthogonalUpdater {
       this.entries.push({ path, orthogonal, A });
       aVariables[path] = A;
     }
-    if (this.entries.length === 0) throw new Error(`OrthogonalUpdater: no "${SUFFIXES[0]}" parameter found; is cell.kind "nc-gru"?`);
+    if (this.entries.length === 0) throw new Error(`OrthogonalUpdater: no orthogonal parameter (${SUFFIXES.join(", ")}) found; is cell.kind "nc-gru" or "scornn"?`);
     // Weight decay on A would pull U_c towards the identity; the A optimizer never decays.
     const { weightDecay: _w, decoupledWeightDecay: _d, ...rest } = mainOptimizer as OptimizerOptions & Record<string, unknown>;
     const aOptions = (rest.kind === "asgd" ? { kind: "sgd" } : rest) as OptimizerOptions;
@@ -118,21 +118,20 @@ export class OrthogonalUpdater {
     const gradsA: NamedTensors = {};
     this.entries.forEach((e, i) => {
       const n = e.orthogonal.size;
-      gradsA[e.path] = tf.tensor2d(Float32Array.from(e.orthogonal.gradientAFlat(g[i])), [n, n]);
+      gradsA[e.path] = tf.tensor2d(e.orthogonal.gradientAFloat32(g[i]), [n, n]);
     });
     this.optimizer.step(gradsA, lr);
     tf.dispose(Object.values(gradsA));
   }
 
-  /** The Neumann update of the float64 inverse by Δ = A_before − A_after, and U_c written back. */
+  /**
+   * The Neumann update of the float64 inverse by Δ = A_before − A_after (every recomputeEvery-th step the
+   * exact inverse instead), and U_c written back: one native call per matrix with the addon.
+   */
   private finish(before: Float32Array[], afterAll: Float32Array[]): void {
+    const exact = this.steps % this.recomputeEvery === 0;
     this.entries.forEach((e, i) => {
-      const b = before[i];
-      const a = afterAll[i];
-      const delta = new Float64Array(b.length); // a plain loop: a mapping callback per element costs ~20 ms at n = 435
-      for (let j = 0; j < b.length; j++) delta[j] = b[j] - a[j];
-      e.orthogonal.neumannUpdate(delta, this.order);
-      if (this.steps % this.recomputeEvery === 0) e.orthogonal.exactRecompute();
+      e.orthogonal.applyStep(before[i], afterAll[i], this.order, exact);
       e.orthogonal.writeTo(this.variables[e.path]);
     });
   }

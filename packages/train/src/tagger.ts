@@ -21,13 +21,15 @@
  * output.bias [C]; with `crf`, crf.{transitions [C, C], start [C], end [C]}.
  */
 import { tf, Rng } from "@rnnlab/core";
-import type { TokenIds } from "./seq2seq";
+import { CASING_CLASSES, padTaggingBatch, disposeTaggingTensors, type TaggedIds, type TaggingTensors, type UntaggedIds } from "./tagger-data";
 import { createCell, bidirectionalScan, denseSequence, type Cell, type DropoutConfig, type GateConfig, type GateTracer } from "@rnnlab/cells";
 import { spanF1, type SpanF1Result, type TaggingScheme } from "@rnnlab/metrics";
 import { maskedCrossEntropy } from "./seq2seq-loss";
 import { initCrfParams, crfNegativeLogLikelihood, crfViterbi, type CrfParams } from "./tagger-crf";
 import { createVariables, type ParamTree, type VariableSet } from "./params";
 import { runEpochTraining, type EpochTrainingOptions, type EpochTrainingResult } from "./seq2seq-training";
+
+export * from "./tagger-data";
 
 export interface TaggerModelConfig {
   vocabularySize: number;
@@ -50,24 +52,6 @@ export interface TaggerModelConfig {
   casingEmbeddingSize?: number;
   /** Word id used for padding. */
   padToken: number;
-}
-
-/**
- * Casing classes (id 0 is padding): 1 lower, 2 Capitalized, 3 ALLCAPS, 4 miXed, 5 numeric (digits and
- * . , only), 6 contains a digit, 7 no letter or digit (punctuation, symbols).
- */
-export const CASING_CLASSES = 8;
-
-export function wordCasing(word: string): number {
-  if (/^[0-9][0-9.,]*$/.test(word)) return 5;
-  if (/[0-9]/.test(word)) return 6;
-  const letters = [...word].filter((ch) => ch.toLowerCase() !== ch.toUpperCase());
-  if (letters.length === 0) return 7;
-  const upper = letters.filter((ch) => ch === ch.toUpperCase()).length;
-  if (upper === 0) return 1;
-  if (upper === letters.length) return letters.length === 1 ? 2 : 3;
-  if (upper === 1 && letters[0] === letters[0].toUpperCase()) return 2;
-  return 4;
 }
 
 export type ResolvedTaggerConfig = Readonly<Required<Omit<TaggerModelConfig, "dropout" | "gate">>> & {
@@ -145,66 +129,6 @@ export function initTaggerParams(config: ResolvedTaggerConfig, rng: Rng): Tagger
     };
     return params as unknown as tf.TensorContainer;
   }) as unknown as TaggerParams;
-}
-
-/** Sentences as ids: words[i][t] (casing class casing[i][t], see wordCasing) has tag tags[i][t]. */
-export interface TaggedIds {
-  words: readonly TokenIds[];
-  tags: readonly TokenIds[];
-  /** Needed when the model has casingEmbeddingSize > 0. */
-  casing?: readonly TokenIds[];
-}
-
-/** Sentences to tag (no gold tags). */
-export type UntaggedIds = Omit<TaggedIds, "tags">;
-
-export interface TaggingTensors {
-  /** [T, B] int32, padded with padToken. */
-  words: tf.Tensor2D;
-  /** [T, B] int32, padded with 0 (masked out). */
-  tags: tf.Tensor2D;
-  /** [T, B] float32, 1 on real tokens. */
-  mask: tf.Tensor2D;
-  lengths: number[];
-  /** [T, B] int32 casing classes (0 on padding), when the data has them. */
-  casing?: tf.Tensor2D;
-}
-
-export function padTaggingBatch(config: Pick<TaggerModelConfig, "padToken">, words: readonly TokenIds[], tags: readonly TokenIds[], casing?: readonly TokenIds[]): TaggingTensors {
-  if (words.length !== tags.length || words.length === 0) throw new Error(`padTaggingBatch: need as many tag sequences as sentences (>0), got ${words.length} and ${tags.length}`);
-  const B = words.length;
-  words.forEach((w, b) => {
-    if (w.length === 0) throw new Error(`padTaggingBatch: sentence ${b} is empty; drop empty sentences before batching`);
-    if (w.length !== tags[b].length) throw new Error(`padTaggingBatch: sentence ${b} has ${w.length} words but ${tags[b].length} tags`);
-    if (casing && casing[b]?.length !== w.length) throw new Error(`padTaggingBatch: sentence ${b} has ${w.length} words but ${casing[b]?.length} casing classes`);
-  });
-  const T = Math.max(...words.map((w) => w.length));
-  const w = new Int32Array(T * B).fill(config.padToken);
-  const y = new Int32Array(T * B);
-  const m = new Float32Array(T * B);
-  const k = new Int32Array(T * B);
-  for (let b = 0; b < B; b++) {
-    for (let t = 0; t < words[b].length; t++) {
-      w[t * B + b] = words[b][t];
-      y[t * B + b] = tags[b][t];
-      m[t * B + b] = 1;
-      if (casing) k[t * B + b] = casing[b][t];
-    }
-  }
-  return {
-    words: tf.tensor2d(w, [T, B], "int32"),
-    tags: tf.tensor2d(y, [T, B], "int32"),
-    mask: tf.tensor2d(m, [T, B]),
-    lengths: words.map((s) => s.length),
-    ...(casing ? { casing: tf.tensor2d(k, [T, B], "int32") } : {}),
-  };
-}
-
-export function disposeTaggingTensors(batch: TaggingTensors): void {
-  batch.words.dispose();
-  batch.tags.dispose();
-  batch.mask.dispose();
-  batch.casing?.dispose();
 }
 
 /** Tag logits [T, B, C]. Create inside the caller's scope (tidy / gradient function). */
@@ -285,23 +209,6 @@ export function predictTags(config: ResolvedTaggerConfig, params: TaggerParams, 
   return out;
 }
 
-/**
- * @rnnlab/data NER sentences (`{words, tags}` strings) as ids through its vocabularies (`buildNerVocabularies`:
- * words with <pad>=0 and <unk>, tags with <pad>=0), with casing classes from the original words. Use
- * `vocabularies.tags` tokens as `tagNames`.
- */
-export function taggedIdsFromSentences(
-  sentences: readonly { words: readonly string[]; tags: readonly string[] }[],
-  vocabularies: { words: { id(token: string): number }; tags: { id(token: string): number } },
-  options: { lowercase?: boolean } = {},
-): TaggedIds {
-  return {
-    words: sentences.map((s) => s.words.map((w) => vocabularies.words.id(options.lowercase ? w.toLowerCase() : w))),
-    tags: sentences.map((s) => s.tags.map((t) => vocabularies.tags.id(t))),
-    casing: sentences.map((s) => s.words.map(wordCasing)),
-  };
-}
-
 export interface TaggerEvaluation {
   loss: number;
   /** conlleval span F1 (percent) and friends. */
@@ -361,7 +268,11 @@ export interface TaggerTrainingResult extends EpochTrainingResult {
   variables: VariableSet;
 }
 
-/** Train the tagger; validation reports loss, span F1 / precision / recall and token accuracy. */
+/**
+ * Train the tagger; validation reports loss, span F1 / precision / recall and token accuracy. With
+ * `modelSelection` "best-valid" (default) the returned variables are those of the best validation span F1
+ * (`selection` says which epoch).
+ */
 export async function trainTagger(options: TaggerTrainingOptions): Promise<TaggerTrainingResult> {
   const config = resolveTaggerConfig(options.model);
   for (const [name, data] of [["train", options.train], ["valid", options.valid]] as const) {
@@ -392,6 +303,8 @@ export async function trainTagger(options: TaggerTrainingOptions): Promise<Tagge
               return { metrics: { loss: v.loss, f1: v.f1, precision: v.spans.overall.precision, recall: v.spans.overall.recall, tokenAccuracy: v.spans.tokenAccuracy } };
             }
           : undefined,
+        selectBy: { metric: "f1", higherIsBetter: true },
+        config,
       },
       options,
     );

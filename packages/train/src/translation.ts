@@ -11,7 +11,7 @@
  * parameters without touching the trained variables. The trainer emits step / eval / epoch / done events
  * and prints nothing. Randomness: parameter init from fork("init"), batch order from fork("batches:<epoch>"),
  * dropout and Gumbel noise from fork("step:<step>"), so a run is a function of (config, seed), and a resume
- * from a checkpoint (./seq2seq-training.ts) redraws exactly what an uninterrupted run would.
+ * from a checkpoint (./seq2seq-trainer.ts) redraws exactly what an uninterrupted run would.
  *
  * Decoding: greedy (batched) or beam search per sentence (./beam.ts); length normalisation is chosen with
  * `lengthPenalty` (GNMT's ((5+n)/6)^α, or division by the length), default none (raw log-probability).
@@ -301,7 +301,9 @@ function checkParallel(name: string, data: ParallelIds): void {
 
 /**
  * Train the attentional translator with teacher forcing. Validation (every `evaluateEvery` epochs) reports
- * loss and perplexity per target token and, with `detokenize`, corpus BLEU of the decoded output.
+ * loss and perplexity per target token and, with `detokenize`, corpus BLEU of the decoded output. With
+ * `modelSelection` "best-valid" (default) the returned variables are those of the best validation BLEU
+ * (with `detokenize`) or loss (without); `selection` says which epoch.
  */
 export async function trainTranslation(options: TranslationTrainingOptions): Promise<TranslationTrainingResult> {
   const config = resolveTranslationConfig(options.model);
@@ -332,6 +334,8 @@ export async function trainTranslation(options: TranslationTrainingOptions): Pro
               return { metrics, details: { bleuSignature: b.bleu.signature, sampleHypotheses: b.hypotheses.slice(0, 3) } };
             }
           : undefined,
+        selectBy: detokenize ? { metric: "bleu", higherIsBetter: true } : { metric: "loss", higherIsBetter: false },
+        config,
       },
       options,
     );

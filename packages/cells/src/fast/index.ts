@@ -2,6 +2,7 @@
 export * from "./lstm-sequence";
 export * from "./gru-sequence";
 export * from "./ncgru-sequence";
+export * from "./scornn-sequence";
 export * from "./norm-lstm-sequence";
 export * from "./softmax-cross-entropy";
 export * from "./structured-dropout";

@@ -2,11 +2,25 @@
  * One (arm, seed) of a language-model experiment: config sections -> @rnnlab/train's
  * trainLanguageModel, with checkpoints in the run directory, progress forwarded, and the trainer's
  * result turned into final metrics and bounded curves.
+ *
+ * Test evaluation (issue 17): reported test loss / perplexity / bits per character are those of the
+ * selected parameters over the whole test split (or its `maxEvaluationTokens` head) at `model.testBatchSize`
+ * columns, default 1: one stream, the state carried from the first token to the last, as AWD-LSTM
+ * (`test_batch_size = 1`) and Zaremba et al. (one test stream) evaluate. The trainer evaluates test at
+ * `evaluationBatchSize` (B columns: B − 1 more state resets, each column starting from a zero state);
+ * that value is kept as `testPerplexityAtEvaluationBatch`. The two agree closely on a trained model
+ * (test/lm-test-batch.test.ts measures the gap) but not exactly, so the literature's layout is reported.
+ * Cost at batch 1 (measured, wasm+blas, shared core): ≈ 0.4-0.5 ms per token for the 2x128 word model of
+ * g2lstm/ptb's cpu preset (3-4x its batch-20 pass; 20k tokens ≈ 10 s, the full 82k-token PTB test ≈ 40 s),
+ * ≈ 0.6-0.8 ms for sdropout/ptb's 2x200, ≈ 0.1 ms per character for atn/char-ptb's 64-unit model. G2's
+ * compression table uses the same layout, so its "uncompressed" row equals `testPerplexity`.
  */
 import { loadLanguageModelCorpus, type LanguageModelCorpus } from "@rnnlab/data";
 import { gateSaturationFromHistogram } from "@rnnlab/metrics";
 import {
+  batchifyTokens,
   CheckpointManager,
+  evaluateLanguageModel,
   selectedModelCheckpoints,
   configHash as trainerConfigHash,
   trainLanguageModel,
@@ -18,7 +32,7 @@ import {
   type ScheduleOptions,
 } from "@rnnlab/train";
 import { generatedLanguageModelCorpus } from "../generated-data";
-import { languageModelCompressionTable, type LanguageModelCompressionSection } from "./lm-compression";
+import { languageModelCompressionTable, languageModelFromCheckpoint, type LanguageModelCompressionSection } from "./lm-compression";
 import type { ArmContext, ArmOutcome, Curve } from "../types";
 import { StepTimer } from "./step-timer";
 
@@ -62,6 +76,8 @@ export interface LanguageModelSection {
   temporalActivationRegularization?: number;
   /** LSTM input kernels: "uniform" (absent: the cells' default) or "orthogonal". */
   inputInit?: string;
+  /** Columns of the reported test evaluation (absent: 1, AWD-LSTM's test_batch_size; see the header). */
+  testBatchSize?: number;
 }
 
 export interface DropoutSection {
@@ -151,6 +167,8 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
   const d = spec.dropout;
   if (!(Number.isInteger(m.maxStepsPerEpoch) && m.maxStepsPerEpoch >= 0))
     throw new Error(`model.maxStepsPerEpoch=${m.maxStepsPerEpoch} must be a whole number >= 0 (0: no cap, every window of an epoch)`);
+  const testBatchSize = m.testBatchSize ?? 1;
+  if (!(Number.isInteger(testBatchSize) && testBatchSize >= 1)) throw new Error(`model.testBatchSize=${m.testBatchSize} must be a whole number >= 1 (1: one stream, as AWD-LSTM's test_batch_size)`);
   const config: LanguageModelTrainConfig = {
     vocabularySize: corpus.vocabulary.tokens.length,
     embeddingSize: m.embeddingSize,
@@ -233,15 +251,32 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     parameterCount: result.parameterCount,
   };
   if (Number.isFinite(timer.secondsPerStep())) final.secondsPerStep = timer.secondsPerStep();
-  if (result.final.test) {
-    final.testLoss = result.final.test.loss;
-    final.testPerplexity = result.final.test.perplexity;
-    final.testMaxCarriedState = result.final.test.maxCarriedState;
+  // Compression and the extra evaluations read the parameters `final` reports (selected.rnnlab).
+  const selectedCheckpoint = () => selectedModelCheckpoints(checkpoints).load();
+  let test = result.final.test;
+  if (test && testBatchSize !== (config.evaluationBatchSize ?? config.batchSize)) {
+    // The selected parameters again, over the test split at testBatchSize columns (see the header).
+    const checkpoint = selectedCheckpoint();
+    if (!checkpoint) throw new Error(`${checkpoints.file}: no selected checkpoint to evaluate the test split at batch ${testBatchSize}`);
+    const trained = languageModelFromCheckpoint(config, checkpoint);
+    try {
+      test = evaluateLanguageModel(trained.model, trained.params, batchifyTokens(corpus.test, testBatchSize, "test tokens"), m.bptt, { characterLevel: spec.level === "character" });
+    } finally {
+      trained.dispose();
+    }
+    final.testPerplexityAtEvaluationBatch = result.final.test!.perplexity;
   }
+  if (test) {
+    final.testBatchSize = testBatchSize;
+    final.testLoss = test.loss;
+    final.testPerplexity = test.perplexity;
+    final.testMaxCarriedState = test.maxCarriedState;
+  }
+  // The last parameters' test value, from the trainer (at evaluationBatchSize columns).
   if (result.last.test) final.lastTestPerplexity = result.last.test.perplexity;
   if (spec.level === "character") {
     if (result.final.valid.bitsPerCharacter !== undefined) final.validBitsPerCharacter = result.final.valid.bitsPerCharacter;
-    if (result.final.test?.bitsPerCharacter !== undefined) final.testBitsPerCharacter = result.final.test.bitsPerCharacter;
+    if (test?.bitsPerCharacter !== undefined) final.testBitsPerCharacter = test.bitsPerCharacter;
   }
   const validEvaluations = result.evaluations.filter((e) => e.split === "valid");
   const curves: Record<string, Curve> = {
@@ -258,8 +293,6 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
   if (result.synthesizerLossCurve) curves.synthesizerLoss = curveOf(result.synthesizerLossCurve);
   if (result.orthogonalityErrorCurve) curves.orthogonalityError = curveOf(result.orthogonalityErrorCurve);
   const extra: Record<string, unknown> = { corpus: corpus.name, vocabularySize: config.vocabularySize, trainTokens: corpus.train.length, modelSelection: result.selection };
-  // Compression and the extra evaluations read the parameters `final` reports (selected.rnnlab).
-  const selectedCheckpoint = () => selectedModelCheckpoints(checkpoints).load();
   if (result.gateHistograms) {
     const saturation = gateSaturationSummary(result.gateHistograms);
     extra.gateSaturation = saturation.byGate;
@@ -273,7 +306,7 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
       architecture: config,
       checkpoint,
       tokens: corpus.test,
-      batchSize: m.evaluationBatchSize,
+      batchSize: testBatchSize, // the layout of testPerplexity, so "uncompressed" equals it
       bptt: m.bptt,
       compression: spec.compression,
     });

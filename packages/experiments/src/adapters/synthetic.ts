@@ -26,11 +26,23 @@ export interface SyntheticTrainingSection {
 }
 
 function optimizer(t: SyntheticTrainingSection): OptimizerOptions {
-  if (t.optimizer === "adam") return { kind: "adam", weightDecay: t.weightDecay };
+  if (t.optimizer === "adam") {
+    // Adam has no momentum option: a non-zero value would be dropped silently (issue 17's config-reach test).
+    if (t.momentum !== 0) throw new Error(`train.momentum=${t.momentum} has no effect with train.optimizer="adam": set it to 0, or use rmsprop or sgd`);
+    return { kind: "adam", weightDecay: t.weightDecay };
+  }
   if (t.optimizer === "rmsprop") return { kind: "rmsprop", momentum: t.momentum, weightDecay: t.weightDecay };
   if (t.optimizer === "sgd") return { kind: "sgd", momentum: t.momentum, weightDecay: t.weightDecay };
   throw new Error(`train.optimizer="${t.optimizer}" must be adam, rmsprop or sgd`);
 }
+
+/**
+ * Test hook (issue 17's config-reach test): when set, called with the trainer config and the checkpoint
+ * cadence just before training starts; throwing from it stops the arm. Unset in every real run.
+ */
+export const syntheticTrainerProbe: {
+  observe?: (seen: { config: SyntheticTrainConfig; checkpointEverySteps: number }) => void;
+} = {};
 
 export async function runSyntheticArm(
   ctx: ArmContext<object>,
@@ -52,6 +64,7 @@ export async function runSyntheticArm(
     evaluationBatches: t.evaluationBatches,
     stepCurveCapacity: 256,
   };
+  syntheticTrainerProbe.observe?.({ config, checkpointEverySteps: t.checkpointEverySteps });
   const checkpoints = new CheckpointManager({ directory: ctx.runDir, everySteps: t.checkpointEverySteps, configHash: trainerConfigHash(config) });
   const resumedFrom = ctx.resume ? checkpointStep(checkpoints) : 0;
   const timer = new StepTimer();

@@ -8,7 +8,16 @@ import { evaluateTagger, trainTagger, type TaggedIds } from "@rnnlab/train";
 import { generatedNerSentences } from "../generated-data";
 import type { ArmContext, ArmOutcome, Curve } from "../types";
 import { StepTimer } from "./step-timer";
-import { epochTrainerSetup, type EpochTrainingSection } from "./translation";
+import { epochTrainerSetup, idsDigest, type EpochTrainingSection } from "./translation";
+
+/**
+ * Test hook (issue 17's config-reach test): when set, called with everything an arm hands to the trainer
+ * (trainer options, model, a digest of the encoded splits, the checkpoint cadence) just before training
+ * starts. Throwing from it stops the arm. Unset in every real run.
+ */
+export const taggerTrainerProbe: {
+  observe?: (seen: Record<string, unknown>) => void;
+} = {};
 
 export interface TaggingDataSection {
   /** "dataset" | "generated". */
@@ -66,6 +75,17 @@ export async function runTaggerArm(
     padToken: 0,
   };
   const { trainerOptions, checkpoints } = epochTrainerSetup(ctx, t, { model, data: d, trainSentences: data.train.length });
+  taggerTrainerProbe.observe?.({
+    trainerOptions,
+    model,
+    checkpointEverySteps: t.checkpointEverySteps,
+    train: idsDigest(ids(data.train)),
+    valid: idsDigest(ids(data.valid)),
+    test: idsDigest(ids(data.test)),
+    // The words behind the ids (e.g. data.lowercase can map words one-to-one and leave the ids as they were).
+    vocabulary: idsDigest({ references: vocabularies.words.tokens }),
+    tagNames,
+  });
   const timer = new StepTimer();
   const result = await trainTagger({
     ...trainerOptions,

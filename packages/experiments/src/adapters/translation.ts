@@ -28,9 +28,12 @@ import {
   traceTranslationGates,
   translationCompressionMatrices,
   type ParallelIds,
+  type DecodeOptions,
+  type LengthPenalty,
   type ResolvedTranslationConfig,
   type TranslationParams,
 } from "@rnnlab/train";
+import { sha256, stableStringify } from "../config";
 import { generatedParallelCorpus } from "../generated-data";
 import type { ArmContext, ArmOutcome, Curve } from "../types";
 import { StepTimer } from "./step-timer";
@@ -97,6 +100,49 @@ export interface CompressionSection {
   roundSteps?: number[];
 }
 
+/**
+ * How reported test BLEU (and every compressed model's BLEU) is decoded. Validation BLEU during training
+ * stays greedy (the trainer's default; it only draws the validation curve).
+ */
+export interface TranslationDecodingSection {
+  /** Beam width; 1 = greedy (batched argmax). */
+  beamSize: number;
+  /**
+   * Ranking of finished beam hypotheses (@rnnlab/train beam.ts): "average" = log P / length (EOS counted),
+   * "none" = raw log P, or "gnmt:<alpha>" = log P / ((5 + n)/6)^alpha.
+   */
+  lengthPenalty: string;
+}
+
+/** The decode options of a decoding section; a bad value is an error naming the key. */
+export function decodeOptionsOf(d: TranslationDecodingSection): DecodeOptions & { beamSize: number; lengthPenalty: LengthPenalty } {
+  if (!(Number.isInteger(d.beamSize) && d.beamSize >= 1)) throw new Error(`decoding.beamSize=${d.beamSize} must be a whole number >= 1 (1: greedy)`);
+  let lengthPenalty: LengthPenalty;
+  if (d.lengthPenalty === "none" || d.lengthPenalty === "average") lengthPenalty = { kind: d.lengthPenalty };
+  else if (/^gnmt:/.test(d.lengthPenalty) && Number.isFinite(Number(d.lengthPenalty.slice(5))) && d.lengthPenalty.length > 5) {
+    lengthPenalty = { kind: "gnmt", alpha: Number(d.lengthPenalty.slice(5)) };
+  } else throw new Error(`decoding.lengthPenalty="${d.lengthPenalty}" must be "none", "average" or "gnmt:<alpha>" (e.g. gnmt:0.6)`);
+  // Greedy search has one hypothesis, so nothing to rank: a penalty there would be dropped silently.
+  if (d.beamSize === 1 && lengthPenalty.kind !== "none") throw new Error(`decoding.lengthPenalty="${d.lengthPenalty}" has no effect at decoding.beamSize=1 (greedy): set it to "none" or use a beam`);
+  return { beamSize: d.beamSize, lengthPenalty, search: d.beamSize === 1 ? "greedy" : "beam" };
+}
+
+/**
+ * Test hook (issue 17's config-reach test): when set, called with everything an arm hands to the trainer
+ * (trainer options, model, a digest of the encoded splits, the checkpoint cadence) and to the test
+ * evaluation (decoding, compression) just before training starts. Throwing from it stops the arm.
+ */
+export const translationTrainerProbe: {
+  observe?: (seen: Record<string, unknown>) => void;
+} = {};
+
+/** Sizes and a digest of encoded sentences (the probe's view of a split). */
+export function idsDigest(split: { source?: readonly ArrayLike<number>[]; target?: readonly ArrayLike<number>[]; words?: readonly ArrayLike<number>[]; tags?: readonly ArrayLike<number>[]; references?: readonly string[] }): { sentences: number; digest: string } {
+  const lists = Object.fromEntries(Object.entries(split).map(([k, v]) => [k, (v as unknown[]).map((x) => (typeof x === "string" ? x : Array.from(x as ArrayLike<number>)))]));
+  const first = Object.values(lists)[0] as unknown[] | undefined;
+  return { sentences: first?.length ?? 0, digest: sha256(stableStringify(lists)).slice(0, 16) };
+}
+
 type Splits = Record<"train" | "valid" | "test", ParallelSplit>;
 
 function loadSplits(d: TranslationDataSection): Splits {
@@ -133,6 +179,8 @@ export async function runTranslationArm(
     train: EpochTrainingSection;
     gate?: GateConfig;
     dropout?: DropoutConfig;
+    /** Decoding of test BLEU (and of the compressed models' BLEU); absent: greedy. */
+    decoding?: TranslationDecodingSection;
     compression?: CompressionSection;
     /** Extra evaluation of the trained model (e.g. a per-word gate map); merged into the outcome's `extra`. */
     evaluateTrained?: (trained: {
@@ -169,6 +217,18 @@ export async function runTranslationArm(
     endToken: END_ID,
   };
   const { trainerOptions, checkpoints } = epochTrainerSetup(ctx, t, { model, data: d, trainPairs: train.source.length });
+  const decode = decodeOptionsOf(spec.decoding ?? { beamSize: 1, lengthPenalty: "none" });
+  translationTrainerProbe.observe?.({
+    trainerOptions,
+    model,
+    checkpointEverySteps: t.checkpointEverySteps,
+    train: idsDigest(ids(train)),
+    valid: idsDigest(ids(valid)),
+    test: idsDigest(ids(test)),
+    vocabulary: { source: idsDigest({ references: sourceVocabulary.tokens }), target: idsDigest({ references: targetVocabulary.tokens }) },
+    decode,
+    compression: spec.compression ?? null,
+  });
   const timer = new StepTimer();
   const result = await trainTranslation({
     ...trainerOptions,
@@ -185,7 +245,7 @@ export async function runTranslationArm(
   });
   try {
     const testIds = ids(test);
-    const bleu = evaluateTranslationBleu(result.config, result.params, testIds, detokenize);
+    const bleu = evaluateTranslationBleu(result.config, result.params, testIds, detokenize, decode);
     // G2-LSTM's figure: gates of the decoder's first layer, teacher-forced over real (unpadded) positions.
     const tracer = new GateTracer();
     traceTranslationGates(result.config, result.params, testIds, tracer);
@@ -193,6 +253,8 @@ export async function runTranslationArm(
     const final: Record<string, number> = {
       ...Object.fromEntries(Object.entries(result.final).filter(([, v]) => typeof v === "number")),
       testBleu: bleu.bleu.score,
+      // The decoding of every BLEU in `final` (1: greedy); extra.decoding names the length penalty.
+      testBeamSize: decode.beamSize,
       testLoss: loss.loss,
       testPerplexity: loss.perplexity,
       steps: result.steps,
@@ -216,7 +278,7 @@ export async function runTranslationArm(
       for (const [name, method, parameter] of runs) {
         const compressed = compressGateBlocks(result.params as never, { method, parameter, matrices });
         try {
-          const score = evaluateTranslationBleu(result.config, compressed.params as unknown as TranslationParams, testIds, detokenize).bleu.score;
+          const score = evaluateTranslationBleu(result.config, compressed.params as unknown as TranslationParams, testIds, detokenize, decode).bleu.score;
           compression[name] = score;
           final[name] = score;
         } finally {
@@ -240,6 +302,8 @@ export async function runTranslationArm(
         trainPairs: train.source.length,
         vocabulary: { source: sourceVocabulary.tokens.length, target: targetVocabulary.tokens.length },
         bleuSignature: bleu.bleu.signature,
+        // Test BLEU's decoding; validation BLEU (the validBleu curve) is greedy.
+        decoding: { search: decode.search, beamSize: decode.beamSize, lengthPenalty: decode.lengthPenalty, validation: "greedy" },
         sampleHypotheses: bleu.hypotheses.slice(0, 3),
         gateSaturation: saturation.byGate,
         gateHistograms: { "decoder.layer0": gateHistograms["decoder.layer0"] },

@@ -13,10 +13,13 @@ import { smokeLanguageModel } from "../g2lstm/common";
 import { registerExperiment } from "../registry";
 import type { NormalizationArm } from "./synthetic";
 
+type CharPtbArm = Pick<NormalizationArm, "normalization" | "window">;
+
 export interface AtnCharPtbConfig {
   data: LanguageModelDataSection;
   model: LanguageModelSection & { recurrentInit: string; inputInit: string };
-  arms: { lstm: NormalizationArm; layerNorm: NormalizationArm; atn: NormalizationArm };
+  /** Initialisation is model-wide here (model.inputInit / recurrentInit), so the arms choose the norm only. */
+  arms: { lstm: CharPtbArm; layerNorm: CharPtbArm; atn: CharPtbArm };
 }
 
 /** ptb/main.py: 1 layer, emsize 200, tied (effective hidden 200), Adam 1e-2, clip 3, batch 32, bptt 220, 150 epochs, k = 20. */

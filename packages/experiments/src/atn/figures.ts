@@ -10,6 +10,7 @@
 import { lineFigure, type FigureSpec, type Series } from "@rnnlab/plots";
 import { meanCurve } from "../report";
 import type { ExperimentResult } from "../results";
+import { compareArms, type ClaimCheck } from "../verdict";
 import type { NormalizationArm } from "./synthetic";
 
 /** Readable arm names for legends and tables. */
@@ -133,4 +134,40 @@ export function atnSummaryRows(result: ExperimentResult): Record<string, string 
     }
     return row;
   });
+}
+
+/**
+ * The claims as verdicts on the primary metric (docs/papers/README.md, "How verdicts are decided"): ATN-LSTM
+ * beats LN-LSTM, and LN-LSTM beats the plain LSTM; for the window sweep every ATN window k > 1 beats LN
+ * (the sweep's own k = 1 arm when it has one, else `reference`'s LN arm, which must share its seeds and data,
+ * e.g. atn/adding for atn/window). The trivial baseline of a synthetic task is the did-not-learn reference.
+ */
+export function atnVerdicts(result: ExperimentResult, reference?: ExperimentResult): ClaimCheck[] {
+  const metric = result.primaryMetric.name;
+  const lowerIsBetter = result.primaryMetric.lowerIsBetter;
+  const baseline = metric === "testLoss" ? atnBaseline(result) : undefined;
+  const trivial = baseline === undefined ? undefined : { value: baseline, label: "trivial (memoryless) baseline" };
+  const labels = Object.fromEntries([...Object.keys(result.arms), ...Object.keys(reference?.arms ?? {})].map((arm) => [arm, armLabel(result.arms[arm] ? result : reference!, arm)]));
+  const windowArms = Object.keys(result.arms).filter((arm) => /^k\d+$/.test(arm));
+  if (windowArms.length === 0) {
+    return [
+      compareArms(result, { claim: `ATN-LSTM reaches a lower final ${metric} than LN-LSTM`, metric, lowerIsBetter, arm: "atn", baselineArm: "layerNorm", trivial, labels }),
+      compareArms(result, { claim: `LN-LSTM reaches a lower final ${metric} than the plain LSTM`, metric, lowerIsBetter, arm: "layerNorm", baselineArm: "lstm", trivial, labels }),
+    ];
+  }
+  const own = windowArms.find((arm) => armWindow(result, arm) === 1);
+  return windowArms
+    .filter((arm) => arm !== own)
+    .map((arm) =>
+      compareArms(result, {
+        claim: `ATN-LSTM with window k = ${armWindow(result, arm)} reaches a lower final ${metric} than LN-LSTM`,
+        metric,
+        lowerIsBetter,
+        arm,
+        baselineArm: own ?? "layerNorm",
+        baselineResult: own ? undefined : reference,
+        trivial,
+        labels,
+      }),
+    );
 }

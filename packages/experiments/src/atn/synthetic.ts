@@ -5,7 +5,10 @@
  * ATN (docs/papers/atn.md, authors' atn_lstm.py): for the last n ≤ k pre-activations a_s of the same example,
  *   μ_t = mean_{s,j} a_s[j],  σ²_t = mean_{s,j} (a_s[j] − μ_t)²,  ATN(a_t) = γ ⊙ (a_t − μ_t)/√(σ²_t + 1e-5) + β
  * LN-LSTM with N = ATN: [f,i,o,g] = N_hh(U h + b_h) + N_ih(W x + b_x),  h = σ(o) ⊙ tanh(N_c(c)); k = 1 is LN.
- * Init as in the code: U = [I I I I] (identity per gate).
+ * Init as in the code: LN/ATN arms W orthogonal, U = [I I I I] (identity per gate); the LSTM arm is
+ * nn.LSTMCell (W, U uniform); no forget-gate offset anywhere (forgetBias 0).
+ * DEVIATION: biases start at 0 (nn.LSTMCell draws its two biases uniformly); the adding task's linear head is
+ * U(±1/√H) here, Kaiming-normal in the authors' code.
  * Measured: test loss against the trivial baseline (adding MSE 1/6; copying 10·ln 8/(T+20)), and the
  * first evaluation step below it. atn/window sweeps k on the adding task.
  *
@@ -23,12 +26,19 @@ export interface NormalizationArm {
   normalization: string;
   /** ATN window k (assortedTime only). */
   window: number;
+  /**
+   * Initialisation as the authors' code has it per arm (docs/papers/atn.md): the plain LSTM arm is PyTorch's
+   * nn.LSTMCell (W, U uniform); the LN/ATN cell (atn_lstm.py) has W orthogonal and U = [I I I I].
+   */
+  inputInit: string;
+  recurrentInit: string;
 }
 
 export interface AtnSyntheticConfig<Arms = Record<string, NormalizationArm>> {
   /** Adding/denoise: sequence length T; copying: delay L. */
   task: { length: number; dataSymbols: number };
-  model: { hiddenSize: number; recurrentInit: string };
+  /** forgetBias 0: no arm of the authors' code offsets the forget gate's bias (docs/papers/atn.md). */
+  model: { hiddenSize: number; forgetBias: number };
   train: SyntheticTrainingSection;
   arms: Arms;
   /** atn/window only: the ATN windows k to run, one arm `k<k>` each (arms is then empty). */
@@ -40,14 +50,16 @@ export function armSettings(config: { arms: Readonly<Record<string, Normalizatio
   if (config.windows) {
     const k = Number(arm.slice(1));
     if (!arm.startsWith("k") || !config.windows.includes(k)) throw new Error(`arm "${arm}" is not one of windows=${JSON.stringify(config.windows)} (arms are named k<window>)`);
-    return { normalization: "assortedTime", window: k };
+    return { normalization: "assortedTime", window: k, ...NORMALIZED_INIT };
   }
   const settings = config.arms[arm];
   if (!settings) throw new Error(`arm "${arm}" is not in arms (${Object.keys(config.arms).join(", ")})`);
   return settings;
 }
 
-function cellOf(arm: NormalizationArm, recurrentInit: string): RecurrentCellConfig {
+function cellOf(arm: NormalizationArm, model: AtnSyntheticConfig["model"]): RecurrentCellConfig {
+  const { recurrentInit, inputInit } = arm;
+  const { forgetBias } = model;
   const normalization =
     arm.normalization === "none"
       ? { kind: "none" as const }
@@ -57,15 +69,21 @@ function cellOf(arm: NormalizationArm, recurrentInit: string): RecurrentCellConf
           ? { kind: "assortedTime" as const, window: arm.window }
           : undefined;
   if (!normalization) throw new Error(`arms.*.normalization="${arm.normalization}" must be none, layer or assortedTime`);
-  if (recurrentInit !== "identity" && recurrentInit !== "uniform") throw new Error(`model.recurrentInit="${recurrentInit}" must be identity or uniform`);
-  return { kind: "lstm", normalization, recurrentInit };
+  if (recurrentInit !== "identity" && recurrentInit !== "uniform") throw new Error(`arms.*.recurrentInit="${recurrentInit}" must be identity or uniform`);
+  if (inputInit !== "uniform" && inputInit !== "orthogonal") throw new Error(`arms.*.inputInit="${inputInit}" must be uniform or orthogonal`);
+  return { kind: "lstm", normalization, recurrentInit, inputInit, forgetBias };
 }
 
-function threeArms(window: number) {
+/** The authors' LN/ATN cell (atn_lstm.py): W orthogonal, U identity blocks. */
+const NORMALIZED_INIT = { inputInit: "orthogonal", recurrentInit: "identity" };
+/** The authors' plain LSTM arm is torch.nn.LSTMCell: W and U uniform (its biases are uniform too; ours are 0, a DEVIATION). */
+const LSTM_CELL_INIT = { inputInit: "uniform", recurrentInit: "uniform" };
+
+function threeArms(window: number): Record<string, NormalizationArm> {
   return {
-    lstm: { normalization: "none", window: 1 },
-    layerNorm: { normalization: "layer", window: 1 },
-    atn: { normalization: "assortedTime", window },
+    lstm: { normalization: "none", window: 1, ...LSTM_CELL_INIT },
+    layerNorm: { normalization: "layer", window: 1, ...NORMALIZED_INIT },
+    atn: { normalization: "assortedTime", window, ...NORMALIZED_INIT },
   };
 }
 
@@ -102,13 +120,18 @@ function register(
     plotCurves: ["testLoss", "trainLoss"],
     runArm: (ctx) => {
       const c = ctx.config;
+      // Every setting must act (issue 17's config-reach test): refuse the ones this task or arm would ignore.
+      if (kind === "adding" && c.task.dataSymbols !== 0) throw new Error(`task.dataSymbols=${c.task.dataSymbols} has no effect on the adding task (its inputs are numbers and markers): set it to 0`);
+      const settings = armSettings(c, ctx.arm);
+      if (settings.normalization !== "assortedTime" && settings.window !== 1)
+        throw new Error(`arms.${ctx.arm}.window=${settings.window} only applies to normalization "assortedTime" (layer norm is its window 1): set it to 1`);
       const task: SyntheticTask =
         kind === "adding"
           ? { kind, length: c.task.length }
           : kind === "copying"
             ? { kind, delay: c.task.length, dataSymbols: c.task.dataSymbols }
             : { kind, length: c.task.length, dataSymbols: c.task.dataSymbols };
-      return runSyntheticArm(ctx, { task, cell: cellOf(armSettings(c, ctx.arm), c.model.recurrentInit), hiddenSize: c.model.hiddenSize, train: c.train });
+      return runSyntheticArm(ctx, { task, cell: cellOf(armSettings(c, ctx.arm), c.model), hiddenSize: c.model.hiddenSize, train: c.train });
     },
   });
 }
@@ -116,7 +139,7 @@ function register(
 /** adding_problem.py: T = 100, hidden 60, RMSprop 1e-3, batch 50, 100k sequences × 10 epochs, k = 25. */
 export const atnAddingBase: AtnSyntheticConfig = {
   task: { length: 100, dataSymbols: 0 },
-  model: { hiddenSize: 60, recurrentInit: "identity" },
+  model: { hiddenSize: 60, forgetBias: 0 },
   train: {
     layers: 1,
     batchSize: 50,
@@ -159,7 +182,7 @@ register(
 /** copy_problem.py: L = 100, K = 10, hidden 68, batch 128, 4000 iterations, RMSprop 2e-4 momentum 0.9, k = 45. */
 export const atnCopyingBase: AtnSyntheticConfig = {
   task: { length: 100, dataSymbols: 8 },
-  model: { hiddenSize: 68, recurrentInit: "identity" },
+  model: { hiddenSize: 68, forgetBias: 0 },
   train: {
     layers: 1,
     batchSize: 128,
@@ -195,7 +218,7 @@ register(
 /** No ATN denoise script exists; the NC-GRU repo's denoise task and settings (T = 200, batch 128, 10k iterations, Adam 1e-3). */
 export const atnDenoiseBase: AtnSyntheticConfig = {
   task: { length: 200, dataSymbols: 9 },
-  model: { hiddenSize: 68, recurrentInit: "identity" },
+  model: { hiddenSize: 68, forgetBias: 0 },
   train: {
     layers: 1,
     batchSize: 128,

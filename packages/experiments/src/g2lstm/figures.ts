@@ -11,6 +11,7 @@ import { histogramDensity } from "@rnnlab/metrics";
 import { lineFigure, type FigureSpec } from "@rnnlab/plots";
 import { meanCurve } from "../report";
 import type { ExperimentResult, RunRecord } from "../results";
+import { compareArms, type ClaimCheck } from "../verdict";
 import type { GateMap } from "./gate-map";
 
 type Row = Record<string, string | number | null>;
@@ -319,4 +320,72 @@ export function g2CompressionSweepRows(result: ExperimentResult): Row[] {
     }
   }
   return rows;
+}
+
+/** A "no loss" claim tolerates a loss of this share of the reference arm's mean (the paper's own arm differences are ~1–2%). */
+export const G2_NO_LOSS_MARGIN = 0.02;
+
+/**
+ * The paper's three claims, checked on a result's per-seed finals (docs/papers/README.md, "How verdicts are
+ * decided"): G2 vs the baseline LSTM on gate saturation (share of first-layer gate values below 0.1 or above
+ * 0.9; higher = more binary), on the change under each compression of the results table (Round and
+ * Round & Clip at the table's grid step, SVD and SVD+), and on the task metric (no loss).
+ */
+export function g2Verdicts(result: ExperimentResult, roundStep?: number): { saturation: ClaimCheck[]; compression: ClaimCheck[]; accuracy: ClaimCheck[] } {
+  const labels = ARM_LABELS;
+  const metric = result.primaryMetric.name;
+  const lowerIsBetter = result.primaryMetric.lowerIsBetter;
+  const saturation = (["inputGateSaturated", "forgetGateSaturated"] as const).map((m) =>
+    compareArms(result, {
+      claim: `G2-LSTM's ${m.startsWith("input") ? "input" : "forget"} gate is more often near 0 or 1 than the baseline's`,
+      metric: m,
+      lowerIsBetter: false,
+      arm: "g2",
+      baselineArm: "baseline",
+      labels,
+    }),
+  );
+  const { roundSteps, svdRanks } = g2CompressionSettings(result);
+  const r = roundStep ?? roundSteps[Math.floor((roundSteps.length - 1) / 2)];
+  const ranks = svdRanks.length ? [Math.max(...svdRanks), Math.min(...svdRanks)] : [];
+  const settings: [string, number | undefined, number][] = [
+    ["Round", r, 1],
+    ["Round & Clip", r, 2],
+    ...ranks.map((k, j): [string, number | undefined, number] => [j === 0 ? "SVD" : "SVD+", k, 3 + j]),
+  ];
+  const compression: ClaimCheck[] = [];
+  for (const [name, p, column] of settings) {
+    if (p === undefined) continue;
+    const keys = compressionKeys(result, r ?? 0, [ranks[0] ?? 0, ranks[1] ?? 0]);
+    const key = keys[column];
+    const setting = name.startsWith("SVD") ? `rank ${p}` : `r = ${p}`;
+    compression.push(
+      compareArms(result, {
+        claim: `${name} (${setting}) changes G2-LSTM's test ${translationOr(result, "BLEU", "perplexity")} less than the baseline's`,
+        metric: { name: `change under ${name} ${setting}`, of: (f) => (typeof f[key] === "number" && typeof f[keys[0]] === "number" ? f[key] - f[keys[0]] : undefined) },
+        lowerIsBetter,
+        arm: "g2",
+        baselineArm: "baseline",
+        labels,
+      }),
+    );
+  }
+  const reference = result.arms.baseline?.summary[metric]?.mean;
+  const accuracy = ["g2", "sharpened"].map((arm) =>
+    compareArms(result, {
+      claim: `${labels[arm]} loses no test ${translationOr(result, "BLEU", "perplexity")} against the baseline (tolerated loss: ${G2_NO_LOSS_MARGIN * 100}% of the baseline's mean)`,
+      metric,
+      lowerIsBetter,
+      arm,
+      baselineArm: "baseline",
+      direction: "noWorse",
+      margin: reference !== undefined && Number.isFinite(reference) ? G2_NO_LOSS_MARGIN * Math.abs(reference) : 0,
+      labels,
+    }),
+  );
+  return { saturation, compression, accuracy };
+}
+
+function translationOr(result: ExperimentResult, translation: string, lm: string): string {
+  return isTranslation(result) ? translation : lm;
 }

@@ -9,7 +9,7 @@
  * (the shared data README's fallback), word-level vocabularies instead of 25k BPE, and Adam instead of
  * Adadelta (not in @rnnlab/train).
  */
-import { runTranslationArm, type CompressionSection, type EpochTrainingSection, type TranslationDataSection, type TranslationModelSection } from "../adapters/translation";
+import { runTranslationArm, type CompressionSection, type EpochTrainingSection, type TranslationDataSection, type TranslationDecodingSection, type TranslationModelSection } from "../adapters/translation";
 import { registerExperiment } from "../registry";
 import { g2GateConfig, type GateArm } from "./common";
 import { translationGateMap } from "./gate-map";
@@ -18,6 +18,8 @@ export interface G2TranslationConfig {
   data: TranslationDataSection;
   model: TranslationModelSection;
   train: EpochTrainingSection;
+  /** Decoding of test BLEU and of every compressed model's BLEU. */
+  decoding: TranslationDecodingSection;
   compression: CompressionSection;
   /** The gate map figure: the first `sentences` test pairs whose reference has at most maxWords words. */
   gateMap: { sentences: number; maxWords: number };
@@ -37,6 +39,11 @@ export const g2TranslationBase: G2TranslationConfig = {
     clipNorm: 1,
     checkpointEverySteps: 1000,
   },
+  // The authors' BLEU (machine-translation/libs/utility/translate.py, translate_dev_get_bleu, called by
+  // translate_compressed.py with alpha = 1.0): beam search, k = 5 (_translate_whole's default; translate.py's
+  // main() too), the best finished hypothesis by score / len^alpha = log P / length with EOS counted, which is
+  // our "average". Issue 17: reported BLEU must not be greedy.
+  decoding: { beamSize: 5, lengthPenalty: "average" },
   // The NMT script's commented-out calls use k ∈ {10000, 1000, 100, 1} and ranks {256, 128, 32, 16}.
   compression: { precisionLevels: [1000, 100, 1], svdRanks: [128, 32], roundSteps: [] },
   gateMap: { sentences: 3, maxWords: 15 },
@@ -57,6 +64,8 @@ registerExperiment<G2TranslationConfig>({
       data: { source: "generated", trainPairs: 120, validPairs: 10, testPairs: 10, maxVocabulary: 100 },
       model: { embeddingSize: 8, hiddenSize: 8 },
       train: { epochs: 1, batchSize: 16, learningRate: 0.01, checkpointEverySteps: 4 },
+      // Beam 2 keeps the smoke run fast and still exercises beam search with length normalisation.
+      decoding: { beamSize: 2 },
       compression: { precisionLevels: [], roundSteps: [0.1], svdRanks: [4, 2] },
       gateMap: { sentences: 2, maxWords: 15 },
     },
@@ -93,6 +102,7 @@ registerExperiment<G2TranslationConfig>({
       data: c.data,
       model: c.model,
       train: c.train,
+      decoding: c.decoding,
       gate: g2GateConfig(c.arms[ctx.arm as keyof G2TranslationConfig["arms"]]),
       compression: { precisionLevels: [...c.compression.precisionLevels], svdRanks: [...c.compression.svdRanks], roundSteps: [...(c.compression.roundSteps ?? [])] },
       // The gate map: per-position mean i/f gates of the decoder's first layer, teacher-forced on test pairs.

@@ -10,6 +10,7 @@
 import { lineFigure, type FigureSpec, type Series } from "@rnnlab/plots";
 import { meanCurve } from "../report";
 import type { ExperimentResult } from "../results";
+import { compareArms, compareToValue, type ClaimCheck } from "../verdict";
 
 /** Readable arm names for legends. */
 export const NCGRU_ARM_LABELS: Record<string, string> = {
@@ -17,6 +18,11 @@ export const NCGRU_ARM_LABELS: Record<string, string> = {
   ncgru: "NC-GRU(U_c)",
   ncgruReset: "NC-GRU(U_c, U_r)",
   lstm: "LSTM",
+  scornn: "scoRNN",
+  gruMatched: "GRU (parameter-matched)",
+  order1: "Neumann order 1",
+  order2: "Neumann order 2",
+  order3: "Neumann order 3",
 };
 
 const label = (arm: string) => NCGRU_ARM_LABELS[arm] ?? arm;
@@ -105,4 +111,40 @@ export function largestOrthogonalityErrorsMarkdown(result: ExperimentResult): st
   const parts = Object.entries(errors).map(([arm, v]) => `${label(arm)} ${v.toExponential(2)}`);
   if (parts.length === 0) return `${result.id}: no orthogonality error recorded.`;
   return `**Largest ‖UᵀU − I‖_F** over every step and seed of ${result.id} (${result.preset} preset): ${parts.join(", ")}.`;
+}
+
+/** "Nearly orthogonal": the largest ‖UᵀU − I‖_F of a run, over every step, stays below this. */
+export const NCGRU_ORTHOGONALITY_TOLERANCE = 0.05;
+
+/**
+ * The claims as verdicts (docs/papers/README.md, "How verdicts are decided"): each NC-GRU arm reaches a lower
+ * final primary metric than GRU, than the parameter-matched GRU (when the result has that arm) and than
+ * LSTM; and each NC-GRU arm's largest orthogonality error stays below NCGRU_ORTHOGONALITY_TOLERANCE. The
+ * trivial baseline of a synthetic task is the did-not-learn reference.
+ */
+export function ncgruVerdicts(result: ExperimentResult): { accuracy: ClaimCheck[]; orthogonality: ClaimCheck[] } {
+  const metric = result.primaryMetric.name;
+  const lowerIsBetter = result.primaryMetric.lowerIsBetter;
+  const baseline = metric === "testLoss" ? finalValue(result, "baseline") : undefined;
+  const trivial = baseline === undefined ? undefined : { value: baseline, label: "trivial baseline" };
+  const labels = NCGRU_ARM_LABELS;
+  // Only the arms the result has (any set of arms: e.g. ncgru/neumann has neither NC-GRU vs GRU pair).
+  const present = (arms: string[]) => arms.filter((arm) => result.arms[arm]);
+  const references = present(["gru", "gruMatched", "lstm", "scornn"]);
+  const accuracy = present(["ncgru", "ncgruReset"]).flatMap((arm) =>
+    references.map((reference) =>
+      compareArms(result, { claim: `${labels[arm as keyof typeof labels]} reaches a lower final ${metric} than ${labels[reference as keyof typeof labels]}`, metric, lowerIsBetter, arm, baselineArm: reference, trivial, labels }),
+    ),
+  );
+  const orthogonality = present(["ncgru", "ncgruReset", "scornn", "order1", "order2", "order3"]).map((arm) =>
+    compareToValue(result, {
+      claim: `${labels[arm as keyof typeof labels]} stays nearly orthogonal: its largest ‖UᵀU − I‖_F over training is below ${NCGRU_ORTHOGONALITY_TOLERANCE}`,
+      metric: { name: "largest ‖UᵀU − I‖_F", of: (f, run) => f.maxOrthogonalityError ?? (run.curves.orthogonalityError?.value.length ? Math.max(...run.curves.orthogonalityError.value) : undefined) },
+      arm,
+      value: NCGRU_ORTHOGONALITY_TOLERANCE,
+      lowerIsBetter: true,
+      labels,
+    }),
+  );
+  return { accuracy, orthogonality };
 }

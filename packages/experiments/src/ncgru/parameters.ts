@@ -5,11 +5,12 @@
  *   LSTM:             I·4H + H·4H + 4H
  *   NC-GRU(U_c):      I·3H + H·2H (U_r, U_z) + 2H + H(H−1)/2 (skew A of U_c) + H (modReLU bias)
  *   NC-GRU(U_c, U_r): I·3H + H·H (U_z) + 2H + 2·H(H−1)/2 (two skew A) + H
+ *   scoRNN:           I·H + H(H−1)/2 (skew A of U) + H (modReLU bias)      (cells' scornn.ts: no other bias)
  * plus the linear head H·O + O. An orthogonal matrix counts its free parameters (the strict upper
  * triangle of A), not the H² entries of U; D is fixed.
  */
 export interface ParameterCountArm {
-  /** "gru" | "lstm" | "nc-gru". */
+  /** "gru" | "lstm" | "nc-gru" | "scornn". */
   cell: string;
   hiddenSize: number;
   /** NC-GRU only: U_r orthogonal too. */
@@ -26,5 +27,6 @@ export function armParameterCount(arm: ParameterCountArm, inputSize: number, out
   if (arm.cell === "gru") return I * 3 * H + H * 3 * H + 6 * H + head;
   if (arm.cell === "lstm") return I * 4 * H + H * 4 * H + 4 * H + head;
   if (arm.cell === "nc-gru") return arm.orthogonalReset ? I * 3 * H + H * H + 2 * H + 2 * skew + H + head : I * 3 * H + H * 2 * H + 2 * H + skew + H + head;
-  throw new Error(`armParameterCount: cell="${arm.cell}" must be gru, lstm or nc-gru`);
+  if (arm.cell === "scornn") return I * H + skew + H + head;
+  throw new Error(`armParameterCount: cell="${arm.cell}" must be gru, lstm, nc-gru or scornn`);
 }

@@ -12,6 +12,7 @@
 import { lineFigure, type FigureSpec, type Series } from "@rnnlab/plots";
 import { meanCurve } from "../report";
 import type { ExperimentResult } from "../results";
+import { compareArms, compareRatio, type ClaimCheck, type MetricSpec } from "../verdict";
 
 type Row = Record<string, string | number | null>;
 
@@ -182,4 +183,49 @@ export function sdropoutSummaryRows(results: ExperimentResult[]): Row[] {
     }
   }
   return rows;
+}
+
+/** A "no loss" claim tolerates a loss of this share of the per-element arm's mean (stated before the runs). */
+export const SDROPOUT_NO_LOSS_MARGIN = 0.02;
+
+/** Seconds per step of one run: the measured secondsPerStep, else trainSeconds / steps (includes evaluation). */
+const runStepSeconds: MetricSpec = {
+  name: "secondsPerStep",
+  of: (f) => (Number.isFinite(f.secondsPerStep) ? f.secondsPerStep : Number.isFinite(f.trainSeconds) && f.steps > 0 ? f.trainSeconds / f.steps : undefined),
+};
+
+/**
+ * The paper's claim per structured arm, checked against the per-element arm at the same rate (docs/papers/README.md,
+ * "How verdicts are decided"): faster per step (the mean per-seed speedup's interval above 1; the paper's
+ * range is shown beside it) and no loss of the primary metric (tolerated loss: SDROPOUT_NO_LOSS_MARGIN of the
+ * per-element mean).
+ */
+export function sdropoutVerdicts(result: ExperimentResult): { speed: ClaimCheck[]; quality: ClaimCheck[] } {
+  const metric = result.primaryMetric.name;
+  const speed: ClaimCheck[] = [];
+  const quality: ClaimCheck[] = [];
+  for (const arm of Object.keys(result.arms).filter((a) => a.startsWith("structured"))) {
+    const reference = arm.replace(/^(structured-window|structured)/, "elementwise");
+    speed.push(
+      compareRatio(result, {
+        claim: `${arm} trains faster per step than ${reference} (paper: ${SDROPOUT_PAPER_SPEEDUP.low}–${SDROPOUT_PAPER_SPEEDUP.high}× over its tasks)`,
+        metric: runStepSeconds,
+        arm,
+        baselineArm: reference,
+      }),
+    );
+    const mean = result.arms[reference]?.summary[metric]?.mean;
+    quality.push(
+      compareArms(result, {
+        claim: `${arm} loses no ${metric} against ${reference} (tolerated loss: ${SDROPOUT_NO_LOSS_MARGIN * 100}% of ${reference}'s mean)`,
+        metric,
+        lowerIsBetter: result.primaryMetric.lowerIsBetter,
+        arm,
+        baselineArm: reference,
+        direction: "noWorse",
+        margin: mean !== undefined && Number.isFinite(mean) ? SDROPOUT_NO_LOSS_MARGIN * Math.abs(mean) : 0,
+      }),
+    );
+  }
+  return { speed, quality };
 }

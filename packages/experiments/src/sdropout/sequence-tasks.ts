@@ -8,7 +8,7 @@
  */
 import type { DropoutConfig } from "@rnnlab/cells";
 import { runTaggerArm, type TaggerModelSection, type TaggingDataSection } from "../adapters/tagger";
-import { runTranslationArm, type EpochTrainingSection, type TranslationDataSection, type TranslationModelSection } from "../adapters/translation";
+import { runTranslationArm, type EpochTrainingSection, type TranslationDataSection, type TranslationDecodingSection, type TranslationModelSection } from "../adapters/translation";
 import { registerExperiment } from "../registry";
 import type { DropoutArm } from "./ptb";
 
@@ -19,6 +19,9 @@ function arms(rate: number): Arms {
 }
 
 function dropoutOf(arm: DropoutArm): DropoutConfig | undefined {
+  if (!["none", "elementwise", "structured"].includes(arm.kind)) throw new Error(`arms.*.kind="${arm.kind}" must be elementwise, structured or none`);
+  // A rate under kind "none" would be ignored silently (issue 17's config-reach test).
+  if (arm.kind === "none" && arm.rate !== 0) throw new Error(`arms.*.rate=${arm.rate} has no effect with kind "none": set it to 0`);
   if (arm.kind === "none" || arm.rate === 0) return undefined;
   if (arm.kind === "elementwise") return { kind: "elementwise", rate: arm.rate };
   if (arm.kind === "structured") return { kind: "structured", rate: arm.rate };
@@ -31,6 +34,8 @@ export interface SdTranslationConfig {
   data: TranslationDataSection;
   model: TranslationModelSection;
   train: EpochTrainingSection;
+  /** Decoding of test BLEU. */
+  decoding: TranslationDecodingSection;
   arms: Arms;
 }
 
@@ -39,6 +44,11 @@ export const sdTranslationBase: SdTranslationConfig = {
   data: { source: "dataset", dataset: "iwslt14_de_en", maxVocabulary: 50000, maxLength: 50, trainPairs: 0, validPairs: 0, testPairs: 0 },
   model: { embeddingSize: 500, hiddenSize: 500, layers: 2, inputFeeding: true },
   train: { epochs: 13, batchSize: 64, optimizer: "sgd", learningRate: 1, weightDecay: 0, clipNorm: 5, checkpointEverySteps: 1000 },
+  // Issue 17: reported BLEU from beam search, width 5, hypotheses ranked by log P / length (EOS counted), as
+  // g2lstm/translation's authors do (their translate.py: k = 5, score / len). The paper's decoding is unknown
+  // [U]; OpenNMT-py's translate.py also uses beam 5 but ranks by raw log P (no length penalty) by default [R],
+  // so this is our choice, shared with g2lstm/translation so that both report BLEU the same way.
+  decoding: { beamSize: 5, lengthPenalty: "average" },
   arms: arms(0.3),
 };
 
@@ -52,6 +62,8 @@ registerExperiment<SdTranslationConfig>({
       data: { source: "generated", trainPairs: 120, validPairs: 10, testPairs: 10, maxVocabulary: 100 },
       model: { embeddingSize: 8, hiddenSize: 8, layers: 1 },
       train: { epochs: 1, batchSize: 16, optimizer: "adam", learningRate: 0.01, checkpointEverySteps: 4 },
+      // Beam 2 keeps the smoke run fast and still exercises beam search with length normalisation.
+      decoding: { beamSize: 2 },
     },
     // As g2lstm/translation's cpu preset (Multi30k pairs of at most 25 tokens, 447 steps of 64 per epoch, one
     // 128-unit layer, 3 epochs): a first 2-layer, 2-epoch run stayed near BLEU 0.5 (still on the plateau the
@@ -72,7 +84,7 @@ registerExperiment<SdTranslationConfig>({
   runArm: (ctx) => {
     const c = ctx.config;
     const dropout = dropoutOf(c.arms[ctx.arm as keyof Arms]);
-    return runTranslationArm(ctx, { data: c.data, model: c.model, train: c.train, ...(dropout ? { dropout } : {}) });
+    return runTranslationArm(ctx, { data: c.data, model: c.model, train: c.train, decoding: c.decoding, ...(dropout ? { dropout } : {}) });
   },
 });
 

@@ -12,6 +12,7 @@ import { lineFigure, type FigureSpec, type Series } from "@rnnlab/plots";
 import { sgdrRestartEpochs } from "@rnnlab/train";
 import { meanCurve } from "../report";
 import type { ExperimentResult, RunRecord } from "../results";
+import { compareArms, type ClaimCheck } from "../verdict";
 import { restartSchedule, type SgArm, type SgPtbConfig } from "./ptb";
 
 type Row = Record<string, string | number | null>;
@@ -209,4 +210,26 @@ export function sgClaims(result: ExperimentResult): { dniMinusBptt: number; alte
   const dniMinusBptt = test("dni") - test("bptt");
   const alternatingMinusDniRestarts = test("alternating") - test("dniRestarts");
   return { dniMinusBptt, alternatingMinusDniRestarts, dniBeatsBptt: dniMinusBptt < 0, alternatingAtLeastAsGood: alternatingMinusDniRestarts <= 0 };
+}
+
+/**
+ * The claims as verdicts on test perplexity (docs/papers/README.md, "How verdicts are decided"): DNI(T)
+ * beats BPTT(T); alternating real/synthetic gradients beat DNI(T) + SGDR and BPTT(T). The trivial reference
+ * is a uniform guess over the vocabulary (perplexity = vocabulary size).
+ */
+export function sgVerdicts(result: ExperimentResult): ClaimCheck[] {
+  const vocabulary = Object.values(result.arms)
+    .flatMap((a) => Object.values(a.runs))
+    .map((r) => (r.extra as { vocabularySize?: number } | undefined)?.vocabularySize)
+    .find((v): v is number => typeof v === "number" && v > 1);
+  const trivial = vocabulary ? { value: vocabulary, label: "uniform guess over the vocabulary" } : undefined;
+  const claim = (arm: string, baselineArm: string, claim: string) =>
+    compareArms(result, { claim, metric: "testPerplexity", lowerIsBetter: true, arm, baselineArm, trivial, labels: ARM_LABELS });
+  return [
+    claim("dni", "bptt", "With the short window T, DNI(T) reaches a lower test perplexity than truncated BPTT(T)"),
+    claim("alternating", "dniRestarts", "Alternating real/synthetic gradients at SGDR restarts beat DNI(T) + SGDR"),
+    claim("alternating", "bptt", "Alternating real/synthetic gradients beat truncated BPTT(T)"),
+    // A reference check, not a paper claim: is truncation the bottleneck at this budget (same tokens, a quarter of the updates)?
+    claim("bpttLong", "bptt", "Reference: BPTT(4T) on the same tokens (a quarter of the updates) beats BPTT(T)"),
+  ];
 }
