@@ -5,11 +5,15 @@
 import { tf } from "@rnnlab/core";
 import type { State } from "./types";
 
-/** Identity forward, zero gradient backward. */
-const stopGradient = tf.customGrad((...inputs) => {
+const stopGradientOp = tf.customGrad((...inputs) => {
   const x = inputs[0] as tf.Tensor;
   return { value: tf.clone(x), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.zerosLike(dy as tf.Tensor) };
 });
+
+/** A stop-gradient (tfjs has none): identity forward, zero gradient backward. */
+export function stopGradient<T extends tf.Tensor>(x: T): T {
+  return stopGradientOp(x) as T;
+}
 
 /**
  * A copy of `state` that no gradient flows through, marked tf.keep so it survives the tidy of the
@@ -18,7 +22,7 @@ const stopGradient = tf.customGrad((...inputs) => {
  */
 export function detachState<S extends State>(state: S): S {
   const out: State = {};
-  for (const [name, value] of Object.entries(state)) out[name] = tf.keep(stopGradient(value) as tf.Tensor2D);
+  for (const [name, value] of Object.entries(state)) out[name] = tf.keep(stopGradient(value));
   return out as S;
 }
 

@@ -3,6 +3,7 @@ export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Scalar, Variable } from "./t
 export * from "./backend";
 export * from "./rng";
 export * from "./atomic";
+export * from "./hash";
 export { installWasmKernelFixes, setWasmKernelFixes, WASM_KERNEL_FIXES } from "./wasm-kernels";
 export * from "./environment";
 export {

@@ -109,7 +109,15 @@ export async function downloadFile(url: string, destination: string, options: Do
       received += chunk.length;
       options.onProgress?.({ type: "download-progress", url: current, receivedBytes: received, totalBytes });
     });
-    await pipeline(response, fs.createWriteStream(part, { flags: status === 206 ? "a" : "w" }));
+    const file = fs.createWriteStream(part, { flags: status === 206 ? "a" : "w" });
+    try {
+      await pipeline(response, file);
+    } catch (e) {
+      // A dropped connection rejects the pipeline while the file may still have a write in flight: wait until
+      // it is closed, so the .part size a resume asks from is the size that ends up on disk.
+      if (!file.closed) await new Promise<void>((resolve) => file.once("close", () => resolve()));
+      throw e;
+    }
     if (totalBytes !== null && received !== totalBytes)
       throw new Error(`Download of ${current} ended early: ${received} of ${totalBytes} bytes (rerun to resume)`);
     fs.renameSync(part, destination);

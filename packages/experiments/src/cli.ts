@@ -229,12 +229,13 @@ commit, dirty flag and source hash, and \`rnnlab report\` flags runs whose sourc
     .option("--no-figures", "do not render figures (no Chromium needed)")
     .option("--results-dir <dir>", "results root (default: RNNLAB_RESULTS_DIR or <repo>/results)")
     .action(async (opts: { figures: boolean; resultsDir?: string }) => {
-      const { path: file, stale, codeChanged, codeUnknown, figureErrors, errors } = await writeReport({ resultsDir: opts.resultsDir, figures: opts.figures });
+      const { path: file, stale, codeChanged, codeUnknown, codeNotes, figureErrors, errors } = await writeReport({ resultsDir: opts.resultsDir, figures: opts.figures });
       process.stdout.write(`wrote ${file}\n`);
       if (stale.length) process.stdout.write(`STALE results (config changed since they ran): ${stale.join(", ")}\n`);
-      // Warnings only (exit code unchanged): the README lists the runs and the files changed.
+      // Warnings only (exit code unchanged): the README lists the runs and commits; the changed files are printed here.
       if (codeChanged.length) process.stdout.write(`CODE CHANGED since these results ran (source hash differs): ${codeChanged.join(", ")}\n`);
       if (codeUnknown.length) process.stdout.write(`code unknown (runs without a source hash): ${codeUnknown.join(", ")}\n`);
+      for (const note of codeNotes) process.stdout.write(`  ${note}\n`);
       for (const e of figureErrors) process.stderr.write(`figures skipped: ${e}\n`);
       if (errors.length) {
         // The README lists them too; a non-zero exit keeps a script from taking an incomplete report for a complete one.

@@ -10,7 +10,6 @@
  * - the resolved config is deep-frozen and identified by `configHash` = sha256 of its stable JSON
  *   (object keys sorted), so the same settings always give the same hash on every machine.
  */
-import { createHash } from "node:crypto";
 
 export type ConfigValue = number | string | boolean | null | ConfigValue[] | { [key: string]: ConfigValue };
 export type ConfigObject = { [key: string]: ConfigValue };
@@ -233,28 +232,8 @@ export function deepFreeze<T>(value: T): DeepReadonly<T> {
   return value as DeepReadonly<T>;
 }
 
-/** JSON with object keys sorted at every level: equal values give equal text. */
-export function stableStringify(value: unknown): string {
-  if (value === undefined) return "null";
-  if (value === null || typeof value !== "object") {
-    if (typeof value === "number" && !Number.isFinite(value)) return "null";
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(",")}]`;
-  const keys = Object.keys(value as object).sort();
-  return `{${keys
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`)
-    .join(",")}}`;
-}
-
-export function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
-export function configHash(config: unknown): string {
-  return sha256(stableStringify(config));
-}
+/** One stable hash for configs, runs and checkpoints (core hash.ts); re-exported for config's callers. */
+export { configHash, sha256, stableStringify } from "@rnnlab/core";
 
 /** base <- preset patch <- overrides; frozen. */
 export function resolveConfig<T extends object>(

@@ -122,9 +122,16 @@ function describeSince(since: CodeChange["since"]): string {
 }
 
 /** The report's notes on a result's code: CODE CHANGED (known, differs) and code unknown (no provenance). */
-export function codeChangeNotes(change: CodeChange): string[] {
+export function codeChangeNotes(change: CodeChange, options: { listFiles?: boolean } = {}): string[] {
   const notes: string[] = [];
-  const since = change.since.length ? ` Source files changed since ${describeSince(change.since)}.` : "";
+  // The committed README must not depend on the clone's history (a shallow clone has none): there it names
+  // the commits only; `rnnlab report` prints the changed files.
+  const commits = [...new Set(change.since.map((s) => `\`${s.commit.slice(0, 12)}\``))].join(", ");
+  const since = !change.since.length
+    ? ""
+    : options.listFiles === false
+      ? ` Run commit(s): ${commits}; \`rnnlab report\` prints the source files changed since.`
+      : ` Source files changed since ${describeSince(change.since)}.`;
   if (change.changed.length) {
     notes.push(`> **CODE CHANGED** since ${runList(change.changed, change.total)} ran: their source hash differs from the current tree's.${since} Rerun (\`--rerun\`) before trusting the numbers, or check that the changes cannot affect them.`);
   }
@@ -297,7 +304,7 @@ function formatInterval(s: MetricSummary | undefined): string {
 /** The markdown report for a set of results; `figureLinks` maps result id -> figure paths (relative). */
 export function buildReport(
   results: ExperimentResult[],
-  options: { figureLinks?: Record<string, string[]>; errors?: string[]; root?: string; currentSourceHash?: string } = {},
+  options: { figureLinks?: Record<string, string[]>; errors?: string[]; root?: string; currentSourceHash?: string; listChangedFiles?: boolean } = {},
 ): string {
   const lines: string[] = [
     "# rnnlab results",
@@ -331,7 +338,7 @@ export function buildReport(
       }
       lines.push(`${result.title}.${claim}`, "");
       if (staleness.stale) lines.push(`> **STALE**: ${staleness.reason}.`, "");
-      for (const note of codeChangeNotes(code)) lines.push(note, "");
+      for (const note of codeChangeNotes(code, { listFiles: options.listChangedFiles })) lines.push(note, "");
       const missing = missingArms(result);
       if (missing.length) lines.push(`> **Incomplete**: no runs yet for ${missing.join(", ")} (\`rnnlab run ${result.id} --preset ${result.preset}\`).`, "");
       lines.push(
@@ -408,7 +415,7 @@ export function existingFigures(results: ExperimentResult[], resultsDir?: string
  */
 export async function writeReport(
   options: { resultsDir?: string; figures?: boolean } = {},
-): Promise<{ path: string; stale: string[]; codeChanged: string[]; codeUnknown: string[]; figureErrors: string[]; errors: string[] }> {
+): Promise<{ path: string; stale: string[]; codeChanged: string[]; codeUnknown: string[]; codeNotes: string[]; figureErrors: string[]; errors: string[] }> {
   const root = resultsRoot(options.resultsDir);
   const { results, errors } = collectResults(options.resultsDir);
   const figureErrors: string[] = [];
@@ -423,12 +430,13 @@ export async function writeReport(
     }
   }
   const file = path.join(root, "README.md");
-  const text = buildReport(results, { figureLinks: existingFigures(results, options.resultsDir), errors });
+  const text = buildReport(results, { figureLinks: existingFigures(results, options.resultsDir), errors, listChangedFiles: false });
   if (!fs.existsSync(file) || fs.readFileSync(file, "utf8") !== text) writeFileAtomic(file, text);
   const diffs = new Map<string, string[] | null>();
   const code = results.map((r) => ({ id: r.id, change: checkCodeChange(r, { diffs }) }));
   return {
     path: file,
+    codeNotes: code.flatMap((c) => codeChangeNotes(c.change).map((note) => `${c.id}: ${note.replace(/^> /, "")}`)),
     stale: results.filter((r) => checkStaleness(r).stale).map((r) => r.id),
     codeChanged: code.filter((c) => c.change.changed.length).map((c) => c.id),
     codeUnknown: code.filter((c) => c.change.unknown.length).map((c) => c.id),

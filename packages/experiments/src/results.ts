@@ -159,16 +159,15 @@ export function summarise(runs: RunRecord[]): Record<string, MetricSummary> {
   for (const name of names) {
     const xs = runs.map((r) => r.final[name]).filter((x): x is number => typeof x === "number" && Number.isFinite(x));
     if (xs.length === 0) continue;
-    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-    const variance = xs.length > 1 ? xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1) : 0;
-    const std = Math.sqrt(variance);
-    const ci = xs.length > 1 ? confidenceInterval(xs, 0.95) : undefined;
+    // Mean and sample std are @rnnlab/metrics meanStd's (via confidenceInterval); one seed has std 0 here, no interval.
+    const ci = confidenceInterval(xs, 0.95);
+    const spread = xs.length > 1;
     out[name] = {
-      mean,
-      std,
+      mean: ci.mean,
+      std: spread ? ci.std : 0,
       n: xs.length,
-      sem: ci ? std / Math.sqrt(xs.length) : null,
-      ci95: ci ? [ci.lower, ci.upper] : null,
+      sem: spread ? ci.std / Math.sqrt(xs.length) : null,
+      ci95: spread ? [ci.lower, ci.upper] : null,
     };
   }
   return out;

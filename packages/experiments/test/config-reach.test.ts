@@ -29,6 +29,7 @@ const NOT_TRAINER_KEYS: Record<string, string> = {
   "gateMap.sentences": "g2lstm: the gate-map figure after training (evaluateTrained)",
   "gateMap.maxWords": "g2lstm: the gate-map figure after training (evaluateTrained)",
   "profile.steps": "sdropout: tf.profile of a few steps after training (evaluateTrained)",
+  "target.validPerplexity": "sdropout: time to target, read off the validation curve after training (sdropout/ptb.ts withTimeToTarget)",
   // env/tiny trains in-line (no trainer package); its outcome is compared instead, and these two leave it unchanged.
   "env/tiny train.stepDelayMs": "a sleep per step for interruption tests and demos; changes no number",
   "env/tiny train.checkpointEvery": "the checkpoint cadence of an exact resume (runner.test.ts resumes a killed run to the same numbers)",

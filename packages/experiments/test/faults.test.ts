@@ -211,13 +211,15 @@ test("kill -9 of a lanes parent stops its workers; the lock holds until they are
   const deadline = Date.now() + 90_000;
   while (!checkpoints.every((f) => fs.existsSync(f)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   assert.ok(checkpoints.every((f) => fs.existsSync(f)), "both lanes are training");
-  // The parent's children, from /proc (Linux; elsewhere from the lock record).
+  // The parent's lane-worker children, from /proc (Linux; elsewhere from the lock record).
   const childrenOf = (ppid: number) =>
     fs.existsSync("/proc/self/stat")
       ? fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
           try {
             const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-            return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === ppid;
+            // Lane workers only: tsx may start an esbuild service as another child when sources changed.
+            const isWorker = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("worker.ts");
+            return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === ppid && isWorker;
           } catch {
             return false;
           }

@@ -5,6 +5,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { sdropoutQualityVsTimeFigure, sdropoutSpeedRows, sdropoutSpeedupVsRateFigure, sdropoutSummaryRows, sdropoutTimeBreakdownRows, type ExperimentResult } from "../src";
+import { withTimeToTarget } from "../src/sdropout/ptb";
+import { languageModelStepsPerEpoch, timeToTarget } from "../src/sdropout/time-to-target";
 
 function arm(secondsPerStep: number, metric: number, curve: number[]) {
   return {
@@ -105,4 +107,58 @@ test("time breakdown rows average the profiled kernel groups over seeds and give
   assert.equal(rows.structured["kernel ms per pass"], 110);
   assert.match(String(rows.structured["top kernels (ms)"]), /BatchMatMul 60/);
   assert.throws(() => sdropoutTimeBreakdownRows(fake({ elementwise: arm(2, 100, [1, 1]) })), /no run recorded extra.timeBreakdown/);
+});
+
+test("time to target: the first validation evaluation at or below the target, in steps, epochs and training seconds", () => {
+  // PTB words: 929,589 training tokens at batch 20 are 46,479 rows; windows of 20 over 46,478 targets: 2,324 steps.
+  assert.equal(languageModelStepsPerEpoch(929_589, 20, 20), 2324);
+  assert.equal(languageModelStepsPerEpoch(929_589, 20, 20, 600), 600);
+  assert.equal(languageModelStepsPerEpoch(929_589, 20, 35), 1328);
+  const curve = { step: [100, 200, 300, 300, 400], value: [400, 180, 151, 149.5, 120] };
+  // 149.5 at step 300 (the epoch-end evaluation after a mid-epoch one at the same step) is the first at or below 150.
+  assert.deepEqual(timeToTarget(curve, 150, 0.5, 400), { step: 300, epoch: 0.75, seconds: 150 });
+  // "At or below": a value equal to the target counts.
+  assert.deepEqual(timeToTarget(curve, 180, 2, 100), { step: 200, epoch: 2, seconds: 400 });
+  // A later rise does not matter; a target never reached gives undefined.
+  assert.equal(timeToTarget({ step: [1, 2], value: [300, 200] }, 150, 1, 10), undefined);
+  assert.equal(timeToTarget({ step: [], value: [] }, 150, 1, 10), undefined);
+  assert.throws(() => timeToTarget(curve, 0, 1, 10), /target=0/);
+  assert.throws(() => timeToTarget(curve, 150, NaN, 10), /secondsPerStep=NaN/);
+  assert.throws(() => timeToTarget({ step: [2, 1], value: [300, 100] }, 150, 1, 10), /not in order/);
+  assert.throws(() => timeToTarget({ step: [1], value: [] }, 150, 1, 10), /1 steps but 0 values/);
+});
+
+test("withTimeToTarget adds seconds per epoch and the time to the target validation perplexity to an LM outcome", () => {
+  const outcome = () => ({
+    final: { secondsPerStep: 0.25, validPerplexity: 140 } as Record<string, number>,
+    curves: {
+      validPerplexity: { step: [50, 100, 150], value: [300, 160, 140] },
+      validElapsedSeconds: { step: [100, 150], value: [30, 45] },
+    },
+    extra: { trainTokens: 20 * 101 }, // 101 rows: 100 targets, 10 windows of bptt 10
+  });
+  const model = { batchSize: 20, bptt: 10, maxStepsPerEpoch: 0 };
+  const hit = withTimeToTarget(outcome(), model, 150).final;
+  assert.equal(hit.targetValidPerplexity, 150);
+  assert.equal(hit.secondsPerEpoch, 2.5);
+  assert.equal(hit.reachedTargetValidPerplexity, 1);
+  assert.equal(hit.stepsToTargetValidPerplexity, 150);
+  assert.equal(hit.epochsToTargetValidPerplexity, 15);
+  assert.equal(hit.secondsToTargetValidPerplexity, 37.5);
+  assert.equal(hit.wallSecondsToTargetValidPerplexity, 45);
+  const early = withTimeToTarget(outcome(), model, 200).final;
+  assert.equal(early.stepsToTargetValidPerplexity, 100);
+  assert.equal(early.wallSecondsToTargetValidPerplexity, 30);
+  // Reached at an evaluation from before a resume (not in validElapsedSeconds): no wall-clock value.
+  assert.equal(withTimeToTarget(outcome(), model, 400).final.wallSecondsToTargetValidPerplexity, undefined);
+  const missed = withTimeToTarget(outcome(), model, 100).final;
+  assert.equal(missed.reachedTargetValidPerplexity, 0);
+  assert.equal(missed.secondsToTargetValidPerplexity, undefined);
+  // A run too short for the step timer reports the target but no time.
+  const untimed = outcome();
+  delete untimed.final.secondsPerStep;
+  const u = withTimeToTarget(untimed, model, 150).final;
+  assert.equal(u.targetValidPerplexity, 150);
+  assert.equal(u.reachedTargetValidPerplexity, undefined);
+  assert.throws(() => withTimeToTarget({ ...outcome(), extra: {} }, model, 150), /extra.trainTokens/);
 });

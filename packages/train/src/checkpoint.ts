@@ -18,7 +18,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
-import { writeFileAtomic } from "@rnnlab/core";
+import { configHash as coreConfigHash, writeFileAtomic } from "@rnnlab/core";
 import type { SerializedTensor } from "./serialize";
 
 const MAGIC_V1 = "RNNLABCKPT1\n";
@@ -39,20 +39,14 @@ export class CheckpointError extends Error {
   }
 }
 
-/** JSON with sorted keys, so equal configs hash equally regardless of key order. */
-export function stableStringify(value: unknown): string {
-  if (value === undefined) return "null";
-  if (value === null || typeof value !== "object") return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(",")}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableStringify(v)}`).join(",")}}`;
-}
+/** Checkpoint headers store this many hex chars of core's configHash. */
+export const CHECKPOINT_HASH_CHARS = 16;
 
-/** SHA-256 (hex, first 16 chars) of the stable JSON of a resolved config. */
+export { stableStringify } from "@rnnlab/core";
+
+/** configHash (core) of a resolved config, first 16 hex chars: the hash a checkpoint header stores. */
 export function configHash(config: unknown): string {
-  return createHash("sha256").update(stableStringify(config)).digest("hex").slice(0, 16);
+  return coreConfigHash(config, CHECKPOINT_HASH_CHARS);
 }
 
 export function encodeCheckpoint(data: CheckpointData, hash: string): Uint8Array {

@@ -57,14 +57,8 @@ export function validateDni(c: DniConfig, where = "config.dni"): void {
   if (c.elementwiseCell && !["gru", "lstm"].includes(c.elementwiseCell)) throw new Error(`${where}.elementwiseCell="${c.elementwiseCell}" must be gru or lstm`);
 }
 
-/** A stop-gradient (tfjs has none): identity forward, zero gradient. */
-const stopGradientOp = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-  const x = args[0] as tf.Tensor;
-  return { value: x.clone(), gradFunc: (dy: tf.Tensor) => [tf.zerosLike(dy)] };
-});
-export function stopGradient<T extends tf.Tensor>(x: T): T {
-  return stopGradientOp(x) as T;
-}
+/** The stop-gradient (identity forward, zero gradient) is cells' own; re-exported for train's callers. */
+export { stopGradient } from "@rnnlab/cells";
 
 /** Concatenate named states of all layers into [batch, D] in a fixed order (layer, then entry name). */
 export function flattenStates(states: State[], entries: string[][]): tf.Tensor2D {

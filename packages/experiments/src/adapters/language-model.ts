@@ -15,6 +15,7 @@
  * ≈ 0.6-0.8 ms for sdropout/ptb's 2x200, ≈ 0.1 ms per character for atn/char-ptb's 64-unit model. G2's
  * compression table uses the same layout, so its "uncompressed" row equals `testPerplexity`.
  */
+import { GateTracer } from "@rnnlab/cells";
 import { loadLanguageModelCorpus, type LanguageModelCorpus } from "@rnnlab/data";
 import { gateSaturationFromHistogram } from "@rnnlab/metrics";
 import {
@@ -254,17 +255,22 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
   // Compression and the extra evaluations read the parameters `final` reports (selected.rnnlab).
   const selectedCheckpoint = () => selectedModelCheckpoints(checkpoints).load();
   let test = result.final.test;
-  if (test && testBatchSize !== (config.evaluationBatchSize ?? config.batchSize)) {
+  const atEvaluationBatch = testBatchSize === (config.evaluationBatchSize ?? config.batchSize);
+  // Gate histograms on the test split (G2-LSTM's figure and shares), traced during this reported test pass.
+  let testGateHistograms: unknown;
+  if (test && (!atEvaluationBatch || spec.gateHistograms)) {
     // The selected parameters again, over the test split at testBatchSize columns (see the header).
     const checkpoint = selectedCheckpoint();
     if (!checkpoint) throw new Error(`${checkpoints.file}: no selected checkpoint to evaluate the test split at batch ${testBatchSize}`);
     const trained = languageModelFromCheckpoint(config, checkpoint);
+    const tracer = spec.gateHistograms ? new GateTracer() : undefined;
     try {
-      test = evaluateLanguageModel(trained.model, trained.params, batchifyTokens(corpus.test, testBatchSize, "test tokens"), m.bptt, { characterLevel: spec.level === "character" });
+      test = evaluateLanguageModel(trained.model, trained.params, batchifyTokens(corpus.test, testBatchSize, "test tokens"), m.bptt, { characterLevel: spec.level === "character", tracer });
     } finally {
       trained.dispose();
     }
-    final.testPerplexityAtEvaluationBatch = result.final.test!.perplexity;
+    if (tracer) testGateHistograms = tracer.toJSON();
+    if (!atEvaluationBatch) final.testPerplexityAtEvaluationBatch = result.final.test!.perplexity;
   }
   if (test) {
     final.testBatchSize = testBatchSize;
@@ -293,10 +299,14 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
   if (result.synthesizerLossCurve) curves.synthesizerLoss = curveOf(result.synthesizerLossCurve);
   if (result.orthogonalityErrorCurve) curves.orthogonalityError = curveOf(result.orthogonalityErrorCurve);
   const extra: Record<string, unknown> = { corpus: corpus.name, vocabularySize: config.vocabularySize, trainTokens: corpus.train.length, modelSelection: result.selection };
-  if (result.gateHistograms) {
-    const saturation = gateSaturationSummary(result.gateHistograms);
+  // Test-split histograms when there is a test split (the trainer's are of the validation split, kept beside).
+  const histograms = testGateHistograms ?? result.gateHistograms;
+  if (histograms) {
+    const saturation = gateSaturationSummary(histograms);
     extra.gateSaturation = saturation.byGate;
-    extra.gateHistograms = result.gateHistograms;
+    extra.gateHistograms = histograms;
+    extra.gateHistogramSplit = testGateHistograms ? "test" : "valid";
+    if (testGateHistograms && result.gateHistograms) extra.validGateHistograms = result.gateHistograms;
     Object.assign(final, saturation.finals);
   }
   if (spec.compression && corpus.test.length > 0) {
@@ -325,7 +335,9 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
 
 /**
  * Fractions of input/forget gate values below 0.1 or above 0.9 (G2-LSTM's bimodality measure),
- * per layer and gate, plus finals for `mainLayer` (default: the first layer recorded).
+ * per layer and gate, plus finals: `inputGateSaturated` / `forgetGateSaturated` for `mainLayer` (default: the
+ * first layer recorded) and, for every layer, `inputGateBelow0.1_<layer>`, `inputGateAbove0.9_<layer>` (and
+ * the forget gate's), so verdicts can read the shares per layer from the final metrics.
  */
 export function gateSaturationSummary(histograms: unknown, mainLayer?: string): { byGate: Record<string, unknown>; finals: Record<string, number> } {
   const byGate: Record<string, unknown> = {};
@@ -337,6 +349,11 @@ export function gateSaturationSummary(histograms: unknown, mainLayer?: string): 
     for (const [gate, histogram] of Object.entries(layers[layer] ?? {})) {
       const s = gateSaturationFromHistogram(histogram as never);
       byGate[`${layer}.${gate}`] = s;
+      if (gate === "i" || gate === "f") {
+        const name = gate === "i" ? "input" : "forget";
+        finals[`${name}GateBelow${s.low}_${layer}`] = s.shareBelowLow;
+        finals[`${name}GateAbove${s.high}_${layer}`] = s.shareAboveHigh;
+      }
       if (layer === main && (gate === "i" || gate === "f")) {
         finals[`${gate === "i" ? "input" : "forget"}GateSaturated`] = s.shareSaturated;
       }

@@ -5,7 +5,8 @@
  *
  *   structured: X̃_t = X_t[:, K_t]/(1−p),  Z_t = X̃_t · W[K_t, :],  |K_t| ≈ (1−p)H, a new K_t every step
  * Measured: validation/test perplexity and wall-clock seconds per step (the paper: 1.23–1.64× faster
- * training at the same metric), and where a step's time goes (./../adapters/lm-profile.ts). The dense
+ * training at the same metric), seconds per epoch and the time to a target validation perplexity fixed in the
+ * config (./time-to-target.ts), and where a step's time goes (./../adapters/lm-profile.ts). The dense
  * no-dropout arm is a timing reference only.
  *
  * Two structured arms: `structured` draws a new keep set every step (the paper's scheme, maskSteps 1);
@@ -23,6 +24,7 @@ import { smokeLanguageModel } from "../g2lstm/common";
 import { registerExperiment } from "../registry";
 import type { ArmContext } from "../types";
 import { profileLanguageModelSteps } from "../adapters/lm-profile";
+import { languageModelStepsPerEpoch, timeToTarget } from "./time-to-target";
 
 export interface DropoutArm {
   /** "elementwise" | "structured" | "none". */
@@ -48,6 +50,11 @@ export interface StructuredDropoutLmConfig<Arms> {
   implementation: { fastPath: string };
   /** After training: tf.profile over this many forward + backward passes, kernel time by group (0: skip). */
   profile: { steps: number };
+  /**
+   * Time to target (issue 22): the validation perplexity whose first crossing gives each run's
+   * `secondsToTargetValidPerplexity` (./time-to-target.ts). Fixed here before the runs, never from their results.
+   */
+  target: { validPerplexity: number };
   arms: Arms;
 }
 
@@ -77,6 +84,9 @@ const zarembaMedium: Omit<SdPtbConfig, "arms"> = {
   learningRateDecay: { factor: 1 / 1.2, every: 1, start: 6 },
   implementation: { fastPath: "auto" },
   profile: { steps: 3 },
+  // Chosen before any run of these configs (see the cpu preset's comment for the source); the paper preset
+  // keeps the same value (Zaremba "medium" passes it early in its first epochs).
+  target: { validPerplexity: 150 },
 };
 
 export const sdPtbBase: SdPtbConfig = {
@@ -123,10 +133,12 @@ function scheduleOf(c: StructuredDropoutLmConfig<unknown>): ScheduleOptions {
   return { kind: "step", learningRate: c.model.learningRate, factor: d.factor, every: d.every, start: d.start };
 }
 
-function runArm(ctx: ArmContext<StructuredDropoutLmConfig<Record<string, LmDropoutArm>>>) {
+async function runArm(ctx: ArmContext<StructuredDropoutLmConfig<Record<string, LmDropoutArm>>>) {
   const c = ctx.config;
   const dropout = dropoutSection(c.arms[ctx.arm]);
-  return runLanguageModelArm(ctx, {
+  const target = c.target.validPerplexity;
+  if (!(Number.isFinite(target) && target > 0)) throw new Error(`target.validPerplexity=${target} must be a positive number, fixed before the runs`);
+  const outcome = await runLanguageModelArm(ctx, {
     data: c.data,
     level: "word",
     model: c.model,
@@ -140,6 +152,43 @@ function runArm(ctx: ArmContext<StructuredDropoutLmConfig<Record<string, LmDropo
       ? { evaluateTrained: async ({ architecture, checkpoint, corpus }) => ({ timeBreakdown: await profileLanguageModelSteps(architecture, checkpoint, corpus.train, { steps: c.profile.steps, seed: ctx.seed }) }) }
       : {}),
   });
+  return withTimeToTarget(outcome, c.model, target);
+}
+
+/**
+ * Adds wall time per epoch and the time to the target validation perplexity to an LM arm's final metrics:
+ * `secondsPerEpoch` (training steps only: secondsPerStep × steps per epoch), `targetValidPerplexity`,
+ * `reachedTargetValidPerplexity` (1/0) and, when reached, `stepsToTargetValidPerplexity`,
+ * `epochsToTargetValidPerplexity`, `secondsToTargetValidPerplexity` (training seconds at the run's mean
+ * s/step) and `wallSecondsToTargetValidPerplexity` (the trainer's clock at that evaluation, evaluation
+ * passes included; absent when that evaluation ran before a resume).
+ */
+export function withTimeToTarget<O extends { final: Record<string, number>; curves: Record<string, { step: number[]; value: number[] }>; extra?: Record<string, unknown> }>(
+  outcome: O,
+  model: { batchSize: number; bptt: number; maxStepsPerEpoch: number },
+  target: number,
+): O {
+  const trainTokens = outcome.extra?.trainTokens;
+  if (typeof trainTokens !== "number") throw new Error("time to target: the LM outcome has no extra.trainTokens to count steps per epoch");
+  const stepsPerEpoch = languageModelStepsPerEpoch(trainTokens, model.batchSize, model.bptt, model.maxStepsPerEpoch);
+  const f = outcome.final;
+  f.targetValidPerplexity = target;
+  // Too few steps for the step timer (smoke runs of 1-2 steps): no time to report.
+  if (!(f.secondsPerStep > 0)) return outcome;
+  f.secondsPerEpoch = f.secondsPerStep * stepsPerEpoch;
+  const curve = outcome.curves.validPerplexity;
+  if (!curve) throw new Error("time to target: the LM outcome has no validPerplexity curve");
+  const hit = timeToTarget(curve, target, f.secondsPerStep, stepsPerEpoch);
+  f.reachedTargetValidPerplexity = hit ? 1 : 0;
+  if (hit) {
+    f.stepsToTargetValidPerplexity = hit.step;
+    f.epochsToTargetValidPerplexity = hit.epoch;
+    f.secondsToTargetValidPerplexity = hit.seconds;
+    const wall = outcome.curves.validElapsedSeconds;
+    const at = wall ? wall.step.indexOf(hit.step) : -1;
+    if (at >= 0) f.wallSecondsToTargetValidPerplexity = wall!.value[at];
+  }
+  return outcome;
 }
 
 const smoke = { ...smokeLanguageModel, learningRateDecay: { factor: 1 }, profile: { steps: 1 } };
@@ -156,26 +205,45 @@ registerExperiment<SdPtbConfig>({
   presets: {
     smoke,
     cpu: {
+      // Issue 22: the converged small-scale reproduction. Zaremba et al.'s "small" model as in their code (and the
+      // TensorFlow PTB tutorial's SmallConfig): 2x200, untied, batch 20, BPTT 20, SGD lr 1 halved every epoch
+      // after epoch 4 (epochs 1-4 at lr 1, epoch 5 at 0.5, ...; schedules.ts {factor 0.5, every 1, start 4}),
+      // clip 5, 13 epochs over the full training split (2,324 steps an epoch), full validation and test splits,
+      // best-valid selection (the trainer's default), test at batch 1. Dropout p = 0.5 between layers (the base's
+      // arms). Validation every 581 steps (a quarter epoch; the epoch end evaluates again at the same step), which
+      // is the resolution of the time to target. DEVIATION: LSTM kernels are U(±1/√200) = ±0.071 with zero
+      // biases, not Zaremba's U(±0.1) everywhere (the trainer has no init-scale option); embedding and softmax are U(±0.1).
+      // SGD lr 1 / clip 5 rather than Adam also keeps the dropout-free arm's carried cell state bounded (issue 17: Adam
+      // 2e-3 / clip 0.25 let max |c| grow to 345 by step 100 on a 2x200 probe; SGD lr 1 kept it near 3).
+      //
+      // Target (chosen before any run of this config, not from its results): validation perplexity 150. Zaremba
+      // et al. Table 1 give the small model without dropout valid 120.7 / test 114.5 after 13 epochs, and the issue
+      // asks the per-element arm to reach test <= 125 (valid about 130 at PTB's valid/test ratio 1.05); the
+      // TensorFlow tutorial's small-config log [R] is near valid 150 after two of its 13 epochs. 150 is therefore
+      // passed mid-run by a per-element arm that meets the issue's target, while the lr is still 1 (before the decays
+      // that end learning), and it is within reach of the slower-learning structured arms.
+      //
+      // Budget: an EXTRAPOLATION from 10 measured step intervals per arm (12 steps of this preset, 2026-12-02), timed as
+      // process CPU time under nice -n 10 on the loaded 2-core machine (load average 11-16; wall clock there was 14-19x
+      // the CPU time, so only CPU time extrapolates): s/step elementwise 0.235, structured (per step) 0.880,
+      // structured-window 0.172, none 0.159. x 2,324 steps an epoch x 13 epochs, plus 5 validation passes an epoch
+      // (estimated at 1/3 of a step per window, ~50 s) and ~1 min of test at batch 1: about 2.2 h (elementwise),
+      // 7.6 h (structured), 1.6 h (structured-window), 1.5 h (none) per run on one free core; 3 seeds = ~39 core-hours,
+      // ~20 h on two lanes that each have a core to themselves (docs/papers/structured-dropout.md, cpu-preset table).
       model: {
-        // Zaremba "small" width (200 units, 2 layers, batch 20, BPTT 35) on the fast path: ~0.45 s per step on one
-        // wasm core (results/bench/lstm-lm.json, size "small"), so 600 steps (45% of an epoch) x 4 arms plus
-        // 4 validation passes each fit in ~25 min. Zaremba's SGD lr 1, clip 5 (the base). Issue 17: the earlier
-        // Adam 2e-3 / clip 0.25 drove the dropout-free arm's cell state to integrate without bound (a 2x200 probe:
-        // max |c| 345 after 100 steps, growing; the committed run's valid/test came out 606/341), which makes its
-        // carried-state perplexity depend on the batch layout; SGD lr 1 kept max |c| ≈ 3 at step 200 with
-        // test/valid 0.94 at evaluation batch 20 and 10 alike (valid loss 6.86, Adam's 6.73 at step 100).
         embeddingSize: 200,
         hiddenSize: 200,
-        epochs: 1,
-        maxStepsPerEpoch: 600,
-        evaluateEverySteps: 150,
-        checkpointEverySteps: 150,
+        bptt: 20,
+        epochs: 13,
+        evaluateEverySteps: 581,
+        checkpointEverySteps: 250,
       },
-      learningRateDecay: { factor: 1 },
+      learningRateDecay: { factor: 0.5, every: 1, start: 4 },
+      target: { validPerplexity: 150 },
     },
     paper: {},
   },
-  defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
+  defaultSeeds: { smoke: [0], cpu: [0, 1, 2], paper: [0, 1, 2] },
   data: { kind: "dataset", datasets: ["ptb"], smoke: "generated bigram corpus (60 words)" },
   reported: {
     source: "docs/papers/structured-dropout.md",
@@ -199,23 +267,27 @@ registerExperiment<SdSweepConfig>({
   presets: {
     smoke: { ...smoke, model: { ...smoke.model, maxStepsPerEpoch: 2 } },
     cpu: {
-      // The sdropout/ptb cpu model, 300 steps per arm (9 arms, ~25 min on one core).
+      // Issue 22: the sdropout/ptb cpu preset (Zaremba "small", 13 epochs, lr halved every epoch after epoch 4,
+      // full splits, best-valid selection, the same target) at p in {0.3, 0.5, 0.65}: 9 arms x 2 seeds at 13 epochs,
+      // the issue's first option, chosen over 3 seeds at fewer epochs so the decay schedule and the final
+      // perplexities are those of sdropout/ptb (whose p = 0.5 arms give a third seed at that rate).
+      // Budget: an EXTRAPOLATION from the sdropout/ptb cpu measurement at p = 0.5 (10 step intervals per arm, CPU time
+      // on the loaded machine; the per-step arm's cost is mostly per-step overhead, so taken as the same at every rate):
+      // ~11.4 core-hours per seed over the 3 arms of a rate, 3 rates x 2 seeds = ~68 core-hours, ~34 h on two lanes.
       model: {
         embeddingSize: 200,
         hiddenSize: 200,
-        epochs: 1,
-        maxStepsPerEpoch: 300,
-        evaluateEverySteps: 150,
-        optimizer: "adam",
-        learningRate: 2e-3,
-        clipNorm: 0.25,
-        checkpointEverySteps: 150,
+        bptt: 20,
+        epochs: 13,
+        evaluateEverySteps: 581,
+        checkpointEverySteps: 250,
       },
-      learningRateDecay: { factor: 1 },
+      learningRateDecay: { factor: 0.5, every: 1, start: 4 },
+      target: { validPerplexity: 150 },
     },
     paper: {},
   },
-  defaultSeeds: { smoke: [0], cpu: [0], paper: [0, 1, 2] },
+  defaultSeeds: { smoke: [0], cpu: [0, 1], paper: [0, 1, 2] },
   data: { kind: "dataset", datasets: ["ptb"], smoke: "generated bigram corpus (60 words)" },
   reported: {
     source: "docs/papers/structured-dropout.md",
