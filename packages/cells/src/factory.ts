@@ -10,7 +10,7 @@
  * NC-GRU's and scoRNN's training-only settings (Neumann order, recompute interval, the learning rate on A) belong to
  * its trainer's orthogonal updater and are accepted here so that one config describes the cell.
  */
-import { createLstm } from "./lstm";
+import { createLstm, type LstmCell } from "./lstm";
 import { createGru } from "./gru";
 import { createNcGru, type NcGruCandidateBiasInit, type NcGruCandidateForm } from "./ncgru";
 import { createScoRnn } from "./scornn";
@@ -72,6 +72,9 @@ export interface CellBuildOptions {
   recurrence?: RecurrenceConfig;
 }
 
+/** An LSTM config gives the LSTM's own cell type (its parameters, state and prepared constants typed). */
+export function createCell(config: Extract<CellConfig, { kind: "lstm" }>, inputSize: number, hiddenSize: number, options?: CellBuildOptions): LstmCell;
+export function createCell(config: CellConfig, inputSize: number, hiddenSize: number, options?: CellBuildOptions): Cell;
 export function createCell(config: CellConfig, inputSize: number, hiddenSize: number, options: CellBuildOptions = {}): Cell {
   const { inputDropout, recurrence } = options;
   switch (config.kind) {
@@ -80,20 +83,20 @@ export function createCell(config: CellConfig, inputSize: number, hiddenSize: nu
         inputSize, hiddenSize, inputDropout, recurrence,
         gate: config.gate, normalization: config.normalization, forgetBias: config.forgetBias, recurrentInit: config.recurrentInit,
         inputInit: config.inputInit,
-      }) as unknown as Cell;
+      });
     case "gru":
-      return createGru({ inputSize, hiddenSize, inputDropout, recurrence }) as unknown as Cell;
+      return createGru({ inputSize, hiddenSize, inputDropout, recurrence });
     case "nc-gru":
       if (recurrence && recurrence.kind !== "dense")
         throw new Error(`createCell: cell.kind "nc-gru" keeps U_c orthogonal, so recurrence "${recurrence.kind}" (weight drop) is not supported: set it to 0`);
       return createNcGru({
         inputSize, hiddenSize, inputDropout,
         negativeOnes: config.negativeOnes, orthogonalReset: config.orthogonalReset, candidate: config.candidate, candidateBiasInit: config.candidateBiasInit,
-      }) as unknown as Cell;
+      });
     case "scornn":
       if (recurrence && recurrence.kind !== "dense")
         throw new Error(`createCell: cell.kind "scornn" keeps U orthogonal, so recurrence "${recurrence.kind}" (weight drop) is not supported: set it to 0`);
-      return createScoRnn({ inputSize, hiddenSize, inputDropout, negativeOnes: config.negativeOnes }) as unknown as Cell;
+      return createScoRnn({ inputSize, hiddenSize, inputDropout, negativeOnes: config.negativeOnes });
     default:
       throw new Error(`createCell: cell.kind="${(config as { kind?: string }).kind}" must be one of ${CELL_KINDS.join(", ")}`);
   }

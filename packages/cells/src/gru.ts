@@ -48,7 +48,7 @@ export interface GruCell extends Cell<GruParams, GruState, GruPrepared> {
 
 export function createGru(options: GruOptions): GruCell {
   const where = "createGru";
-  checkOptions(where, options as unknown as Record<string, unknown>, ["inputSize", "hiddenSize", "recurrence", "inputDropout"]);
+  checkOptions(where, options, ["inputSize", "hiddenSize", "recurrence", "inputDropout"]);
   checkInteger(where, "inputSize", options.inputSize, 1);
   checkInteger(where, "hiddenSize", options.hiddenSize, 1);
   const resolved = Object.freeze({

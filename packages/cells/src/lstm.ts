@@ -88,7 +88,7 @@ const ATN_SITES = ["Recurrent", "Input", "Cell"] as const;
 
 export function createLstm(options: LstmOptions): LstmCell {
   const where = "createLstm";
-  checkOptions(where, options as unknown as Record<string, unknown>, LSTM_OPTION_KEYS);
+  checkOptions(where, options, LSTM_OPTION_KEYS);
   checkInteger(where, "inputSize", options.inputSize, 1);
   checkInteger(where, "hiddenSize", options.hiddenSize, 1);
   const forgetBias = options.forgetBias ?? 1;
@@ -194,7 +194,7 @@ export function createLstm(options: LstmOptions): LstmCell {
             recurrentKernel: prepared.recurrentKernel, recurrentNormGain: p.recurrentNormGain, recurrentNormBias: p.recurrentNormBias,
             inputNormGain: p.inputNormGain, inputNormBias: p.inputNormBias, bias: p.bias, cellNormGain: p.cellNormGain, cellNormBias: p.cellNormBias,
           },
-          projected, state.h, state.c, past, windows as never,
+          projected, state.h, state.c, past, windows,
         );
         if (!r) return undefined;
         const next: LstmState = { h: r.h, c: r.c };

@@ -79,7 +79,7 @@ export interface NcGruCell extends Cell<NcGruParams, NcGruState, NcGruPrepared> 
 
 export function createNcGru(options: NcGruOptions): NcGruCell {
   const where = "createNcGru";
-  checkOptions(where, options as unknown as Record<string, unknown>, ["inputSize", "hiddenSize", "negativeOnes", "orthogonalReset", "candidate", "candidateBiasInit", "inputDropout"]);
+  checkOptions(where, options, ["inputSize", "hiddenSize", "negativeOnes", "orthogonalReset", "candidate", "candidateBiasInit", "inputDropout"]);
   checkInteger(where, "inputSize", options.inputSize, 1);
   checkInteger(where, "hiddenSize", options.hiddenSize, 1);
   const H = options.hiddenSize;

@@ -46,7 +46,7 @@ export function resolveNormalizationConfig(where: string, config: NormalizationC
 const nativeLayerNorm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [a, gain, bias] = args as tf.Tensor[];
   const save = args[3] as tf.GradSaveFunc;
-  const [out, xhat, inv] = tf.engine().runKernel(LAYER_NORM_KERNEL, { a, gain, bias }, { epsilon: NORM_EPSILON } as never) as tf.Tensor[];
+  const [out, xhat, inv] = tf.engine().runKernel(LAYER_NORM_KERNEL, { a, gain, bias }, { epsilon: NORM_EPSILON }) as tf.Tensor[];
   save([xhat, inv, gain]);
   return {
     value: out,
@@ -82,7 +82,7 @@ export interface NormWindow {
 const nativeAssortedTimeNorm = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [a, gain, bias, wsum, wsq, count] = args as tf.Tensor[];
   const save = args[6] as tf.GradSaveFunc;
-  const [out, newSum, newSq, xhat, stats] = tf.engine().runKernel(ATN_KERNEL, { a, gain, bias, wsum, wsq, count }, { epsilon: NORM_EPSILON } as never) as tf.Tensor[];
+  const [out, newSum, newSq, xhat, stats] = tf.engine().runKernel(ATN_KERNEL, { a, gain, bias, wsum, wsq, count }, { epsilon: NORM_EPSILON }) as tf.Tensor[];
   save([a, xhat, stats, gain, wsum, count]);
   const F = a.shape[1] as number;
   const P = wsum.shape[1] as number;

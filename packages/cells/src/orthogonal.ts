@@ -42,7 +42,7 @@ function flatten(m: Matrix): Float64Array {
 
 function toMatrix(flat: Float64Array, rows: number, columns: number): Matrix {
   const m = new Matrix(rows, columns);
-  for (let i = 0; i < rows; i++) m.setRow(i, flat.subarray(i * columns, (i + 1) * columns) as unknown as number[]);
+  for (let i = 0; i < rows; i++) m.setRow(i, flat.subarray(i * columns, (i + 1) * columns));
   return m;
 }
 

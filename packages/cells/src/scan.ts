@@ -15,7 +15,7 @@
  * Nothing here reads tensor values back (no dataSync) unless the caller attaches a gate tracer.
  */
 import { tf } from "@rnnlab/core";
-import type { Cell, ParamTree, ScanOptions, ScanResult, State } from "./types";
+import type { Cell, ParamTree, ScanOptions, ScanResult, State, StepOutput } from "./types";
 import { checkOptions } from "./validate";
 
 const SCAN_OPTION_KEYS = ["training", "rng", "lengths", "reverse", "tracer", "layerName", "fused"];
@@ -129,12 +129,12 @@ export function scan<P extends ParamTree, S extends State, R>(
     for (let k = 0; k < steps; k++) {
       const t = reverse ? steps - 1 - k : k;
       const previous = state;
-      const out = tf.tidy(() => {
+      const out = tf.tidy((): StepOutput<S> => {
         const result = cell.step(params, previous, rows[t], prepared, t);
         const mask = masks[t];
-        if (!mask) return result as unknown as tf.TensorContainerObject;
-        return { state: freeze(result.state, previous, mask), y: tf.mul(result.y, mask) as tf.Tensor2D } as unknown as tf.TensorContainerObject;
-      }) as unknown as { state: S; y: tf.Tensor2D };
+        if (!mask) return result;
+        return { state: freeze(result.state, previous, mask), y: tf.mul(result.y, mask) as tf.Tensor2D };
+      });
       state = out.state;
       ys[t] = out.y;
       outputs.add(out.y);

@@ -53,7 +53,7 @@ const INPUT_INIT_LIMIT = 0.01;
 
 export function createScoRnn(options: ScoRnnOptions): ScoRnnCell {
   const where = "createScoRnn";
-  checkOptions(where, options as unknown as Record<string, unknown>, ["inputSize", "hiddenSize", "negativeOnes", "inputDropout"]);
+  checkOptions(where, options, ["inputSize", "hiddenSize", "negativeOnes", "inputDropout"]);
   checkInteger(where, "inputSize", options.inputSize, 1);
   checkInteger(where, "hiddenSize", options.hiddenSize, 1);
   const H = options.hiddenSize;

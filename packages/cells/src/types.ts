@@ -14,8 +14,11 @@ export type Tensor1D = tf.Tensor1D;
 export type Tensor2D = tf.Tensor2D;
 export type Tensor3D = tf.Tensor3D;
 
-/** A tree of parameter tensors (or tf.Variables). Names are fixed per cell; see each cell file. */
-export type ParamTree = { [name: string]: tf.Tensor | ParamTree };
+/**
+ * A tree of parameter tensors (or tf.Variables). Names are fixed per cell; see each cell file. Lists of
+ * subtrees (e.g. a model's `layers: [{...}, {...}]`) let a whole model's parameters be one tree.
+ */
+export type ParamTree = { [name: string]: tf.Tensor | ParamTree | ParamTree[] };
 
 /**
  * Named recurrent state. Every entry is 2-D with the batch first: [batch, n]. scan freezes every
@@ -38,11 +41,12 @@ export interface CellContext {
   layerName: string;
 }
 
-export interface StepOutput<S extends State = State> {
+/** A type alias (not an interface) so that it is a tf.TensorContainer: `tf.tidy` can return it as is. */
+export type StepOutput<S extends State = State> = {
   state: S;
   /** The step's output, [batch, outputSize] (h for LSTM/GRU). */
   y: tf.Tensor2D;
-}
+};
 
 export interface Cell<P extends ParamTree = ParamTree, S extends State = State, R = unknown> {
   /** Update-rule name, e.g. "lstm", "gru", "nc-gru". */

@@ -3,7 +3,7 @@
  * the value given and what is allowed.
  */
 
-export function checkOptions(where: string, options: Record<string, unknown>, allowed: readonly string[]): void {
+export function checkOptions(where: string, options: object, allowed: readonly string[]): void {
   if (options === null || typeof options !== "object") {
     throw new Error(`${where}: options must be an object, got ${String(options)}`);
   }

@@ -134,7 +134,7 @@ function blasBatchMatMul(blas: NativeBlas, fallback: () => KernelFunc): KernelFu
   return (args) => {
     const { inputs, attrs, backend } = args;
     const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
-    const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean }; // tfjs-core's BatchMatMulAttrs
     const g = a.dtype === "float32" && b.dtype === "float32" ? geometry(a, b, transposeA, transposeB) : undefined;
     if (!g) return fallback()(args);
     return product(blas, backend, a, b, g, transposeA, transposeB, undefined, ACTIVATIONS.linear, 0);
@@ -147,7 +147,7 @@ function blasFusedMatMul(blas: NativeBlas, fallback: () => KernelFunc): KernelFu
     const { a, b, bias, preluActivationWeights } = inputs as Record<string, TensorInfo | undefined> as {
       a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo;
     };
-    const { transposeA, transposeB, activation, leakyreluAlpha } = attrs as unknown as {
+    const { transposeA, transposeB, activation, leakyreluAlpha } = attrs as { // tfjs-core's _FusedMatMulAttrs
       transposeA: boolean; transposeB: boolean; activation: string; leakyreluAlpha?: number;
     };
     const prelu = activation === "prelu";

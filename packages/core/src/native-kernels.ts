@@ -64,7 +64,7 @@ function kernel(
     backendName: "wasm",
     kernelFunc: ({ inputs, attrs, backend }) => {
       const x = inputs as Record<string, TensorInfo>;
-      const heap = backend as unknown as WasmHeapBackend;
+      const heap = backend as WasmHeapBackend; // registered for "wasm" only, so tfjs hands us its wasm backend
       const out = shapes(x, attrs as Record<string, number>).map((shape) => heap.makeOutput(shape, "float32"));
       call(x, out, (t) => heap.typedArrayFromHeap(t) as Float32Array, attrs as Record<string, number>);
       return out;

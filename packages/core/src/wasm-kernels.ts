@@ -19,7 +19,9 @@ import { tf } from "./tf";
 import { setNativeMatmul } from "./blas-kernels";
 
 type KernelFunc = tf.KernelConfig["kernelFunc"];
+type KernelArgs = Parameters<KernelFunc>[0];
 type TensorInfo = tf.TensorInfo;
+type NamedAttrMap = tf.NamedAttrMap;
 
 /** The parts of tfjs-backend-wasm's BackendWasm the fixes use (it exports no types we can import here). */
 interface WasmBackend {
@@ -48,59 +50,67 @@ function size(shape: number[]): number {
   return n;
 }
 
-function reshape(x: TensorInfo, shape: number[], backend: unknown): TensorInfo {
-  return kernel("Reshape")({ inputs: { x }, attrs: { shape }, backend: backend as never }) as TensorInfo;
+/**
+ * The one place where the fixes meet tfjs's untyped kernel registry. tfjs calls every kernel with
+ * `attrs` as a NamedAttrMap (name -> attribute, whatever the kernel) and `backend` as `{}`; the fix
+ * declares the attributes its kernel takes (`A`, from the op's definition in tfjs-core, e.g.
+ * BatchMatMulAttrs) and receives the wasm backend through the interface above. Nothing checks either at
+ * run time: registration for backendName "wasm" is what guarantees the backend, and the op's own
+ * wrapper in tfjs-core what guarantees the attributes. `args` is the call as tfjs made it, for handing
+ * on to a stock kernel unchanged.
+ */
+function wasmKernel<A extends NamedAttrMap>(
+  kernelName: string,
+  fix: (inputs: KernelArgs["inputs"], attrs: A, backend: WasmBackend, args: KernelArgs) => TensorInfo | TensorInfo[],
+): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: "wasm",
+    kernelFunc: (args) => fix(args.inputs, args.attrs as A, args.backend as WasmBackend, args),
+  };
+}
+
+function reshape(x: TensorInfo, shape: number[], backend: WasmBackend): TensorInfo {
+  return kernel("Reshape")({ inputs: { x }, attrs: { shape }, backend }) as TensorInfo;
 }
 
 // ---------------------------------------------------------------------------------------------- segsum
-const segsum: tf.KernelConfig = {
-  kernelName: "UnsortedSegmentSum",
-  backendName: "wasm",
-  kernelFunc: ({ inputs, attrs, backend }) => {
-    const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
-    const { numSegments } = attrs as unknown as { numSegments: number };
-    const n = size(segmentIds.shape);
-    const indices = reshape(segmentIds, [n, 1], backend); // [n, 1]
-    const rest = x.shape.slice(segmentIds.shape.length);
-    const updates = reshape(x, [n, ...rest], backend); // [n, ...rest]
-    const out = kernel("ScatterNd")({
-      inputs: { indices, updates },
-      attrs: { shape: [numSegments, ...rest] },
-      backend,
-    });
-    const wasm = backend as unknown as WasmBackend;
-    wasm.disposeData(indices.dataId);
-    wasm.disposeData(updates.dataId);
-    return out;
-  },
-};
+const segsum = wasmKernel<{ numSegments: number }>("UnsortedSegmentSum", (inputs, { numSegments }, backend) => {
+  const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
+  const n = size(segmentIds.shape);
+  const indices = reshape(segmentIds, [n, 1], backend); // [n, 1]
+  const rest = x.shape.slice(segmentIds.shape.length);
+  const updates = reshape(x, [n, ...rest], backend); // [n, ...rest]
+  const out = kernel("ScatterNd")({
+    inputs: { indices, updates },
+    attrs: { shape: [numSegments, ...rest] },
+    backend,
+  });
+  backend.disposeData(indices.dataId);
+  backend.disposeData(updates.dataId);
+  return out;
+});
 
 // ------------------------------------------------------------------------------------------------ tfix
-function transposeLastTwo(x: TensorInfo, backend: unknown): TensorInfo {
+function transposeLastTwo(x: TensorInfo, backend: WasmBackend): TensorInfo {
   const rank = x.shape.length;
   const perm = [...Array(rank).keys()];
   perm[rank - 2] = rank - 1;
   perm[rank - 1] = rank - 2;
-  return kernel("Transpose")({ inputs: { x }, attrs: { perm }, backend: backend as never }) as TensorInfo;
+  return kernel("Transpose")({ inputs: { x }, attrs: { perm }, backend }) as TensorInfo;
 }
 
-const tfix: tf.KernelConfig = {
-  kernelName: "BatchMatMul",
-  backendName: "wasm",
-  kernelFunc: ({ inputs, attrs, backend }) => {
-    const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
-    const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
-    const matMul = kernel("BatchMatMul");
-    if (!transposeA && !transposeB) return matMul({ inputs, attrs, backend });
-    const wasm = backend as unknown as WasmBackend;
-    const a2 = transposeA ? transposeLastTwo(a, backend) : a;
-    const b2 = transposeB ? transposeLastTwo(b, backend) : b;
-    const out = matMul({ inputs: { a: a2, b: b2 }, attrs: { transposeA: false, transposeB: false }, backend });
-    if (a2 !== a) wasm.disposeData(a2.dataId);
-    if (b2 !== b) wasm.disposeData(b2.dataId);
-    return out;
-  },
-};
+const tfix = wasmKernel<{ transposeA: boolean; transposeB: boolean }>("BatchMatMul", (inputs, { transposeA, transposeB }, backend, args) => {
+  const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
+  const matMul = kernel("BatchMatMul");
+  if (!transposeA && !transposeB) return matMul(args);
+  const a2 = transposeA ? transposeLastTwo(a, backend) : a;
+  const b2 = transposeB ? transposeLastTwo(b, backend) : b;
+  const out = matMul({ inputs: { a: a2, b: b2 }, attrs: { transposeA: false, transposeB: false }, backend });
+  if (a2 !== a) backend.disposeData(a2.dataId);
+  if (b2 !== b) backend.disposeData(b2.dataId);
+  return out;
+});
 
 // ----------------------------------------------------------------------------------------------- fcopy
 /**
@@ -143,143 +153,111 @@ function sliceThroughHeap(x: TensorInfo, begin: number[], outShape: number[], ba
   return out;
 }
 
-const fcopySlice: tf.KernelConfig = {
-  kernelName: "Slice",
-  backendName: "wasm",
-  kernelFunc: (args) => {
-    const { inputs, attrs, backend } = args;
-    const { x } = inputs as { x: TensorInfo };
-    if (x.dtype === "string") return kernel("Slice")(args);
-    const { begin, size: sz } = attrs as unknown as { begin: number | number[]; size: number | number[] };
-    const [begin_, size_] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, sz);
-    return sliceThroughHeap(x, begin_, size_, backend as unknown as WasmBackend);
-  },
-};
+const fcopySlice = wasmKernel<{ begin: number | number[]; size: number | number[] }>("Slice", (inputs, attrs, backend, args) => {
+  const { x } = inputs as { x: TensorInfo };
+  if (x.dtype === "string") return kernel("Slice")(args);
+  const [begin_, size_] = tf.slice_util.parseSliceParams(x as tf.Tensor, attrs.begin, attrs.size);
+  return sliceThroughHeap(x, begin_, size_, backend);
+});
 
-const fcopySplitV: tf.KernelConfig = {
-  kernelName: "SplitV",
-  backendName: "wasm",
-  kernelFunc: (args) => {
-    const { inputs, attrs, backend } = args;
-    const { x } = inputs as { x: TensorInfo };
-    if (x.dtype === "string") return kernel("SplitV")(args);
-    const { numOrSizeSplits, axis } = attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
-    const ax = tf.util.parseAxisParam(axis, x.shape)[0];
-    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
-    const begin = new Array<number>(x.shape.length).fill(0);
-    return sizes.map((s) => {
-      const shape = x.shape.slice();
-      shape[ax] = s;
-      const piece = sliceThroughHeap(x, begin, shape, backend as unknown as WasmBackend);
-      begin[ax] += s;
-      return piece;
-    });
-  },
-};
+const fcopySplitV = wasmKernel<{ numOrSizeSplits: number | number[]; axis: number }>("SplitV", (inputs, attrs, backend, args) => {
+  const { x } = inputs as { x: TensorInfo };
+  if (x.dtype === "string") return kernel("SplitV")(args);
+  const { numOrSizeSplits, axis } = attrs;
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, numOrSizeSplits, ax);
+  const begin = new Array<number>(x.shape.length).fill(0);
+  return sizes.map((s) => {
+    const shape = x.shape.slice();
+    shape[ax] = s;
+    const piece = sliceThroughHeap(x, begin, shape, backend);
+    begin[ax] += s;
+    return piece;
+  });
+});
 
-const fcopyUnpack: tf.KernelConfig = {
-  kernelName: "Unpack",
-  backendName: "wasm",
-  kernelFunc: (args) => {
-    const { inputs, attrs, backend } = args;
-    const { value } = inputs as { value: TensorInfo };
-    if (value.dtype === "string") return kernel("Unpack")(args);
-    let { axis } = attrs as unknown as { axis: number };
-    const rank = value.shape.length;
-    if (axis < 0) axis += rank;
-    const outShape = value.shape.filter((_, d) => d !== axis);
-    const shape = value.shape.slice();
-    shape[axis] = 1;
-    const begin = new Array<number>(rank).fill(0);
-    const outs: TensorInfo[] = [];
-    for (let i = 0; i < value.shape[axis]; i++) {
-      begin[axis] = i;
-      const piece = sliceThroughHeap(value, begin, shape, backend as unknown as WasmBackend);
-      outs.push({ dataId: piece.dataId, dtype: piece.dtype, shape: outShape });
+const fcopyUnpack = wasmKernel<{ axis: number }>("Unpack", (inputs, attrs, backend, args) => {
+  const { value } = inputs as { value: TensorInfo };
+  if (value.dtype === "string") return kernel("Unpack")(args);
+  let { axis } = attrs;
+  const rank = value.shape.length;
+  if (axis < 0) axis += rank;
+  const outShape = value.shape.filter((_, d) => d !== axis);
+  const shape = value.shape.slice();
+  shape[axis] = 1;
+  const begin = new Array<number>(rank).fill(0);
+  const outs: TensorInfo[] = [];
+  for (let i = 0; i < value.shape[axis]; i++) {
+    begin[axis] = i;
+    const piece = sliceThroughHeap(value, begin, shape, backend);
+    outs.push({ dataId: piece.dataId, dtype: piece.dtype, shape: outShape });
+  }
+  return outs;
+});
+
+const fcopyGather = wasmKernel<{ axis: number; batchDims: number }>("GatherV2", (inputs, { axis, batchDims }, wasm, args) => {
+  const { x, indices } = inputs as { x: TensorInfo; indices: TensorInfo };
+  if (x.dtype === "string") return kernel("GatherV2")(args);
+  const ax = tf.util.parseAxisParam(axis, x.shape)[0];
+  const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(
+    x as tf.Tensor,
+    indices as tf.Tensor,
+    ax,
+    batchDims,
+  );
+  const { batchSize, outerSize, dimSize, sliceSize } = info;
+  const nIndices = size(indices.shape);
+  const perBatch = batchSize > 0 ? nIndices / batchSize : 0;
+  const out = wasm.makeOutput(info.outputShape, x.dtype);
+  if (size(info.outputShape) === 0 || size(x.shape) === 0) return out;
+  const xv = wasm.typedArrayFromHeap(x);
+  const iv = wasm.typedArrayFromHeap(indices);
+  const ov = wasm.typedArrayFromHeap(out);
+  for (let i = 0; i < nIndices; i++) {
+    const k = iv[i];
+    if (!(k >= 0 && k <= dimSize - 1)) {
+      wasm.disposeData(out.dataId);
+      throw new Error(`GatherV2: the index value ${k} is not in [0, ${dimSize - 1}]`);
     }
-    return outs;
-  },
-};
-
-const fcopyGather: tf.KernelConfig = {
-  kernelName: "GatherV2",
-  backendName: "wasm",
-  kernelFunc: (args) => {
-    const { inputs, attrs, backend } = args;
-    const { x, indices } = inputs as { x: TensorInfo; indices: TensorInfo };
-    if (x.dtype === "string") return kernel("GatherV2")(args);
-    const { axis, batchDims } = attrs as unknown as { axis: number; batchDims: number };
-    const wasm = backend as unknown as WasmBackend;
-    const ax = tf.util.parseAxisParam(axis, x.shape)[0];
-    const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(
-      x as tf.Tensor,
-      indices as tf.Tensor,
-      ax,
-      batchDims,
-    );
-    const { batchSize, outerSize, dimSize, sliceSize } = info;
-    const nIndices = size(indices.shape);
-    const perBatch = batchSize > 0 ? nIndices / batchSize : 0;
-    const out = wasm.makeOutput(info.outputShape, x.dtype);
-    if (size(info.outputShape) === 0 || size(x.shape) === 0) return out;
-    const xv = wasm.typedArrayFromHeap(x);
-    const iv = wasm.typedArrayFromHeap(indices);
-    const ov = wasm.typedArrayFromHeap(out);
-    for (let i = 0; i < nIndices; i++) {
-      const k = iv[i];
-      if (!(k >= 0 && k <= dimSize - 1)) {
-        wasm.disposeData(out.dataId);
-        throw new Error(`GatherV2: the index value ${k} is not in [0, ${dimSize - 1}]`);
-      }
-    }
-    // x viewed as [batch, outer, dim, slice]; out as [batch, outer, perBatch, slice].
-    let o = 0;
-    for (let b = 0; b < batchSize; b++) {
-      for (let r = 0; r < outerSize; r++) {
-        const xBase = (b * outerSize + r) * dimSize * sliceSize;
-        const iBase = b * perBatch;
-        if (sliceSize === 1) {
-          for (let j = 0; j < perBatch; j++) ov[o++] = xv[xBase + iv[iBase + j]];
-        } else {
-          for (let j = 0; j < perBatch; j++) {
-            const from = xBase + iv[iBase + j] * sliceSize;
-            ov.set(xv.subarray(from, from + sliceSize), o);
-            o += sliceSize;
-          }
+  }
+  // x viewed as [batch, outer, dim, slice]; out as [batch, outer, perBatch, slice].
+  let o = 0;
+  for (let b = 0; b < batchSize; b++) {
+    for (let r = 0; r < outerSize; r++) {
+      const xBase = (b * outerSize + r) * dimSize * sliceSize;
+      const iBase = b * perBatch;
+      if (sliceSize === 1) {
+        for (let j = 0; j < perBatch; j++) ov[o++] = xv[xBase + iv[iBase + j]];
+      } else {
+        for (let j = 0; j < perBatch; j++) {
+          const from = xBase + iv[iBase + j] * sliceSize;
+          ov.set(xv.subarray(from, from + sliceSize), o);
+          o += sliceSize;
         }
       }
     }
-    return out;
-  },
-};
+  }
+  return out;
+});
 
 // ---------------------------------------------------------------------------------------------- oneHot
-const oneHot: tf.KernelConfig = {
-  kernelName: "OneHot",
-  backendName: "wasm",
-  kernelFunc: ({ inputs, attrs, backend }) => {
-    const { indices } = inputs as { indices: TensorInfo };
-    const { dtype, depth, onValue, offValue } = attrs as unknown as {
-      dtype: tf.DataType;
-      depth: number;
-      onValue: number;
-      offValue: number;
-    };
-    const wasm = backend as unknown as WasmBackend;
-    const out = wasm.makeOutput([...indices.shape, depth], dtype);
-    const n = size(indices.shape);
-    if (n * depth === 0) return out;
-    const iv = wasm.typedArrayFromHeap(indices);
-    const ov = wasm.typedArrayFromHeap(out);
-    ov.fill(offValue);
-    // Out-of-range indices give an all-off row, as in TensorFlow.
-    for (let r = 0; r < n; r++) {
-      const k = iv[r];
-      if (k >= 0 && k < depth) ov[r * depth + k] = onValue;
-    }
-    return out;
-  },
-};
+type OneHotAttrs = { dtype: tf.DataType; depth: number; onValue: number; offValue: number };
+
+const oneHot = wasmKernel<OneHotAttrs>("OneHot", (inputs, { dtype, depth, onValue, offValue }, wasm) => {
+  const { indices } = inputs as { indices: TensorInfo };
+  const out = wasm.makeOutput([...indices.shape, depth], dtype);
+  const n = size(indices.shape);
+  if (n * depth === 0) return out;
+  const iv = wasm.typedArrayFromHeap(indices);
+  const ov = wasm.typedArrayFromHeap(out);
+  ov.fill(offValue);
+  // Out-of-range indices give an all-off row, as in TensorFlow.
+  for (let r = 0; r < n; r++) {
+    const k = iv[r];
+    if (k >= 0 && k < depth) ov[r * depth + k] = onValue;
+  }
+  return out;
+});
 
 const FIXES: { name: string; configs: tf.KernelConfig[]; replaces: boolean }[] = [
   { name: "tfix", configs: [tfix], replaces: true },

@@ -127,14 +127,12 @@ let dawn: Promise<DawnGpu> | undefined;
  */
 export function loadDawn(): Promise<DawnGpu> {
   dawn ??= (async () => {
-    const { create, globals } = (await import("webgpu")) as unknown as {
-      create: (flags: string[]) => DawnGpu;
-      globals: Record<string, unknown>;
-    };
+    const { create, globals } = await import("webgpu");
     Object.assign(globalThis, globals);
-    const gpu = create((process.env.RNNLAB_DAWN_FLAGS ?? "").split(/\s+/).filter(Boolean));
-    const g = globalThis as unknown as { navigator?: object };
-    if (g.navigator) Object.defineProperty(g.navigator, "gpu", { value: gpu, configurable: true });
+    const gpu: DawnGpu = create((process.env.RNNLAB_DAWN_FLAGS ?? "").split(/\s+/).filter(Boolean));
+    // Node's types declare no `navigator` (Node 21+ has one at run time), so it is read untyped and checked.
+    const navigator: unknown = Reflect.get(globalThis, "navigator");
+    if (navigator !== null && typeof navigator === "object") Object.defineProperty(navigator, "gpu", { value: gpu, configurable: true });
     else Object.defineProperty(globalThis, "navigator", { value: { gpu }, configurable: true, writable: true });
     return gpu;
   })();

@@ -192,6 +192,26 @@ export interface FetchResult {
   skipped: string[];
 }
 
+/**
+ * Put one extracted file in place: moved (`move`: a plain download) or copied (an archive member) to a
+ * temporary file under `downloads`, verified against its manifest entry, then renamed into `directory`.
+ */
+function placeFile(from: string, entry: ManifestFile, where: { directory: string; downloads: string; url: string; move: boolean }): void {
+  const file = entry.path;
+  const finalPath = path.join(where.directory, ...file.split("/"));
+  const tmp = path.join(where.downloads, `place-${process.pid}-${path.basename(file)}`);
+  fs.mkdirSync(path.dirname(finalPath), { recursive: true });
+  if (where.move) fs.renameSync(from, tmp);
+  else fs.copyFileSync(from, tmp);
+  try {
+    verifyAgainst(tmp, entry, `${file} (from ${where.url})`);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  fs.renameSync(tmp, finalPath);
+}
+
 /** Downloads every missing or corrupt file of `name`, trying the manifest's sources in order. */
 export async function fetchDataset(name: string, options: FetchOptions = {}): Promise<FetchResult> {
   const manifest = options.manifest ?? loadManifest();
@@ -229,20 +249,8 @@ export async function fetchDataset(name: string, options: FetchOptions = {}): Pr
         verifyAgainst(archive, { size: source.size, sha256: source.sha256 }, `Downloaded ${url}`);
         const extracted = await extract(source, archive, scratch, wanted);
         for (const [file, from] of extracted) {
-          const entry = entries.get(file) ?? { path: file, size: null, sha256: null };
           options.onProgress?.({ type: "extract", archive: url, file });
-          const finalPath = path.join(directory, ...file.split("/"));
-          const tmp = path.join(downloads, `place-${process.pid}-${path.basename(file)}`);
-          fs.mkdirSync(path.dirname(finalPath), { recursive: true });
-          if (source.archive === "none") fs.renameSync(from, tmp);
-          else fs.copyFileSync(from, tmp);
-          try {
-            verifyAgainst(tmp, entry, `${file} (from ${url})`);
-          } catch (e) {
-            fs.rmSync(tmp, { force: true });
-            throw e;
-          }
-          fs.renameSync(tmp, finalPath);
+          placeFile(from, entries.get(file) ?? { path: file, size: null, sha256: null }, { directory, downloads, url, move: source.archive === "none" });
           needed.delete(file);
           placed.push(file);
           options.onProgress?.({ type: "placed", file });

@@ -97,6 +97,17 @@ commit, dirty flag and source hash, and \`rnnlab report\` flags runs whose sourc
     )
     .exitOverride();
 
+  addListCommand(program);
+  addConfigCommand(program);
+  addRunCommand(program);
+  addResumeCommand(program);
+  addReportCommand(program);
+  addBenchCommand(program);
+  return program;
+}
+
+/** `rnnlab list [--keys <id>]`: the registered experiments, or one experiment's config keys. */
+function addListCommand(program: Command): void {
   program
     .command("list")
     .description("List the registered experiments (id, arms, data, seeds per preset).")
@@ -118,7 +129,10 @@ commit, dirty flag and source hash, and \`rnnlab report\` flags runs whose sourc
         );
       }
     });
+}
 
+/** `rnnlab config <id>`: the resolved config and its hash. */
+function addConfigCommand(program: Command): void {
   program
     .command("config")
     .description("Print the resolved config of an experiment (after preset and --set) and its hash.")
@@ -129,7 +143,10 @@ commit, dirty flag and source hash, and \`rnnlab report\` flags runs whose sourc
       const { config, configHash } = resolveExperimentConfig(id, opts.preset, opts.set);
       process.stdout.write(JSON.stringify(config, null, 2) + `\nconfigHash ${configHash}\n`);
     });
+}
 
+/** `rnnlab run <id>`: plan, then train (or reuse) every requested run. */
+function addRunCommand(program: Command): void {
   program
     .command("run")
     .description("Train an experiment's arms x seeds (reusing valid runs) and write results/<paper>/<experiment>.json.")
@@ -197,7 +214,10 @@ commit, dirty flag and source hash, and \`rnnlab report\` flags runs whose sourc
         }
       },
     );
+}
 
+/** `rnnlab resume <run-dir>`: continue an interrupted run. */
+function addResumeCommand(program: Command): void {
   program
     .command("resume")
     .description(
@@ -222,7 +242,10 @@ commit, dirty flag and source hash, and \`rnnlab report\` flags runs whose sourc
         progress.finish();
       }
     });
+}
 
+/** `rnnlab report`: regenerate results/README.md. */
+function addReportCommand(program: Command): void {
   program
     .command("report")
     .description("Regenerate results/README.md (our numbers next to the papers', figures, STALE and CODE CHANGED flags).")
@@ -231,7 +254,7 @@ commit, dirty flag and source hash, and \`rnnlab report\` flags runs whose sourc
     .action(async (opts: { figures: boolean; resultsDir?: string }) => {
       const { path: file, stale, codeChanged, codeUnknown, codeNotes, figureErrors, errors } = await writeReport({ resultsDir: opts.resultsDir, figures: opts.figures });
       process.stdout.write(`wrote ${file}\n`);
-      if (stale.length) process.stdout.write(`STALE results (config changed since they ran): ${stale.join(", ")}\n`);
+      if (stale.length) process.stdout.write(`STALE results (runs whose settings changed since they ran): ${stale.join(", ")}\n`);
       // Warnings only (exit code unchanged): the README lists the runs and commits; the changed files are printed here.
       if (codeChanged.length) process.stdout.write(`CODE CHANGED since these results ran (source hash differs): ${codeChanged.join(", ")}\n`);
       if (codeUnknown.length) process.stdout.write(`code unknown (runs without a source hash): ${codeUnknown.join(", ")}\n`);
@@ -243,7 +266,10 @@ commit, dirty flag and source hash, and \`rnnlab report\` flags runs whose sourc
         throw new AlreadyReported();
       }
     });
+}
 
+/** `rnnlab bench`: the training-speed benchmark. */
+function addBenchCommand(program: Command): void {
   program
     .command("bench")
     .description("Run the training-speed benchmark (packages/experiments/bench/training-speed.ts, = npm run bench); extra arguments are passed on.")
@@ -255,8 +281,6 @@ commit, dirty flag and source hash, and \`rnnlab report\` flags runs whose sourc
       const r = spawnSync(process.execPath, ["--import", "tsx", script, ...args], { stdio: "inherit", cwd: repoRoot() });
       if (r.status !== 0) throw new Error(`benchmark exited with ${r.status ?? r.signal}`);
     });
-
-  return program;
 }
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */

@@ -7,7 +7,8 @@ import { renderFigure, showFigure, tableFromRows, tableHtml, writeTableCsv, type
 import type { EnvironmentInfo } from "@rnnlab/core";
 import { figuresDir, presetResultsDir, type ExperimentResult } from "./results";
 import { collectResults, resultFigures, resultTableRows } from "./report";
-import { parsePreset } from "./runner";
+import { planExperiment, type RunOptions } from "./plan";
+import { parsePreset, runExperiment } from "./runner";
 import type { PresetName } from "./types";
 
 /**
@@ -17,6 +18,54 @@ import type { PresetName } from "./types";
  */
 export function notebookPreset(): PresetName {
   return parsePreset(process.env.RNNLAB_PRESET ?? "cpu");
+}
+
+/** When a notebook trains (RNNLAB_NOTEBOOK_TRAIN): see notebookResult. */
+export type NotebookTrainPolicy = "missing" | "always" | "never";
+
+export function notebookTrainPolicy(): NotebookTrainPolicy {
+  const v = process.env.RNNLAB_NOTEBOOK_TRAIN ?? "missing";
+  if (v === "missing" || v === "always" || v === "never") return v;
+  throw new Error(`RNNLAB_NOTEBOOK_TRAIN="${v}": expected missing (the default), always or never.`);
+}
+
+/**
+ * The result a paper notebook shows for experiment `id`. Re-executing a notebook must not start hours of
+ * training because one run of a committed result is stale or an arm is still missing, so by default
+ * (RNNLAB_NOTEBOOK_TRAIN=missing) a result file that exists at this preset is shown as it is, with a note
+ * naming the runs that are not current and the command that brings them up to date; the experiment is
+ * trained only when there is no result file at all (a smoke run into a fresh results folder).
+ * RNNLAB_NOTEBOOK_TRAIN=always trains what is missing or stale (reusing the rest, as `rnnlab run`);
+ * `never` only loads and fails when there is no result.
+ */
+export async function notebookResult(
+  id: string,
+  options: RunOptions & { display?: NotebookDisplay; policy?: NotebookTrainPolicy } = {},
+): Promise<ExperimentResult> {
+  const { display, policy = notebookTrainPolicy(), ...runOptions } = options;
+  const preset = parsePreset(runOptions.preset);
+  const plan = planExperiment(id, { ...runOptions, preset });
+  const command = `npx rnnlab run ${id} --preset ${preset}`;
+  if (policy === "always" || (policy === "missing" && !plan.existing)) return runExperiment(id, { ...runOptions, preset });
+  if (!plan.existing) {
+    throw new Error(`${id}: no ${preset}-preset result in ${plan.resultFile} (RNNLAB_NOTEBOOK_TRAIN=never). Train it with \`${command}\`.`);
+  }
+  // Judged from the result file alone (not local run folders), so the note is the same on every clone.
+  const recorded = (r: (typeof plan.runs)[number]) => plan.existing?.arms[r.arm]?.runs[String(r.seed)];
+  const notCurrent = plan.runs.filter((r) => recorded(r)?.runHash !== r.runHash);
+  if (notCurrent.length && display) {
+    const byStatus = new Map<string, string[]>();
+    for (const r of notCurrent) {
+      const key = recorded(r) ? "stale (recorded with another config)" : "not in the result file";
+      byStatus.set(key, [...(byStatus.get(key) ?? []), `${r.arm} seed ${r.seed}`]);
+    }
+    const lines = [...byStatus].map(([status, runs]) => `${status}: ${runs.join(", ")}`);
+    display.markdown(
+      `**${id}: ${notCurrent.length} of ${plan.runs.length} runs are not current** (${lines.join("; ")}). ` +
+        `The numbers below are the committed result's; \`${command}\` trains the rest (or re-execute with RNNLAB_NOTEBOOK_TRAIN=always).`,
+    );
+  }
+  return plan.existing;
 }
 
 /** Render one figure of a result into results/<paper>/figures/ and show it (PNG inline + links). */

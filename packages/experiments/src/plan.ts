@@ -5,6 +5,7 @@
 import * as path from "node:path";
 import { configHash, overridesToList, resolveConfig, stableStringify, sha256, type DeepReadonly, type Overrides } from "./config";
 import { armNames, getExperiment, UsageError } from "./registry";
+import { validateConfig } from "./schemas";
 import { presetResultsDir, readResult, resultPath, runDirFor, type ExperimentResult, type RunRecord } from "./results";
 import { asideDirFor, hasProgress, readJson } from "./run-dir";
 import { PRESET_NAMES, type ExperimentDefinition, type ExperimentProgress, type PresetName } from "./types";
@@ -100,6 +101,11 @@ export function resolveExperimentConfig(
 ): { definition: ExperimentDefinition; config: DeepReadonly<object>; configHash: string } {
   const definition = getExperiment(id);
   const config = resolveConfig(definition.base, definition.presets[preset], overrides, preset);
+  if (definition.schema) {
+    // Read-only: the config hashed and trained is `config` itself, not zod's parsed copy.
+    const presetConfig = overrides ? () => resolveConfig(definition.base, definition.presets[preset], undefined, preset) : () => config;
+    validateConfig(id, preset, definition.schema, config, presetConfig);
+  }
   return { definition, config, configHash: configHash(config) };
 }
 

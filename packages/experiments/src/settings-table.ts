@@ -91,14 +91,27 @@ class KeyReader {
   }
 }
 
+type AddRow = (label: string, value: string | undefined) => void;
+
+/** The rows of settings shared by every arm, in table order; each reads (takes) its keys from `r`. */
 function sharedRows(definition: ExperimentDefinition, r: KeyReader): [string, string][] {
   const rows: [string, string][] = [];
-  const add = (label: string, value: string | undefined) => {
+  const add: AddRow = (label, value) => {
     if (value !== undefined && value !== "") rows.push([label, value]);
   };
   const synthetic = definition.data.kind === "synthetic" ? definition.data.task : undefined;
+  taskRows(r, add, synthetic);
+  modelRows(r, add);
+  trainingRows(r, add);
+  optimiserRows(r, add);
+  orthogonalRows(r, add);
+  evaluationRows(r, add);
+  restRows(r, add);
+  return rows;
+}
 
-  // Task or data.
+/** Task or data. */
+function taskRows(r: KeyReader, add: AddRow, synthetic: string | undefined): void {
   if (r.has("task.length")) {
     const length = r.take("task.length") as number;
     const symbols = r.take("task.dataSymbols") as number | undefined;
@@ -119,8 +132,10 @@ function sharedRows(definition: ExperimentDefinition, r: KeyReader): [string, st
       add("data", `${String(dataset)}${trainCap ? ` (first ${formatSetting(trainCap)} training tokens)` : ""}`);
     }
   } else if (r.has("data.dataset")) add("data", String(r.take("data.dataset")));
+}
 
-  // Model-wide settings (the per-arm table shows the hidden size, model-wide or not).
+/** Model-wide settings (the per-arm table shows the hidden size, model-wide or not). */
+function modelRows(r: KeyReader, add: AddRow): void {
   r.take("model.hiddenSize");
   const model: string[] = [];
   if (r.has("model.layers")) model.push(`${r.take("model.layers")} layer${r.get("model.layers") === 1 ? "" : "s"}`);
@@ -132,8 +147,10 @@ function sharedRows(definition: ExperimentDefinition, r: KeyReader): [string, st
   if (r.has("model.inputInit")) model.push(`W init ${formatSetting(r.take("model.inputInit"))}`);
   if (r.has("model.recurrentInit")) model.push(`U init ${formatSetting(r.take("model.recurrentInit"))}`);
   add("model", model.join(", "));
+}
 
-  // Sequence length of a language model, batch, training length.
+/** Sequence length of a language model, batch, training length. */
+function trainingRows(r: KeyReader, add: AddRow): void {
   if (r.has("model.bptt")) add("bptt", `${formatSetting(r.take("model.bptt"))}${r.take("model.variableLength") ? " (random lengths, AWD-LSTM)" : " (fixed)"}`);
   const batch = r.take("train.batchSize") ?? r.take("model.batchSize");
   if (batch !== undefined) add("batch", formatSetting(batch));
@@ -143,8 +160,10 @@ function sharedRows(definition: ExperimentDefinition, r: KeyReader): [string, st
     const cap = r.take("model.maxStepsPerEpoch") as number | undefined;
     add("training", `${formatSetting(epochs)} epoch${epochs === 1 ? "" : "s"}${cap ? ` of at most ${formatSetting(cap)} steps` : cap === 0 ? " (every window)" : ""}`);
   }
+}
 
-  // Optimiser.
+/** Optimiser, gradient clipping, activation regularisation. */
+function optimiserRows(r: KeyReader, add: AddRow): void {
   const optimizer = r.take("train.optimizer") ?? r.take("model.optimizer");
   if (optimizer !== undefined) {
     const lr = r.take("train.learningRate") ?? r.take("model.learningRate");
@@ -160,8 +179,10 @@ function sharedRows(definition: ExperimentDefinition, r: KeyReader): [string, st
   const ar = r.take("model.activationRegularization") as number | undefined;
   const tar = r.take("model.temporalActivationRegularization") as number | undefined;
   if (ar !== undefined || tar !== undefined) add("AR / TAR", `α ${formatSetting(ar ?? 0)} / β ${formatSetting(tar ?? 0)}`);
+}
 
-  // Orthogonal updates (NC-GRU, scoRNN).
+/** Orthogonal updates (NC-GRU, scoRNN) and NC-GRU's candidate form. */
+function orthogonalRows(r: KeyReader, add: AddRow): void {
   if (r.has("orthogonal.recomputeEvery")) {
     const order = r.take("orthogonal.neumannOrder");
     add(
@@ -175,8 +196,10 @@ function sharedRows(definition: ExperimentDefinition, r: KeyReader): [string, st
     const formula = form === "resetAfterProduct" ? "W_c x + r ⊙ (U_c h)" : form === "resetBeforeProduct" ? "W_c x + U_c (r ⊙ h)" : String(form);
     add("NC-GRU candidate", `${formula} (${String(form)}), b_c init ${String(bias)}`);
   }
+}
 
-  // Evaluation.
+/** Evaluation. */
+function evaluationRows(r: KeyReader, add: AddRow): void {
   if (r.has("train.evaluateEvery")) {
     // trainSyntheticTask draws the test batches once (a fixed set) and evaluates every evaluateEvery steps and at the end.
     const batches = r.take("train.evaluationBatches") as number;
@@ -191,8 +214,10 @@ function sharedRows(definition: ExperimentDefinition, r: KeyReader): [string, st
     parts.push(cap ? `first ${formatSetting(cap)} validation / test tokens` : "full validation and test splits");
     add("evaluation", parts.join(", "));
   }
+}
 
-  // Everything else, one row per section, each value named by its key (no setting is hidden).
+/** Everything else, one row per section, each value named by its key (no setting is hidden). */
+function restRows(r: KeyReader, add: AddRow): void {
   const sections = new Map<string, string[]>();
   for (const key of r.rest()) {
     const dot = key.indexOf(".");
@@ -202,7 +227,6 @@ function sharedRows(definition: ExperimentDefinition, r: KeyReader): [string, st
     sections.get(section)!.push(name ? `${name} ${value}` : value);
   }
   for (const [section, values] of sections) add(section, values.join(", "));
-  return rows;
 }
 
 /** Per-arm column labels, in table order; an arm key not listed here gets a column named by its key. */
@@ -335,8 +359,14 @@ export function settingsSource(id: string, options: { preset?: PresetName; resul
   if (!result) return fromPreset(`no result file yet (${relativeToRepo(file)})`);
   if (result.preset !== preset) return fromPreset(`the result file holds a "${result.preset}"-preset result`);
   if (result.overrides.length) return fromPreset(`the result was run with overrides (${result.overrides.join(", ")})`);
-  const staleness = checkStaleness(result);
-  if (staleness.stale) return fromPreset(`the result file is stale (${staleness.reason ?? "its config hash differs"}); it will be rerun`);
+  if (result.configHash !== current.configHash) {
+    // Its runs may all still be valid (an arm added since changes the config hash only): the settings are not the preset's.
+    const staleness = checkStaleness(result);
+    if (staleness.stale) return fromPreset(`the result file is stale (${staleness.reason ?? "its config hash differs"}); it will be rerun`);
+    return fromPreset(
+      `the result file's config is stale (config ${result.configHash.slice(0, 12)}, the current preset's ${current.configHash.slice(0, 12)}: arms without recorded runs were added or changed since; its recorded runs are still valid and will be reused)`,
+    );
+  }
   return {
     kind: "result",
     id,

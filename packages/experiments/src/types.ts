@@ -3,6 +3,7 @@
  * trainer call for one (arm, seed), and the paper's reported numbers for comparison.
  */
 import type { Rng } from "@rnnlab/core";
+import type { z } from "zod";
 import type { DeepPartial, DeepReadonly } from "./config";
 
 export const PRESET_NAMES = ["smoke", "cpu", "paper"] as const;
@@ -89,6 +90,12 @@ export interface ExperimentDefinition<C extends object = any> {
   /** The claim being reproduced, one or two sentences. */
   claim: string;
   base: C;
+  /**
+   * The config's schema (zod, `<paper>/schema.ts`): every resolved config (base <- preset <- `--set`) is checked
+   * against it before use, so a bad value is a ConfigError naming the key and the allowed values. Every
+   * experiment of the project has one; only test fixtures go without.
+   */
+  schema?: z.ZodType<C>;
   presets: Record<PresetName, DeepPartial<C>>;
   defaultSeeds: Record<PresetName, number[]>;
   /** Arm names for a resolved config (default: the keys of `config.arms`). */

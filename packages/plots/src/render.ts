@@ -214,6 +214,16 @@ function figureHtml(fig: FigureSpec, title: string, width: number, height: numbe
 `;
 }
 
+/**
+ * The parts of plotly.js that renderFigure's page code calls. plotly.js is loaded into the page as a script
+ * (a global `Plotly`), not imported, so this states the API we rely on (plotly.js 2.x).
+ */
+interface PlotlyPageGlobal {
+  newPlot(root: unknown, data: unknown, layout: unknown, config: { staticPlot: boolean }): Promise<unknown>;
+  toImage(root: unknown, options: { format: "png" | "svg"; width: number; height: number; scale: number }): Promise<string>;
+  purge(root: unknown): void;
+}
+
 /** Render one figure to the requested formats (default PNG + SVG + HTML); unchanged files are kept. */
 export async function renderFigure(fig: FigureSpec, opts: RenderOptions): Promise<RenderedFigure> {
   const width = opts.width ?? 800;
@@ -236,7 +246,7 @@ export async function renderFigure(fig: FigureSpec, opts: RenderOptions): Promis
           t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
           return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
         };
-        const Plotly = (globalThis as unknown as { Plotly: any }).Plotly;
+        const Plotly: PlotlyPageGlobal = Reflect.get(globalThis, "Plotly");
         const gd = (globalThis as any).document.getElementById("fig");
         await Plotly.newPlot(gd, data, layout, { staticPlot: true });
         const url: string = await Plotly.toImage(gd, { format, width: layout.width, height: layout.height, scale });

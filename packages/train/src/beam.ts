@@ -22,8 +22,8 @@
  */
 import { tf } from "@rnnlab/core";
 
-/** Named decoder state; every entry has the hypotheses on axis 0. */
-export type DecoderState = { [name: string]: tf.Tensor };
+/** Named decoder state; every entry is [hypotheses, n] (the shape of a cells State, so a cell's step can take it). */
+export type DecoderState = { [name: string]: tf.Tensor2D };
 
 /** One decoder step for k hypotheses: previous tokens [k] (int32) -> log-probabilities [k, V] and the new state. */
 export type DecodeStep = (state: DecoderState, previousTokens: tf.Tensor1D) => {
@@ -142,11 +142,14 @@ export function greedyDecode(
   return tokens.map((tk, b) => ({ tokens: tk, logProbability: logProbability[b], score: logProbability[b], finished: !cut[b] }));
 }
 
-/**
- * Beam search for ONE source sentence. `initialState` entries have a leading axis of 1 (one sentence);
- * they are tiled to the beam and not disposed. `step` is called with k = beamSize hypotheses.
- */
-export function beamSearch(step: DecodeStep, initialState: DecoderState, options: BeamSearchOptions): Hypothesis[] {
+/** An extension of a live hypothesis: its raw prefix score, the slot it extends and the token it adds. */
+type Candidate = { score: number; source: number; token: number };
+
+/** The live hypotheses after one step: the slot each extends, the new prefixes, raw scores and last tokens. */
+type BeamSlots = { sources: number[]; prefixes: number[][]; scores: number[]; tokens: number[] };
+
+/** Checks beamSearch's options and the one-sentence initial state; returns k, the penalty and returnCount. */
+function validateBeam(initialState: DecoderState, options: BeamSearchOptions): { k: number; penalty: LengthPenalty; returnCount: number } {
   validateSearch(options);
   const k = options.beamSize;
   if (!Number.isInteger(k) || k < 1) throw new Error(`beamSize must be an integer >= 1, got ${k}`);
@@ -159,6 +162,86 @@ export function beamSearch(step: DecodeStep, initialState: DecoderState, options
   for (const [name, t] of Object.entries(initialState)) {
     if (t.shape[0] !== 1) throw new Error(`beamSearch: initialState.${name} must have 1 on axis 0 (one sentence), got shape [${t.shape}]`);
   }
+  return { k, penalty, returnCount };
+}
+
+/** The top 2k extensions of the k live slots by raw prefix score (a partial selection over k·V entries), best first. */
+function topExtensions(scores: readonly number[], logProbabilities: ArrayLike<number>, k: number): Candidate[] {
+  const vocabulary = logProbabilities.length / k;
+  const candidateCount = Math.min(2 * k, k * vocabulary);
+  const top: Candidate[] = [];
+  for (let source = 0; source < k; source++) {
+    if (scores[source] === -Infinity) continue;
+    for (let token = 0; token < vocabulary; token++) {
+      const score = scores[source] + logProbabilities[source * vocabulary + token];
+      let i: number;
+      if (top.length < candidateCount) i = top.push({ score, source, token }) - 1;
+      else if (score > top[top.length - 1].score) top[(i = top.length - 1)] = { score, source, token };
+      else continue;
+      // Keep `top` sorted, best first; on ties the earlier (lower source, lower token) candidate stays ahead.
+      while (i > 0 && top[i - 1].score < top[i].score) {
+        [top[i - 1], top[i]] = [top[i], top[i - 1]];
+        i--;
+      }
+    }
+  }
+  return top;
+}
+
+/**
+ * Splits the ranked candidates: an EOS extension ranked within the top k finishes a hypothesis (pushed to
+ * `finished`); the first k non-EOS extensions become the next live slots (dead slots pad a tiny vocabulary).
+ */
+function nextSlots(top: readonly Candidate[], prefixes: readonly number[][], k: number, endToken: number, penalty: LengthPenalty, finished: Hypothesis[]): BeamSlots {
+  const next: BeamSlots = { sources: [], prefixes: [], scores: [], tokens: [] };
+  top.forEach((c, rank) => {
+    if (c.token === endToken) {
+      if (rank < k) {
+        const tokens = prefixes[c.source];
+        finished.push({ tokens, logProbability: c.score, score: lengthNormalizedScore(c.score, tokens.length + 1, penalty), finished: true });
+      }
+    } else if (next.sources.length < k) {
+      next.sources.push(c.source);
+      next.prefixes.push([...prefixes[c.source], c.token]);
+      next.scores.push(c.score);
+      next.tokens.push(c.token);
+    }
+  });
+  while (next.sources.length < k) {
+    // Only possible when V is tiny: pad with dead slots.
+    next.sources.push(0);
+    next.prefixes.push([]);
+    next.scores.push(-Infinity);
+    next.tokens.push(endToken);
+  }
+  return next;
+}
+
+/** Each state entry's rows gathered in `sources` order (new tensors). */
+function gatherRows(state: DecoderState, sources: number[]): DecoderState {
+  return tf.tidy(() => {
+    const index = tf.tensor1d(sources, "int32");
+    const r: DecoderState = {};
+    for (const [name, tensor] of Object.entries(state)) r[name] = tf.gather(tensor, index);
+    return r;
+  });
+}
+
+/** The best `returnCount` hypotheses. Stable sort: among equal scores the earlier-finished one wins (what greedy would return). */
+function bestHypotheses(finished: readonly Hypothesis[], returnCount: number): Hypothesis[] {
+  return finished
+    .map((h, order) => ({ h, order }))
+    .sort((a, b) => b.h.score - a.h.score || a.order - b.order)
+    .slice(0, returnCount)
+    .map((x) => x.h);
+}
+
+/**
+ * Beam search for ONE source sentence. `initialState` entries have a leading axis of 1 (one sentence);
+ * they are tiled to the beam and not disposed. `step` is called with k = beamSize hypotheses.
+ */
+export function beamSearch(step: DecodeStep, initialState: DecoderState, options: BeamSearchOptions): Hypothesis[] {
+  const { k, penalty, returnCount } = validateBeam(initialState, options);
   let state: DecoderState = tf.tidy(() => {
     const tiled: DecoderState = {};
     for (const [name, t] of Object.entries(initialState)) tiled[name] = tf.tile(t, [k, ...t.shape.slice(1).map(() => 1)]);
@@ -176,61 +259,14 @@ export function beamSearch(step: DecodeStep, initialState: DecoderState, options
     const out = tf.tidy(() => step(state, tf.tensor1d(previous, "int32")));
     const logProbabilities = out.logProbabilities.dataSync();
     out.logProbabilities.dispose();
-    const vocabulary = logProbabilities.length / k;
-    // Top 2k extensions by raw prefix score (a partial selection over k·V entries).
-    const candidateCount = Math.min(2 * k, k * vocabulary);
-    const top: { score: number; source: number; token: number }[] = [];
-    for (let source = 0; source < k; source++) {
-      if (scores[source] === -Infinity) continue;
-      for (let token = 0; token < vocabulary; token++) {
-        const score = scores[source] + logProbabilities[source * vocabulary + token];
-        let i: number;
-        if (top.length < candidateCount) i = top.push({ score, source, token }) - 1;
-        else if (score > top[top.length - 1].score) top[(i = top.length - 1)] = { score, source, token };
-        else continue;
-        // Keep `top` sorted, best first; on ties the earlier (lower source, lower token) candidate stays ahead.
-        while (i > 0 && top[i - 1].score < top[i].score) {
-          [top[i - 1], top[i]] = [top[i], top[i - 1]];
-          i--;
-        }
-      }
-    }
-    const keepSources: number[] = [];
-    const nextPrefixes: number[][] = [];
-    const nextScores: number[] = [];
-    const nextTokens: number[] = [];
-    top.forEach((c, rank) => {
-      if (c.token === options.endToken) {
-        if (rank < k) {
-          const tokens = prefixes[c.source];
-          finished.push({ tokens, logProbability: c.score, score: lengthNormalizedScore(c.score, tokens.length + 1, penalty), finished: true });
-        }
-      } else if (keepSources.length < k) {
-        keepSources.push(c.source);
-        nextPrefixes.push([...prefixes[c.source], c.token]);
-        nextScores.push(c.score);
-        nextTokens.push(c.token);
-      }
-    });
-    while (keepSources.length < k) {
-      // Only possible when V is tiny: pad with dead slots.
-      keepSources.push(0);
-      nextPrefixes.push([]);
-      nextScores.push(-Infinity);
-      nextTokens.push(options.endToken);
-    }
-    const reordered = tf.tidy(() => {
-      const index = tf.tensor1d(keepSources, "int32");
-      const r: DecoderState = {};
-      for (const [name, tensor] of Object.entries(out.state)) r[name] = tf.gather(tensor, index);
-      return r;
-    });
+    const next = nextSlots(topExtensions(scores, logProbabilities, k), prefixes, k, options.endToken, penalty, finished);
+    const reordered = gatherRows(out.state, next.sources);
     disposeState(out.state);
     disposeState(state);
     state = reordered;
-    prefixes = nextPrefixes;
-    scores = nextScores;
-    previous = new Int32Array(nextTokens);
+    prefixes = next.prefixes;
+    scores = next.scores;
+    previous = new Int32Array(next.tokens);
     if (finished.length >= k) break;
     // Raw scores only fall as a prefix grows, so with no normalisation nothing live can overtake.
     if (penalty.kind === "none" && finished.length > 0 && bestFinishedScore() >= Math.max(...scores)) break;
@@ -242,10 +278,5 @@ export function beamSearch(step: DecodeStep, initialState: DecoderState, options
     }
   }
   disposeState(state);
-  // Stable sort: among equal scores the earlier-finished hypothesis wins (what greedy would return).
-  return finished
-    .map((h, order) => ({ h, order }))
-    .sort((a, b) => b.h.score - a.h.score || a.order - b.order)
-    .slice(0, returnCount)
-    .map((x) => x.h);
+  return bestHypotheses(finished, returnCount);
 }

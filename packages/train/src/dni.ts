@@ -51,7 +51,7 @@ export interface DniConfig {
 export const DNI_KEYS = ["mode", "synthesizer", "scale", "optimizer", "learningRate", "elementwiseUnits", "elementwiseCell", "noiseStd"];
 
 export function validateDni(c: DniConfig, where = "config.dni"): void {
-  checkKeys(where, c as unknown as Record<string, unknown>, DNI_KEYS);
+  checkKeys(where, c, DNI_KEYS);
   if (!["real", "synthetic", "alternating"].includes(c.mode)) throw new Error(`${where}.mode="${c.mode}" must be real, synthetic or alternating`);
   if (c.synthesizer && !["linear", "elementwise"].includes(c.synthesizer)) throw new Error(`${where}.synthesizer="${c.synthesizer}" must be linear or elementwise`);
   if (c.elementwiseCell && !["gru", "lstm"].includes(c.elementwiseCell)) throw new Error(`${where}.elementwiseCell="${c.elementwiseCell}" must be gru or lstm`);
@@ -167,13 +167,13 @@ export class Synthesizer {
     const next = tf.tidy(() => {
       const u = tf.add(tf.matMul(tf.reshape(sT, [N, 1]) as tf.Tensor2D, p.inputKernel as tf.Tensor2D), p.inputBias);
       const r = this.cellStep(u as tf.Tensor2D, this.memoryFor(N));
-      const kept: Record<string, tf.Tensor> = {};
+      const kept: State = {};
       // A state entry may be the caller's own tensor (passed through): copy so disposing the old memory is safe.
       for (const [k, v] of Object.entries(r.state)) kept[k] = v.clone();
       return kept;
     });
     if (this.memory) tf.dispose(Object.values(this.memory));
-    this.memory = next as unknown as State;
+    this.memory = next;
   }
 
   /** Reset the persisted recurrent state (per epoch). */

@@ -50,7 +50,7 @@ export class LanguageModelStepper {
 
   constructor(
     readonly model: LanguageModel,
-    readonly set: VariableSet,
+    readonly set: VariableSet<LanguageModelParams>,
     readonly batchSize: number,
     readonly updater: GradientUpdater,
     private readonly trainRng: () => Rng,
@@ -60,7 +60,7 @@ export class LanguageModelStepper {
   }
 
   private get params(): LanguageModelParams {
-    return this.set.tree as unknown as LanguageModelParams;
+    return this.set.tree;
   }
 
   /** Forward and backward of one window; the objective adds the model's regularizer (AR/TAR) and DNI's surrogate term. */

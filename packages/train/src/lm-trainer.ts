@@ -11,7 +11,7 @@
  */
 import { tf, Rng } from "@rnnlab/core";
 import { GateTracer, ORTHOGONAL_CELL_KINDS } from "@rnnlab/cells";
-import { LanguageModel, ARCHITECTURE_KEYS, type LanguageModelArchitecture, type LanguageModelParams } from "./model";
+import { LanguageModel, pickArchitecture, type LanguageModelParams } from "./model";
 import { createVariables, disposeNamed, type NamedTensors, type VariableSet } from "./params";
 import { Optimizer, withParameters, type NonMonotoneState } from "./optim";
 import type { PlateauState } from "./schedules";
@@ -55,7 +55,7 @@ export function metricsRecord(m: EvaluationMetrics): Record<string, number> {
 
 export class LanguageModelTrainer implements LoopTask {
   readonly model: LanguageModel;
-  readonly set: VariableSet;
+  readonly set: VariableSet<LanguageModelParams>;
   readonly rngs: { train: Rng; dni: Rng };
   readonly loop: TrainingLoop;
   private readonly streams: { train: BatchedStream; valid: BatchedStream; test?: BatchedStream };
@@ -71,13 +71,12 @@ export class LanguageModelTrainer implements LoopTask {
   private result?: LanguageModelResult;
 
   constructor(readonly config: LanguageModelTrainConfig, data: LanguageModelData, readonly options: TrainerRunOptions) {
-    const c = config as unknown as Record<string, unknown>;
-    this.model = new LanguageModel(Object.fromEntries(ARCHITECTURE_KEYS.filter((k) => k in c).map((k) => [k, c[k]])) as unknown as LanguageModelArchitecture);
+    this.model = new LanguageModel(pickArchitecture(config));
     const root = new Rng(config.seed);
     this.rngs = { train: root.fork("train"), dni: root.fork("dni") }; // replaced on resume; read at call time
     const initial = this.model.init(root.fork("init"));
-    this.set = createVariables(initial as never, { scope: "lm" });
-    tf.dispose(initial as never);
+    this.set = createVariables(initial, { scope: "lm" });
+    tf.dispose(initial);
     const evalBatch = config.evaluationBatchSize ?? config.batchSize;
     this.streams = {
       train: batchifyTokens(data.train, config.batchSize, "data.train"),
@@ -109,7 +108,7 @@ export class LanguageModelTrainer implements LoopTask {
   }
 
   private get params(): LanguageModelParams {
-    return this.set.tree as unknown as LanguageModelParams;
+    return this.set.tree;
   }
 
   // ---- checkpoint ---------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ export interface LanguageModelResult {
 }
 
 export function validateLanguageModelConfig(c: LanguageModelTrainConfig): void {
-  checkKeys("config", c as unknown as Record<string, unknown>, LM_TRAIN_KEYS);
+  checkKeys("config", c, LM_TRAIN_KEYS);
   checkPositiveInteger("config.batchSize", c.batchSize);
   checkPositiveInteger("config.bptt", c.bptt);
   checkPositiveInteger("config.epochs", c.epochs);

@@ -16,9 +16,12 @@ import {
   type NormalizationConfig,
 } from "@rnnlab/cells";
 import {
-  lstmSequence, lstmRecurrence, sequenceProjection, softmaxCrossEntropy, denseProjection, structuredDropoutGroupedMatMul, structuredKeepIndices,
-  fastGateScales, gumbelGateNoise, prepareRecurrentKernel,
+  lstmRecurrence, sequenceProjection, softmaxCrossEntropy, denseProjection, structuredDropoutGroupedMatMul, structuredKeepIndices,
+  fastGateScales, gumbelGateNoise, prepareRecurrentKernel, type FastGateScales,
 } from "@rnnlab/cells";
+
+/** The gate temperatures of the fast path and whether Gumbel noise is added (cells' fastGateScales). */
+type FastGates = FastGateScales & { noise: boolean };
 import { checkKeys } from "./validate";
 
 /** The cell of every layer: cells' one cell configuration (createCell). */
@@ -67,16 +70,56 @@ export interface LanguageModelArchitecture {
   inputInit?: "uniform" | "orthogonal";
 }
 
-export const ARCHITECTURE_KEYS = [
-  "vocabularySize", "embeddingSize", "hiddenSize", "layers", "cell", "tieWeights", "dropout", "fastPath", "outputColumnBlock", "activationRegularization",
-  "temporalActivationRegularization", "inputInit",
+const OPTIONAL_ARCHITECTURE_KEYS = [
+  "tieWeights", "dropout", "fastPath", "outputColumnBlock", "activationRegularization", "temporalActivationRegularization", "inputInit",
+] as const;
+
+export const ARCHITECTURE_KEYS: readonly (keyof LanguageModelArchitecture)[] = [
+  "vocabularySize", "embeddingSize", "hiddenSize", "layers", "cell", ...OPTIONAL_ARCHITECTURE_KEYS,
 ];
 
-export interface LanguageModelParams {
+function copyKey<K extends keyof LanguageModelArchitecture>(to: LanguageModelArchitecture, from: LanguageModelArchitecture, key: K): void {
+  to[key] = from[key];
+}
+
+/**
+ * The architecture part of a larger config (a trainer's or an experiment's): the ARCHITECTURE_KEYS it has,
+ * in that order (optional keys it lacks stay absent). `without` leaves some optional keys out.
+ */
+export function pickArchitecture(
+  config: LanguageModelArchitecture,
+  without: readonly (typeof OPTIONAL_ARCHITECTURE_KEYS)[number][] = [],
+): LanguageModelArchitecture {
+  const { vocabularySize, embeddingSize, hiddenSize, layers, cell } = config;
+  const out: LanguageModelArchitecture = { vocabularySize, embeddingSize, hiddenSize, layers, cell };
+  for (const key of OPTIONAL_ARCHITECTURE_KEYS) if (key in config && !without.includes(key)) copyKey(out, config, key);
+  return out;
+}
+
+/** A type alias (not an interface), so that it is a ParamTree and a tf.TensorContainer as it stands. */
+export type LanguageModelParams = {
   embedding: tf.Tensor2D; // [V, E]
   layers: Record<string, tf.Tensor>[];
   decoder: { kernel?: tf.Tensor2D; bias: tf.Tensor1D }; // kernel [H_last, V] unless tied
-  [key: string]: unknown;
+};
+
+function isMatrix(t: tf.Tensor | undefined): t is tf.Tensor2D {
+  return t?.rank === 2;
+}
+
+function isVector(t: tf.Tensor | undefined): t is tf.Tensor1D {
+  return t?.rank === 1;
+}
+
+/**
+ * One layer's parameters as the fast LSTM path takes them. The tree types a layer for any cell kind
+ * (name -> tensor); the fast path runs for LSTM cells only, whose layers have these three, checked here.
+ */
+function fastLstmLayer(p: Record<string, tf.Tensor>, l: number): { inputKernel: tf.Tensor2D; recurrentKernel: tf.Tensor2D; bias: tf.Tensor1D } {
+  const { inputKernel, recurrentKernel, bias } = p;
+  if (!isMatrix(inputKernel) || !isMatrix(recurrentKernel) || !isVector(bias))
+    throw new Error(`LanguageModel.forward: the fast LSTM path needs layers.${l}.{inputKernel [I, 4H], recurrentKernel [H, 4H], bias [4H]}; got ${Object.keys(p).join(", ")}`);
+  return { inputKernel, recurrentKernel, bias };
 }
 
 function dropoutConfig(kind: LmDropoutConfig["kind"], rate: number | undefined): DropoutConfig {
@@ -84,7 +127,7 @@ function dropoutConfig(kind: LmDropoutConfig["kind"], rate: number | undefined):
 }
 
 export function validateArchitecture(a: LanguageModelArchitecture, where = "config"): void {
-  checkKeys(where, a as unknown as Record<string, unknown>, ARCHITECTURE_KEYS);
+  checkKeys(where, a, ARCHITECTURE_KEYS);
   for (const k of ["vocabularySize", "embeddingSize", "hiddenSize", "layers"] as const)
     if (!Number.isInteger(a[k]) || a[k] < 1) throw new Error(`${where}.${k}=${a[k]} must be a positive integer`);
   if (a.dropout) {
@@ -189,7 +232,7 @@ export class LanguageModel {
   /**
    * Forward pass over one window. `inputs`/`targets` are [T, B] int32. Returns the mean loss and the
    * final states (new tensors, inside the caller's scope). `onLogits` is not provided: the loss is all
-   * trainers need.
+   * trainers need. Random draws, in order: embedding dropout, the layers, output dropout.
    */
   forward(
     params: LanguageModelParams,
@@ -200,92 +243,104 @@ export class LanguageModel {
   ): { loss: tf.Scalar; regularizer?: tf.Scalar; states: State[]; hidden: tf.Tensor3D } {
     const a = this.architecture;
     const d = a.dropout ?? {};
-    const training = options.training;
+    const { training, rng } = options;
     const [T, B] = inputs.shape;
-    const rng = options.rng;
     if (training && !rng) throw new Error("LanguageModel.forward: training needs an rng");
     let embedding = params.embedding;
     if (training && d.embedding && d.embedding > 0) embedding = embeddingDropout(embedding, d.embedding, rng!);
     const x = tf.reshape(tf.gather(embedding, tf.reshape(inputs, [T * B])), [T, B, a.embeddingSize]) as tf.Tensor3D; // [T, B, E]
-    let ys: tf.Tensor3D;
-    let newStates: State[];
-    const structured = training && d.kind === "structured";
     const gate = a.cell.kind === "lstm" ? a.cell.gate : undefined;
     // Gumbel's "hard" evaluation (and gate tracing) run on the readable path.
     const fastGates = this.useFastPath && !options.tracer ? fastGateScales(gate, training) : undefined;
-    const fast = fastGates !== undefined;
-    if (fastGates) {
-      // Same dropout placement as the cells' inputDropout, applied outside the fused layer. Structured
-      // dropout shrinks the input projection (x[:, K]·W_ih[K, :]) instead of masking x.
-      newStates = [];
-      let h = x;
-      for (let l = 0; l < this.cells.length; l++) {
-        const rate = (l === 0 ? d.input : d.hidden) ?? 0;
-        const p = params.layers[l] as unknown as Parameters<typeof lstmSequence>[0];
-        const initial = states[l] as unknown as Parameters<typeof lstmSequence>[2];
-        // Random draws in the readable path's order: input dropout, weight drop, then the gate noise.
-        let projected: tf.Tensor3D; // [T, B, 4H]
-        if (structured && rate > 0) {
-          const features = h.shape[2];
-          const { sets, groupRows } = this.structuredKeepSets(T, B, features, rate, rng!);
-          projected = tf.reshape(
-            structuredDropoutGroupedMatMul(tf.reshape(h, [T * B, features]) as tf.Tensor2D, p.inputKernel, p.bias, sets, rate, { groupRows }),
-            [T, B, p.inputKernel.shape[1]],
-          ) as tf.Tensor3D;
-        } else {
-          projected = sequenceProjection(applyDropout(h, dropoutConfig(d.kind, rate), rng, training), p.inputKernel, p.bias);
-        }
-        const recurrentKernel =
-          training && d.weightDrop && d.weightDrop > 0
-            ? prepareRecurrentKernel({ kind: "weightDrop", rate: d.weightDrop }, p.recurrentKernel, training, rng, "LSTM weightDrop")
-            : p.recurrentKernel;
-        if (fastGates.noise) projected = tf.add(projected, gumbelGateNoise(gate!, T, B, this.layerSizes[l], rng!)) as tf.Tensor3D;
-        const r = lstmRecurrence(recurrentKernel, projected, initial, fastGates);
-        h = r.ys;
-        newStates.push(r.state as unknown as State);
+    const { ys, states: newStates } = fastGates
+      ? this.fastLayers(params, x, states, fastGates, training, rng)
+      : // fastPath "off" also keeps scan from the cells' fused recurrences: every step as written.
+        stackScan(this.cells.map((cell, l): Layer => ({ cell, params: params.layers[l] })), x, states, { training, rng, tracer: options.tracer, fused: (a.fastPath ?? "auto") === "auto" });
+    const { logits, dropped } = this.decode(params, ys, fastGates !== undefined, training, rng);
+    const loss = softmaxCrossEntropy(logits, tf.reshape(targets, [T * B]) as tf.Tensor1D);
+    return { loss, regularizer: this.activationRegularizer(ys, dropped, training), states: newStates, hidden: ys };
+  }
+
+  /**
+   * The fast LSTM path: every layer as one fused recurrence (cells' lstmRecurrence), with the same dropout
+   * placement as the cells' inputDropout applied outside the fused layer. Structured dropout shrinks the input
+   * projection (x[:, K]·W_ih[K, :]) instead of masking x.
+   */
+  private fastLayers(
+    params: LanguageModelParams, x: tf.Tensor3D, states: State[], fastGates: FastGates, training: boolean, rng: Rng | undefined,
+  ): { ys: tf.Tensor3D; states: State[] } {
+    const d = this.architecture.dropout ?? {};
+    const gate = this.architecture.cell.kind === "lstm" ? this.architecture.cell.gate : undefined;
+    const structured = training && d.kind === "structured";
+    const [T, B] = x.shape;
+    const newStates: State[] = [];
+    let h = x;
+    for (let l = 0; l < this.cells.length; l++) {
+      const rate = (l === 0 ? d.input : d.hidden) ?? 0;
+      const p = fastLstmLayer(params.layers[l], l);
+      const initial = { h: states[l].h, c: states[l].c };
+      // Random draws in the readable path's order: input dropout, weight drop, then the gate noise.
+      let projected: tf.Tensor3D; // [T, B, 4H]
+      if (structured && rate > 0) {
+        const features = h.shape[2];
+        const { sets, groupRows } = this.structuredKeepSets(T, B, features, rate, rng!);
+        projected = tf.reshape(
+          structuredDropoutGroupedMatMul(tf.reshape(h, [T * B, features]) as tf.Tensor2D, p.inputKernel, p.bias, sets, rate, { groupRows }),
+          [T, B, p.inputKernel.shape[1]],
+        ) as tf.Tensor3D;
+      } else {
+        projected = sequenceProjection(applyDropout(h, dropoutConfig(d.kind, rate), rng, training), p.inputKernel, p.bias);
       }
-      ys = h;
-    } else {
-      const layers: Layer[] = this.cells.map((cell, l) => ({ cell, params: params.layers[l] as never }));
-      // fastPath "off" also keeps scan from the cells' fused recurrences: every step as written.
-      const r = stackScan(layers, x, states, { training, rng, tracer: options.tracer, fused: (a.fastPath ?? "auto") === "auto" });
-      ys = r.ys;
-      newStates = r.states;
+      const recurrentKernel =
+        training && d.weightDrop && d.weightDrop > 0
+          ? prepareRecurrentKernel({ kind: "weightDrop", rate: d.weightDrop }, p.recurrentKernel, training, rng, "LSTM weightDrop")
+          : p.recurrentKernel;
+      if (fastGates.noise) projected = tf.add(projected, gumbelGateNoise(gate!, T, B, this.layerSizes[l], rng!)) as tf.Tensor3D;
+      const r = lstmRecurrence(recurrentKernel, projected, initial, fastGates);
+      h = r.ys;
+      newStates.push(r.state);
     }
+    return { ys: h, states: newStates };
+  }
+
+  /** The decoder: logits [T·B, V] of the last layer's output ys, and that output after output dropout (AR is taken on it). */
+  private decode(params: LanguageModelParams, ys: tf.Tensor3D, fast: boolean, training: boolean, rng: Rng | undefined): { logits: tf.Tensor2D; dropped: tf.Tensor3D } {
+    const a = this.architecture;
+    const d = a.dropout ?? {};
+    const [T, B, H] = ys.shape;
     const kernel = a.tieWeights ? (tf.transpose(params.embedding) as tf.Tensor2D) : params.decoder.kernel!; // [H, V]
-    let logits: tf.Tensor2D; // [T*B, V]
-    let dropped: tf.Tensor3D = ys; // the decoder's input after output dropout (AR is taken on it)
     const outputDropout = dropoutConfig(d.kind, d.output);
-    const H = ys.shape[2];
     if (training && outputDropout.kind === "structured") {
       if (fast) {
         const { sets, groupRows } = this.structuredKeepSets(T, B, H, outputDropout.rate, rng!);
-        logits = structuredDropoutGroupedMatMul(tf.reshape(ys, [T * B, H]) as tf.Tensor2D, kernel, params.decoder.bias, sets, outputDropout.rate, { groupRows, columnBlock: a.outputColumnBlock ?? 0 });
-      } else {
-        const seq = denseSequence(ys, kernel, params.decoder.bias, { dropout: outputDropout, training, rng }); // [T, B, V]
-        logits = tf.reshape(seq, [T * B, a.vocabularySize]) as tf.Tensor2D;
+        const logits = structuredDropoutGroupedMatMul(tf.reshape(ys, [T * B, H]) as tf.Tensor2D, kernel, params.decoder.bias, sets, outputDropout.rate, { groupRows, columnBlock: a.outputColumnBlock ?? 0 });
+        return { logits, dropped: ys };
       }
-    } else {
-      // Both paths: one decoder product with the hand-written gradient (cells' denseProjection: the bias
-      // gradient as a product, no transposes of [T·B, V] under native BLAS).
-      if (outputDropout.kind !== "structured") dropped = applyDropout(ys, outputDropout, rng, training); // [T, B, H]
-      logits = denseProjection(tf.reshape(dropped, [T * B, H]) as tf.Tensor2D, kernel, params.decoder.bias, { columnBlock: a.outputColumnBlock ?? 0 });
+      const seq = denseSequence(ys, kernel, params.decoder.bias, { dropout: outputDropout, training, rng }); // [T, B, V]
+      return { logits: tf.reshape(seq, [T * B, a.vocabularySize]) as tf.Tensor2D, dropped: ys };
     }
-    const loss = softmaxCrossEntropy(logits, tf.reshape(targets, [T * B]) as tf.Tensor1D);
-    let regularizer: tf.Scalar | undefined;
-    if (training && ((a.activationRegularization ?? 0) > 0 || (a.temporalActivationRegularization ?? 0) > 0)) {
-      // AWD-LSTM: AR = α·mean(dropped h_L²); TAR = β·mean((h_L,t − h_L,t−1)²) on the undropped output.
-      // DEVIATION: with structured output dropout, AR uses the undropped output (the dropped one is never formed).
-      const terms: tf.Scalar[] = [];
-      if ((a.activationRegularization ?? 0) > 0) terms.push(tf.mul(tf.mean(tf.square(dropped)), a.activationRegularization!) as tf.Scalar);
-      if ((a.temporalActivationRegularization ?? 0) > 0 && T > 1) {
-        const H = ys.shape[2];
-        const difference = tf.sub(tf.slice(ys, [1, 0, 0], [T - 1, B, H]), tf.slice(ys, [0, 0, 0], [T - 1, B, H])); // [T-1, B, H]
-        terms.push(tf.mul(tf.mean(tf.square(difference)), a.temporalActivationRegularization!) as tf.Scalar);
-      }
-      if (terms.length) regularizer = (terms.length === 1 ? terms[0] : tf.addN(terms)) as tf.Scalar;
+    // Both paths: one decoder product with the hand-written gradient (cells' denseProjection: the bias
+    // gradient as a product, no transposes of [T·B, V] under native BLAS).
+    const dropped = outputDropout.kind !== "structured" ? applyDropout(ys, outputDropout, rng, training) : ys; // [T, B, H]
+    return { logits: denseProjection(tf.reshape(dropped, [T * B, H]) as tf.Tensor2D, kernel, params.decoder.bias, { columnBlock: a.outputColumnBlock ?? 0 }), dropped };
+  }
+
+  /**
+   * AWD-LSTM's regularizers, training only: AR = α·mean(dropped h_L²); TAR = β·mean((h_L,t − h_L,t−1)²) on the
+   * undropped output. DEVIATION: with structured output dropout, AR uses the undropped output (the dropped one is never formed).
+   */
+  private activationRegularizer(ys: tf.Tensor3D, dropped: tf.Tensor3D, training: boolean): tf.Scalar | undefined {
+    const a = this.architecture;
+    if (!(training && ((a.activationRegularization ?? 0) > 0 || (a.temporalActivationRegularization ?? 0) > 0))) return undefined;
+    const [T, B, H] = ys.shape;
+    const terms: tf.Scalar[] = [];
+    if ((a.activationRegularization ?? 0) > 0) terms.push(tf.mul(tf.mean(tf.square(dropped)), a.activationRegularization!) as tf.Scalar);
+    if ((a.temporalActivationRegularization ?? 0) > 0 && T > 1) {
+      const difference = tf.sub(tf.slice(ys, [1, 0, 0], [T - 1, B, H]), tf.slice(ys, [0, 0, 0], [T - 1, B, H])); // [T-1, B, H]
+      terms.push(tf.mul(tf.mean(tf.square(difference)), a.temporalActivationRegularization!) as tf.Scalar);
     }
-    return { loss, regularizer, states: newStates, hidden: ys };
+    if (terms.length) return (terms.length === 1 ? terms[0] : tf.addN(terms)) as tf.Scalar;
+    return undefined;
   }
 }
 

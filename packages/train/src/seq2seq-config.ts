@@ -3,7 +3,7 @@
  * initialisation, and padded time-major batches; the model itself is ./seq2seq.ts (which re-exports this).
  */
 import { tf, type Rng } from "@rnnlab/core";
-import { createCell, type Cell, type DropoutConfig, type GateConfig } from "@rnnlab/cells";
+import { createCell, type DropoutConfig, type GateConfig, type LstmCell } from "@rnnlab/cells";
 
 /** A sentence as token ids: a plain array or the Int32Array that @rnnlab/data's Vocabulary.encode returns. */
 export type TokenIds = readonly number[] | Int32Array;
@@ -42,14 +42,15 @@ export type ResolvedTranslationConfig = Readonly<Required<Omit<TranslationModelC
 
 export type LstmLayerParams = { inputKernel: tf.Tensor2D; recurrentKernel: tf.Tensor2D; bias: tf.Tensor1D; contextKernel?: tf.Tensor2D };
 
-export interface TranslationParams {
+/** A type alias (not an interface), so that it is a cells ParamTree and a tf.TensorContainer as it stands. */
+export type TranslationParams = {
   sourceEmbedding: tf.Tensor2D;
   targetEmbedding: tf.Tensor2D;
   encoder: LstmLayerParams[];
   decoder: LstmLayerParams[];
   attention: { scoreKernel?: tf.Tensor2D; combineKernel: tf.Tensor2D };
   output: { kernel: tf.Tensor2D; bias: tf.Tensor1D };
-}
+};
 
 const CONFIG_KEYS = [
   "sourceVocabularySize", "targetVocabularySize", "embeddingSize", "hiddenSize", "layers", "attentionScore",
@@ -91,8 +92,8 @@ export function resolveTranslationConfig(config: TranslationModelConfig): Resolv
 }
 
 export interface TranslationCells {
-  encoder: Cell[];
-  decoder: Cell[];
+  encoder: LstmCell[];
+  decoder: LstmCell[];
 }
 
 /**
@@ -102,8 +103,8 @@ export interface TranslationCells {
 export function buildCells(config: ResolvedTranslationConfig): TranslationCells {
   const { hiddenSize: H, embeddingSize: E, layers } = config;
   const sigmoid: GateConfig = { kind: "sigmoid" };
-  const encoder: Cell[] = [];
-  const decoder: Cell[] = [];
+  const encoder: LstmCell[] = [];
+  const decoder: LstmCell[] = [];
   for (let l = 0; l < layers; l++) {
     encoder.push(createCell(
       { kind: "lstm", forgetBias: config.forgetBias, gate: config.gateLayers === "all" ? config.gate : sigmoid },
@@ -127,9 +128,9 @@ export function initTranslationParams(config: ResolvedTranslationConfig, rng: Rn
   const { hiddenSize: H, embeddingSize: E } = config;
   const kernelRange = 1 / Math.sqrt(H); // PyTorch's nn.Linear / nn.LSTM range, as the cells use
   return tf.tidy(() => {
-    const encoder = cells.encoder.map((cell, l) => cell.init(rng.fork(`encoder.${l}`)) as unknown as LstmLayerParams);
-    const decoder = cells.decoder.map((cell, l) => {
-      const p = cell.init(rng.fork(`decoder.${l}`)) as unknown as LstmLayerParams;
+    const encoder: LstmLayerParams[] = cells.encoder.map((cell, l) => cell.init(rng.fork(`encoder.${l}`)));
+    const decoder = cells.decoder.map((cell, l): LstmLayerParams => {
+      const p = cell.init(rng.fork(`decoder.${l}`));
       if (l > 0 || !config.inputFeeding) return p;
       const [inputKernel, contextKernel] = tf.split(p.inputKernel, [E, H], 0) as tf.Tensor2D[]; // [E,4H], [H,4H]
       return { inputKernel, contextKernel, recurrentKernel: p.recurrentKernel, bias: p.bias };
@@ -146,8 +147,8 @@ export function initTranslationParams(config: ResolvedTranslationConfig, rng: Rn
       },
       output: { kernel: uniform([H, config.targetVocabularySize], kernelRange, r) as tf.Tensor2D, bias: tf.zeros([config.targetVocabularySize]) as tf.Tensor1D },
     };
-    return params as unknown as tf.TensorContainer;
-  }) as unknown as TranslationParams;
+    return params;
+  });
 }
 
 /**

@@ -55,7 +55,7 @@ import {
   type DropoutConfig,
   type GateTracer,
   type Layer,
-  type ParamTree,
+  type LstmPrepared,
   type State,
 } from "@rnnlab/cells";
 import { maskedCrossEntropy, maskedTokenLosses } from "./seq2seq-loss";
@@ -65,15 +65,15 @@ export * from "./seq2seq-config";
 
 // ------------------------------------------------------------------------------------------- attention
 
-/** Encoder output prepared for attention. */
-export interface AttentionMemory {
+/** Encoder output prepared for attention (a type alias, so tf.tidy can return it). */
+export type AttentionMemory = {
   /** h̄_s, [B, S, H]. */
   values: tf.Tensor3D;
   /** h̄_s · W_aᵀ (general) or h̄_s (dot), [B, S, H]. */
   keys: tf.Tensor3D;
   /** 0 on real source positions, −1e9 on padding, [B, S]. */
   maskBias: tf.Tensor2D;
-}
+};
 
 export function makeAttentionMemory(params: TranslationParams, encoderOutputs: tf.Tensor3D, sourceLengths: readonly number[]): AttentionMemory {
   return tf.tidy(() => {
@@ -85,7 +85,7 @@ export function makeAttentionMemory(params: TranslationParams, encoderOutputs: t
     const bias = new Float32Array(B * S);
     for (let b = 0; b < B; b++) for (let s = sourceLengths[b]; s < S; s++) bias[b * S + s] = -1e9;
     return { values, keys, maskBias: tf.tensor2d(bias, [B, S]) };
-  }) as unknown as AttentionMemory;
+  });
 }
 
 /** Global attention for queries h_t [B, H]: alignment weights [B, S] and context c_t [B, H]. */
@@ -103,7 +103,7 @@ export function attend(memory: AttentionMemory, query: tf.Tensor2D): { weights: 
 
 interface DecoderPrepared {
   /** Per decoder layer: the kernels the LSTM cell sees (first layer: [inputKernel; contextKernel]) and its prepared constants. */
-  layers: { params: LstmLayerParams; prepared: unknown }[];
+  layers: { params: LstmLayerParams; prepared: LstmPrepared }[];
   training: boolean;
   rng?: Rng;
   /** Locked-dropout masks per layer input (locked dropout only). */
@@ -138,7 +138,7 @@ function stepDropout(x: tf.Tensor2D, config: DropoutConfig, prepared: DecoderPre
  * the embedding of y_{t-1}, the output y is h̃_t, the state is {h<l>, c<l>} per layer plus feed = h̃_{t-1}. scan runs it for teacher forcing; greedy and beam search
  * call `prepare` once and `step` per emitted token.
  */
-export function createAttentionDecoderCell(config: ResolvedTranslationConfig, memory: AttentionMemory): Cell<ParamTree, State, DecoderPrepared> {
+export function createAttentionDecoderCell(config: ResolvedTranslationConfig, memory: AttentionMemory): Cell<TranslationParams, State, DecoderPrepared> {
   const cells = buildCells(config).decoder;
   const H = config.hiddenSize;
   const L = config.layers;
@@ -161,8 +161,7 @@ export function createAttentionDecoderCell(config: ResolvedTranslationConfig, me
       s.feed = tf.zeros([batchSize, H]);
       return s;
     },
-    prepare(tree, context: CellContext): DecoderPrepared {
-      const params = tree as unknown as TranslationParams;
+    prepare(params, context: CellContext): DecoderPrepared {
       const rng = context.training ? context.rng?.fork("decoder") : undefined;
       if (context.training && config.dropout.kind !== "none" && !rng) throw new Error("translation decoder: training with dropout needs options.rng");
       const layers = cells.map((cell, l) => {
@@ -170,7 +169,7 @@ export function createAttentionDecoderCell(config: ResolvedTranslationConfig, me
         const layerParams = p.contextKernel
           ? { inputKernel: tf.concat([p.inputKernel, p.contextKernel], 0), recurrentKernel: p.recurrentKernel, bias: p.bias } // [E+H, 4H]
           : { inputKernel: p.inputKernel, recurrentKernel: p.recurrentKernel, bias: p.bias };
-        const prepared = cell.prepare(layerParams as never, {
+        const prepared = cell.prepare(layerParams, {
           ...context,
           rng: rng?.fork(`layer${l}`),
           layerName: `decoder.layer${l}`,
@@ -182,8 +181,7 @@ export function createAttentionDecoderCell(config: ResolvedTranslationConfig, me
       );
       return { layers, training: context.training, rng, lockedMasks };
     },
-    step(tree, state, x, prepared, t) {
-      const params = tree as unknown as TranslationParams;
+    step(params, state, x, prepared, t) {
       const lockedMasks = prepared.lockedMasks;
       const next: State = {};
       let input: tf.Tensor2D = config.inputFeeding ? (tf.concat([x, state.feed], 1) as tf.Tensor2D) : x; // [B, E(+H)]
@@ -191,9 +189,9 @@ export function createAttentionDecoderCell(config: ResolvedTranslationConfig, me
         const layer = prepared.layers[l];
         const dropped = stepDropout(input, config.dropout, prepared, lockedMasks[l]);
         const projected = cell.project
-          ? (tf.squeeze(cell.project(layer.params as never, tf.expandDims(dropped, 0) as tf.Tensor3D, layer.prepared), [0]) as tf.Tensor2D) // [B, 4H]
+          ? (tf.squeeze(cell.project(layer.params, tf.expandDims(dropped, 0) as tf.Tensor3D, layer.prepared), [0]) as tf.Tensor2D) // [B, 4H]
           : dropped;
-        const out = cell.step(layer.params as never, { h: state[`h${l}`], c: state[`c${l}`] }, projected, layer.prepared, t);
+        const out = cell.step(layer.params, { h: state[`h${l}`], c: state[`c${l}`] }, projected, layer.prepared, t);
         next[`h${l}`] = out.state.h;
         next[`c${l}`] = out.state.c;
         input = out.y;
@@ -206,11 +204,11 @@ export function createAttentionDecoderCell(config: ResolvedTranslationConfig, me
   };
 }
 
-export interface EncodeResult {
+export type EncodeResult = {
   memory: AttentionMemory;
   /** Decoder initial state: the encoder's final (h, c) per layer, h̃_0 = 0. */
   decoderState: State;
-}
+};
 
 /** Run the encoder over a padded source batch [S, B]. */
 export function encodeSource(
@@ -221,10 +219,10 @@ export function encodeSource(
   options: { training?: boolean; rng?: Rng; tracer?: GateTracer } = {},
 ): EncodeResult {
   const cells = buildCells(config).encoder;
-  return tf.tidy(() => {
+  return tf.tidy((): EncodeResult => {
     const [S, B] = source.shape;
     const embedded = tf.reshape(tf.gather(params.sourceEmbedding, tf.reshape(source, [S * B])), [S, B, config.embeddingSize]) as tf.Tensor3D; // [S, B, E]
-    const layers: Layer[] = cells.map((cell, l) => ({ cell, params: params.encoder[l] as never }));
+    const layers: Layer[] = cells.map((cell, l) => ({ cell, params: params.encoder[l] }));
     const initial = cells.map((cell) => cell.initialState(B));
     const result = stackScan(layers, embedded, initial, {
       training: options.training ?? false,
@@ -240,8 +238,8 @@ export function encodeSource(
       decoderState[`c${l}`] = s.c;
     });
     decoderState.feed = tf.zeros([B, config.hiddenSize]);
-    return { memory, decoderState } as unknown as tf.TensorContainer;
-  }) as unknown as EncodeResult;
+    return { memory, decoderState };
+  });
 }
 
 export function disposeEncodeResult(r: EncodeResult): void {
@@ -268,7 +266,7 @@ export function translationLogits(
   const [T, B] = batch.targetInput.shape;
   const embedded = tf.reshape(tf.gather(params.targetEmbedding, tf.reshape(batch.targetInput, [T * B])), [T, B, config.embeddingSize]) as tf.Tensor3D; // [T, B, E]
   const cell = createAttentionDecoderCell(config, encoded.memory);
-  const decoded = scan(cell as unknown as Cell, params as never, embedded, encoded.decoderState, {
+  const decoded = scan(cell, params, embedded, encoded.decoderState, {
     training,
     rng: options.rng,
     lengths: batch.targetLengths,

@@ -13,10 +13,11 @@ import {
 import type { SyntheticTask } from "./synthetic";
 
 /** The trained parameters: the recurrent layers and the linear head. */
-export interface SyntheticParams {
+/** A type alias (not an interface), so that it is a ParamTree as it stands. */
+export type SyntheticParams = {
   layers: Record<string, tf.Tensor>[];
   head: { kernel: tf.Tensor2D; bias: tf.Tensor1D };
-}
+};
 
 export interface Batch {
   inputs: tf.Tensor3D; // [T, B, I]
@@ -101,7 +102,7 @@ export function syntheticForward(
 ): { loss: tf.Scalar; correct?: tf.Scalar; total?: number } {
   const H = params.head.kernel.shape[0];
   const [T, B] = batch.inputs.shape;
-  const layers: Layer[] = cells.map((cell, l) => ({ cell, params: params.layers[l] as never }));
+  const layers: Layer[] = cells.map((cell, l) => ({ cell, params: params.layers[l] }));
   const states = cells.map((c) => c.initialState(B) as State);
   const r = stackScan(layers, batch.inputs, states, { training, rng });
   if (task.kind === "adding") {

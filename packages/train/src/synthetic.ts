@@ -84,7 +84,7 @@ export interface SyntheticResult {
 }
 
 export function validateSyntheticConfig(c: SyntheticTrainConfig): void {
-  checkKeys("config", c as unknown as Record<string, unknown>, KEYS);
+  checkKeys("config", c, KEYS);
   checkPositiveInteger("config.hiddenSize", c.hiddenSize);
   checkPositiveInteger("config.batchSize", c.batchSize);
   checkPositiveInteger("config.steps", c.steps);
@@ -106,7 +106,7 @@ export function validateSyntheticConfig(c: SyntheticTrainConfig): void {
  */
 class SyntheticTrainer implements LoopTask {
   readonly loop: TrainingLoop;
-  readonly set: VariableSet;
+  readonly set: VariableSet<SyntheticParams>;
   private readonly spec: TaskSpec;
   private readonly cells: Cell[];
   private readonly optimizer: Optimizer;
@@ -128,9 +128,9 @@ class SyntheticTrainer implements LoopTask {
     this.rng = root.fork("train");
     const initRng = root.fork("init");
     const limit = 1 / Math.sqrt(H);
-    const tree = {
+    const tree: SyntheticParams = {
       layers: this.cells.map((c, l) => c.init(initRng.fork(`layer${l}`)) as Record<string, tf.Tensor>),
-      head: { kernel: tf.tensor2d(initRng.fillUniform(new Float32Array(H * this.spec.outputSize), -limit, limit), [H, this.spec.outputSize]), bias: tf.zeros([this.spec.outputSize]) },
+      head: { kernel: tf.tensor2d(initRng.fillUniform(new Float32Array(H * this.spec.outputSize), -limit, limit), [H, this.spec.outputSize]), bias: tf.zeros<tf.Rank.R1>([this.spec.outputSize]) },
     };
     this.set = createVariables(tree, { scope: `synthetic-${config.task.kind}` });
     tf.dispose([...tree.layers.flatMap((l) => Object.values(l)), tree.head.kernel, tree.head.bias]);
@@ -149,7 +149,7 @@ class SyntheticTrainer implements LoopTask {
   }
 
   private get params(): SyntheticParams {
-    return this.set.tree as unknown as SyntheticParams;
+    return this.set.tree;
   }
 
   private statePart(): CheckpointPart {

@@ -14,12 +14,13 @@
  */
 import { tf } from "@rnnlab/core";
 
-export interface CrfParams {
+/** A type alias (not an interface), so that it can sit in a parameter tree. */
+export type CrfParams = {
   /** A[i, j]: score of tag j following tag i. */
   transitions: tf.Tensor2D;
   start: tf.Tensor1D;
   end: tf.Tensor1D;
-}
+};
 
 export function initCrfParams(tagCount: number): CrfParams {
   return { transitions: tf.zeros([tagCount, tagCount]), start: tf.zeros([tagCount]), end: tf.zeros([tagCount]) };

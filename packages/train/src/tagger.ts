@@ -22,11 +22,11 @@
  */
 import { tf, Rng } from "@rnnlab/core";
 import { CASING_CLASSES, padTaggingBatch, disposeTaggingTensors, type TaggedIds, type TaggingTensors, type UntaggedIds } from "./tagger-data";
-import { createCell, bidirectionalScan, denseSequence, type Cell, type DropoutConfig, type GateConfig, type GateTracer } from "@rnnlab/cells";
+import { createCell, bidirectionalScan, denseSequence, type DropoutConfig, type GateConfig, type GateTracer, type LstmCell } from "@rnnlab/cells";
 import { spanF1, type SpanF1Result, type TaggingScheme } from "@rnnlab/metrics";
 import { maskedCrossEntropy } from "./seq2seq-loss";
 import { initCrfParams, crfNegativeLogLikelihood, crfViterbi, type CrfParams } from "./tagger-crf";
-import { createVariables, type ParamTree, type VariableSet } from "./params";
+import { createVariables, type VariableSet } from "./params";
 import { runEpochTraining, type EpochTrainingOptions, type EpochTrainingResult } from "./seq2seq-training";
 
 export * from "./tagger-data";
@@ -61,13 +61,14 @@ export type ResolvedTaggerConfig = Readonly<Required<Omit<TaggerModelConfig, "dr
 
 type LstmLayerParams = { inputKernel: tf.Tensor2D; recurrentKernel: tf.Tensor2D; bias: tf.Tensor1D };
 
-export interface TaggerParams {
+/** A type alias (not an interface), so that it is a ParamTree and a tf.TensorContainer as it stands. */
+export type TaggerParams = {
   embedding: tf.Tensor2D;
   casingEmbedding?: tf.Tensor2D;
   layers: { forward: LstmLayerParams; backward: LstmLayerParams }[];
   output: { kernel: tf.Tensor2D; bias: tf.Tensor1D };
   crf?: CrfParams;
-}
+};
 
 const TAGGER_KEYS = ["vocabularySize", "tagCount", "embeddingSize", "hiddenSize", "layers", "dropout", "gate", "forgetBias", "embeddingInitRange", "casingEmbeddingSize", "crf", "padToken"];
 
@@ -99,7 +100,7 @@ export function resolveTaggerConfig(config: TaggerModelConfig): ResolvedTaggerCo
   return Object.freeze(resolved);
 }
 
-function taggerCells(config: ResolvedTaggerConfig): { forward: Cell; backward: Cell }[] {
+function taggerCells(config: ResolvedTaggerConfig): { forward: LstmCell; backward: LstmCell }[] {
   return Array.from({ length: config.layers }, (_, l) => {
     const inputSize = l === 0 ? config.embeddingSize + config.casingEmbeddingSize : 2 * config.hiddenSize;
     const make = () => createCell({ kind: "lstm", forgetBias: config.forgetBias, gate: config.gate }, inputSize, config.hiddenSize, { inputDropout: config.dropout });
@@ -118,8 +119,8 @@ export function initTaggerParams(config: ResolvedTaggerConfig, rng: Rng): Tagger
         ? { casingEmbedding: tf.randomUniform([CASING_CLASSES, config.casingEmbeddingSize], -config.embeddingInitRange, config.embeddingInitRange, "float32", r.fork("casing").tfSeed()) as tf.Tensor2D }
         : {}),
       layers: cells.map((c, l) => ({
-        forward: c.forward.init(rng.fork(`layers.${l}.forward`)) as unknown as LstmLayerParams,
-        backward: c.backward.init(rng.fork(`layers.${l}.backward`)) as unknown as LstmLayerParams,
+        forward: c.forward.init(rng.fork(`layers.${l}.forward`)),
+        backward: c.backward.init(rng.fork(`layers.${l}.backward`)),
       })),
       output: {
         kernel: tf.randomUniform([H2, config.tagCount], -1 / Math.sqrt(H2), 1 / Math.sqrt(H2), "float32", r.tfSeed()),
@@ -127,8 +128,8 @@ export function initTaggerParams(config: ResolvedTaggerConfig, rng: Rng): Tagger
       },
       ...(config.crf ? { crf: initCrfParams(config.tagCount) } : {}),
     };
-    return params as unknown as tf.TensorContainer;
-  }) as unknown as TaggerParams;
+    return params;
+  });
 }
 
 /** Tag logits [T, B, C]. Create inside the caller's scope (tidy / gradient function). */
@@ -151,8 +152,8 @@ export function taggerLogits(
   }
   cells.forEach((c, l) => {
     const out = bidirectionalScan(
-      { cell: c.forward, params: params.layers[l].forward as never },
-      { cell: c.backward, params: params.layers[l].backward as never },
+      { cell: c.forward, params: params.layers[l].forward },
+      { cell: c.backward, params: params.layers[l].backward },
       xs,
       { forward: c.forward.initialState(B), backward: c.backward.initialState(B) },
       { training, rng: training ? options.rng?.fork(`layer${l}`) : undefined, lengths, tracer: options.tracer, layerNamePrefix: `layer${l}` },
@@ -280,9 +281,9 @@ export async function trainTagger(options: TaggerTrainingOptions): Promise<Tagge
   }
   if (options.tagNames.length !== config.tagCount) throw new Error(`trainTagger: ${options.tagNames.length} tagNames for model.tagCount=${config.tagCount}; pass one name per tag id`);
   const initial = initTaggerParams(config, new Rng(options.seed).fork("init"));
-  const variables = createVariables(initial as unknown as ParamTree, { scope: "tagger" });
-  tf.dispose(initial as unknown as tf.TensorContainer);
-  const params = variables.tree as unknown as TaggerParams;
+  const variables = createVariables(initial, { scope: "tagger" });
+  tf.dispose(initial);
+  const params = variables.tree;
   const { valid } = options;
   try {
     const run = await runEpochTraining<TaggingTensors>(

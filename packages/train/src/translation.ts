@@ -33,9 +33,10 @@ import {
   type TranslationTensors,
   type TranslationParams,
   type TokenIds,
+  type AttentionMemory,
 } from "./seq2seq";
 import { beamSearch, greedyDecode, type DecodeStep, type DecoderState, type Hypothesis, type LengthPenalty } from "./beam";
-import { createVariables, flattenParams, type VariableSet, type ParamTree } from "./params";
+import { createVariables, flattenParams, type VariableSet } from "./params";
 import { runEpochTraining, type EpochTrainingOptions, type EpochTrainingResult } from "./seq2seq-training";
 
 /** Parallel data as token ids: source[i] translates to target[i]. Ids exclude BOS/EOS. */
@@ -101,7 +102,7 @@ export function translate(
       } else {
         chunk.forEach((sentence, b) => {
           const maxLength = maxLengthFor(options, sentence.length);
-          const one = tf.tidy(() => {
+          const one = tf.tidy((): { memory: AttentionMemory; state: DecoderState } => {
             const index = tf.tensor1d([b], "int32");
             const memory = {
               values: tf.gather(encoded.memory.values, index),
@@ -110,8 +111,8 @@ export function translate(
             };
             const state: DecoderState = {};
             for (const [name, t] of Object.entries(encoded.decoderState)) state[name] = tf.gather(t, index);
-            return { memory, state } as unknown as tf.TensorContainer;
-          }) as unknown as { memory: typeof encoded.memory; state: DecoderState };
+            return { memory, state };
+          });
           const tiled = tf.tidy(() => ({
             values: tf.tile(one.memory.values, [beamSize, 1, 1]),
             keys: tf.tile(one.memory.keys, [beamSize, 1, 1]),
@@ -160,11 +161,11 @@ function decodeWith<T>(
   // One scope for the whole search: prepare()'s per-sequence constants (e.g. the concatenated first-layer
   // kernel) live until the search ends; the search disposes the states it replaces as it goes.
   tf.tidy(() => {
-    const prepared = cell.prepare(params as never, { training: false, steps: maxLength, batchSize: hypotheses, tracer, layerName: "decoder" });
+    const prepared = cell.prepare(params, { training: false, steps: maxLength, batchSize: hypotheses, tracer, layerName: "decoder" });
     let t = 0;
     const step: DecodeStep = (state, previousTokens) => {
       const embedded = tf.gather(params.targetEmbedding, previousTokens) as tf.Tensor2D; // [k, E]
-      const out = cell.step(params as never, state as never, embedded, prepared, t++);
+      const out = cell.step(params, state, embedded, prepared, t++);
       const logits = tf.add(tf.matMul(out.y, params.output.kernel), params.output.bias) as tf.Tensor2D; // [k, Vt]
       return { logProbabilities: tf.logSoftmax(logits) as tf.Tensor2D, state: out.state };
     };
@@ -310,9 +311,9 @@ export async function trainTranslation(options: TranslationTrainingOptions): Pro
   checkParallel("train", options.train);
   if (options.valid) checkParallel("valid", options.valid);
   const initial = options.initialParams ?? initTranslationParams(config, new Rng(options.seed).fork("init"));
-  const variables = createVariables(initial as unknown as ParamTree, { scope: "translation" });
-  if (!options.initialParams) tf.dispose(initial as unknown as tf.TensorContainer);
-  const params = variables.tree as unknown as TranslationParams;
+  const variables = createVariables(initial, { scope: "translation" });
+  if (!options.initialParams) tf.dispose(initial);
+  const params = variables.tree;
   const { valid, detokenize } = options;
   try {
     const run = await runEpochTraining<TranslationTensors>(
@@ -348,6 +349,6 @@ export async function trainTranslation(options: TranslationTrainingOptions): Pro
 
 /** The flat parameter map of a translation parameter tree (dotted paths, e.g. "decoder.0.contextKernel"). */
 export function translationParameterPaths(params: TranslationParams): string[] {
-  return Object.keys(flattenParams(params as unknown as ParamTree));
+  return Object.keys(flattenParams(params));
 }
 

@@ -1,5 +1,5 @@
 /** Config checks shared by the trainers: unknown keys are errors that name the key and the allowed ones. */
-export function checkKeys(where: string, value: Record<string, unknown> | undefined, allowed: readonly string[]): void {
+export function checkKeys(where: string, value: object | undefined, allowed: readonly string[]): void {
   if (value === undefined || value === null) return;
   if (typeof value !== "object") throw new Error(`${where} must be an object, got ${typeof value}`);
   for (const k of Object.keys(value))

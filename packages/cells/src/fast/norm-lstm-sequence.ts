@@ -46,7 +46,7 @@ function makeRecurrence(window: number, sideOutputs: { windows?: tf.Tensor }) {
     const [T, B, H4] = proj.shape;
     const H = H4 / 4;
     const inputs: Record<string, tf.Tensor> = { proj, u, params, h0, c0, ...(windowed ? { win0: win0!, count0: count0! } : {}) };
-    const outs = tf.engine().runKernel(NORM_LSTM_FORWARD_KERNEL, inputs as never, { window, epsilon: NORM_EPSILON } as never) as tf.Tensor[];
+    const outs = tf.engine().runKernel(NORM_LSTM_FORWARD_KERNEL, inputs, { window, epsilon: NORM_EPSILON }) as tf.Tensor[];
     const [hs, gates, recs, xhats, cells, tanhCells, stats, winOut] = outs;
     if (winOut) sideOutputs.windows = tf.keep(tf.clone(winOut));
     const value = tf.concat([hs, tf.slice(hs, [T - 1, 0, 0], [1, B, H]), tf.slice(cells, [T - 1, 0, 0], [1, B, H])], 0); // [T+2, B, H]
@@ -58,8 +58,8 @@ function makeRecurrence(window: number, sideOutputs: { windows?: tf.Tensor }) {
         {
           dy, proj: sproj, u: su, params: sparams, c0: sc0, gates: sgates, recs: srecs, xhats: sxhats, cells: scells, tanhCells: stc,
           stats: sstats, ...(windowed ? { count0: scount } : {}),
-        } as never,
-        { window } as never,
+        },
+        { window },
       ) as tf.Tensor[];
       const [dproj, drec, dh0, dc0, dparams, dwin0] = grads;
       const hPrev = (T > 1 ? tf.concat([sh0, tf.slice(tf.reshape(shs, [T * B, H]), [0, 0], [(T - 1) * B, H])], 0) : sh0) as tf.Tensor2D; // [T*B, H]

@@ -17,7 +17,6 @@
  */
 import { GateTracer } from "@rnnlab/cells";
 import { loadLanguageModelCorpus, type LanguageModelCorpus } from "@rnnlab/data";
-import { gateSaturationFromHistogram } from "@rnnlab/metrics";
 import {
   batchifyTokens,
   CheckpointManager,
@@ -36,6 +35,9 @@ import { generatedLanguageModelCorpus } from "../generated-data";
 import { languageModelCompressionTable, languageModelFromCheckpoint, type LanguageModelCompressionSection } from "./lm-compression";
 import type { ArmContext, ArmOutcome, Curve } from "../types";
 import { StepTimer } from "./step-timer";
+import { gateSaturationSummary } from "./gate-saturation";
+
+export { gateSaturationSummary } from "./gate-saturation";
 
 /** Where the tokens come from. */
 export interface LanguageModelDataSection {
@@ -155,22 +157,69 @@ export const languageModelTrainerProbe: {
   observe?: (seen: { config: LanguageModelTrainConfig; corpus: { name: string; train: number; valid: number; test: number }; spec: LanguageModelArmSpec }) => void;
 } = {};
 
+type TrainedLanguageModel = Awaited<ReturnType<typeof trainLanguageModel>>;
+
 export async function runLanguageModelArm(ctx: ArmContext<object>, spec: LanguageModelArmSpec): Promise<ArmOutcome> {
+  const corpus = armCorpus(spec);
+  const config = trainerConfig(ctx, spec, corpus);
+  languageModelTrainerProbe.observe?.({
+    config,
+    corpus: { name: corpus.name, train: corpus.train.length, valid: corpus.valid.length, test: corpus.test.length },
+    spec,
+  });
+  const checkpoints = new CheckpointManager({
+    directory: ctx.runDir,
+    everySteps: spec.model.checkpointEverySteps,
+    configHash: trainerConfigHash({ config, data: corpus.name, tokens: corpus.train.length }),
+  });
+  const resumedFrom = ctx.resume ? checkpointStep(checkpoints) : 0;
+  const timer = new StepTimer();
+  // Wall clock (training + evaluation) at each validation evaluation; only those seen by this process (not before a resume).
+  const validSeconds: { step: number; value: number }[] = [];
+  const result = await trainLanguageModel(
+    config,
+    { train: corpus.train, valid: corpus.valid, test: corpus.test },
+    {
+      checkpoints,
+      resume: ctx.resume,
+      onProgress: (e) => {
+        timer.observe(e);
+        if (e.kind === "eval" && e.split === "valid") validSeconds.push({ step: e.step, value: (e.elapsedMs ?? 0) / 1000 });
+        if (e.kind === "done") return;
+        ctx.onProgress({ step: e.step, totalSteps: e.totalSteps ?? 0, split: e.split, metrics: e.metrics });
+      },
+    },
+  );
+  const final = trainingFinals(result, timer);
+  const { test, testGateHistograms } = reportedTest(spec, config, corpus, checkpoints, result, final);
+  testFinals(spec, result, test, final);
+  const extra: Record<string, unknown> = { corpus: corpus.name, vocabularySize: config.vocabularySize, trainTokens: corpus.train.length, modelSelection: result.selection };
+  gateExtras(result, testGateHistograms, extra, final);
+  await trainedEvaluations(spec, config, corpus, checkpoints, extra, final);
+  return { final, curves: languageModelCurves(spec, result, validSeconds), extra, resumedFromStep: resumedFrom };
+}
+
+/** The corpus an arm trains on: its splits cut to `maxTrainTokens` and `maxEvaluationTokens` where set. */
+function armCorpus(spec: LanguageModelArmSpec): LanguageModelCorpus {
   const fullCorpus = loadCorpus(spec.data, spec.level);
   const cap = spec.data.maxEvaluationTokens ?? 0;
   const trainCap = spec.data.maxTrainTokens ?? 0;
-  const corpus: LanguageModelCorpus = {
+  return {
     ...fullCorpus,
     ...(trainCap > 0 ? { train: fullCorpus.train.slice(0, trainCap) } : {}),
     ...(cap > 0 ? { valid: fullCorpus.valid.slice(0, cap), test: fullCorpus.test.slice(0, cap) } : {}),
   };
+}
+
+/** The arm's config sections as the trainer's config, after checking the values only this adapter reads. */
+function trainerConfig(ctx: ArmContext<object>, spec: LanguageModelArmSpec, corpus: LanguageModelCorpus): LanguageModelTrainConfig {
   const m = spec.model;
   const d = spec.dropout;
   if (!(Number.isInteger(m.maxStepsPerEpoch) && m.maxStepsPerEpoch >= 0))
     throw new Error(`model.maxStepsPerEpoch=${m.maxStepsPerEpoch} must be a whole number >= 0 (0: no cap, every window of an epoch)`);
   const testBatchSize = m.testBatchSize ?? 1;
   if (!(Number.isInteger(testBatchSize) && testBatchSize >= 1)) throw new Error(`model.testBatchSize=${m.testBatchSize} must be a whole number >= 1 (1: one stream, as AWD-LSTM's test_batch_size)`);
-  const config: LanguageModelTrainConfig = {
+  return {
     vocabularySize: corpus.vocabulary.tokens.length,
     embeddingSize: m.embeddingSize,
     hiddenSize: m.hiddenSize,
@@ -210,35 +259,10 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     ...(spec.dni ? { dni: spec.dni } : {}),
     stepCurveCapacity: 256,
   };
-  languageModelTrainerProbe.observe?.({
-    config,
-    corpus: { name: corpus.name, train: corpus.train.length, valid: corpus.valid.length, test: corpus.test.length },
-    spec,
-  });
-  const checkpoints = new CheckpointManager({
-    directory: ctx.runDir,
-    everySteps: m.checkpointEverySteps,
-    configHash: trainerConfigHash({ config, data: corpus.name, tokens: corpus.train.length }),
-  });
-  const resumedFrom = ctx.resume ? checkpointStep(checkpoints) : 0;
-  const timer = new StepTimer();
-  // Wall clock (training + evaluation) at each validation evaluation; only those seen by this process (not before a resume).
-  const validSeconds: { step: number; value: number }[] = [];
-  const result = await trainLanguageModel(
-    config,
-    { train: corpus.train, valid: corpus.valid, test: corpus.test },
-    {
-      checkpoints,
-      resume: ctx.resume,
-      onProgress: (e) => {
-      timer.observe(e);
-        if (e.kind === "eval" && e.split === "valid") validSeconds.push({ step: e.step, value: (e.elapsedMs ?? 0) / 1000 });
-        if (e.kind === "done") return;
-        ctx.onProgress({ step: e.step, totalSteps: e.totalSteps ?? 0, split: e.split, metrics: e.metrics });
-      },
-    },
-  );
-  // `final` holds the selected parameters' metrics (best validation by default; `selectedStep` says which).
+}
+
+/** The selected parameters' validation metrics (best validation by default; `selectedStep` says which) and the run's bookkeeping. */
+function trainingFinals(result: TrainedLanguageModel, timer: StepTimer): Record<string, number> {
   const final: Record<string, number> = {
     validLoss: result.final.valid.loss,
     validPerplexity: result.final.valid.perplexity,
@@ -252,28 +276,46 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     parameterCount: result.parameterCount,
   };
   if (Number.isFinite(timer.secondsPerStep())) final.secondsPerStep = timer.secondsPerStep();
-  // Compression and the extra evaluations read the parameters `final` reports (selected.rnnlab).
-  const selectedCheckpoint = () => selectedModelCheckpoints(checkpoints).load();
+  return final;
+}
+
+/**
+ * The reported test evaluation: the trainer's when it ran at `testBatchSize` columns and no gate histograms
+ * are wanted; otherwise the selected parameters again over the test split at testBatchSize columns (see the
+ * header), tracing the gate histograms (G2-LSTM's figure and shares) during that pass.
+ */
+function reportedTest(
+  spec: LanguageModelArmSpec,
+  config: LanguageModelTrainConfig,
+  corpus: LanguageModelCorpus,
+  checkpoints: CheckpointManager,
+  result: TrainedLanguageModel,
+  final: Record<string, number>,
+): { test: TrainedLanguageModel["final"]["test"]; testGateHistograms: unknown } {
+  const testBatchSize = spec.model.testBatchSize ?? 1;
   let test = result.final.test;
   const atEvaluationBatch = testBatchSize === (config.evaluationBatchSize ?? config.batchSize);
-  // Gate histograms on the test split (G2-LSTM's figure and shares), traced during this reported test pass.
   let testGateHistograms: unknown;
   if (test && (!atEvaluationBatch || spec.gateHistograms)) {
-    // The selected parameters again, over the test split at testBatchSize columns (see the header).
-    const checkpoint = selectedCheckpoint();
+    const checkpoint = selectedModelCheckpoints(checkpoints).load();
     if (!checkpoint) throw new Error(`${checkpoints.file}: no selected checkpoint to evaluate the test split at batch ${testBatchSize}`);
     const trained = languageModelFromCheckpoint(config, checkpoint);
     const tracer = spec.gateHistograms ? new GateTracer() : undefined;
     try {
-      test = evaluateLanguageModel(trained.model, trained.params, batchifyTokens(corpus.test, testBatchSize, "test tokens"), m.bptt, { characterLevel: spec.level === "character", tracer });
+      test = evaluateLanguageModel(trained.model, trained.params, batchifyTokens(corpus.test, testBatchSize, "test tokens"), spec.model.bptt, { characterLevel: spec.level === "character", tracer });
     } finally {
       trained.dispose();
     }
     if (tracer) testGateHistograms = tracer.toJSON();
     if (!atEvaluationBatch) final.testPerplexityAtEvaluationBatch = result.final.test!.perplexity;
   }
+  return { test, testGateHistograms };
+}
+
+/** The reported test metrics, the last parameters' test value and, at character level, bits per character. */
+function testFinals(spec: LanguageModelArmSpec, result: TrainedLanguageModel, test: TrainedLanguageModel["final"]["test"], final: Record<string, number>): void {
   if (test) {
-    final.testBatchSize = testBatchSize;
+    final.testBatchSize = spec.model.testBatchSize ?? 1;
     final.testLoss = test.loss;
     final.testPerplexity = test.perplexity;
     final.testMaxCarriedState = test.maxCarriedState;
@@ -284,6 +326,10 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
     if (result.final.valid.bitsPerCharacter !== undefined) final.validBitsPerCharacter = result.final.valid.bitsPerCharacter;
     if (test?.bitsPerCharacter !== undefined) final.testBitsPerCharacter = test.bitsPerCharacter;
   }
+}
+
+/** Training and validation curves of a run, bounded by the trainer's step-curve capacity. */
+function languageModelCurves(spec: LanguageModelArmSpec, result: TrainedLanguageModel, validSeconds: { step: number; value: number }[]): Record<string, Curve> {
   const validEvaluations = result.evaluations.filter((e) => e.split === "valid");
   const curves: Record<string, Curve> = {
     trainLoss: curveOf(result.trainLossCurve),
@@ -298,26 +344,42 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
   }
   if (result.synthesizerLossCurve) curves.synthesizerLoss = curveOf(result.synthesizerLossCurve);
   if (result.orthogonalityErrorCurve) curves.orthogonalityError = curveOf(result.orthogonalityErrorCurve);
-  const extra: Record<string, unknown> = { corpus: corpus.name, vocabularySize: config.vocabularySize, trainTokens: corpus.train.length, modelSelection: result.selection };
-  // Test-split histograms when there is a test split (the trainer's are of the validation split, kept beside).
+  return curves;
+}
+
+/** Gate histograms and saturation: of the test split when there is one (the trainer's, of the validation split, kept beside). */
+function gateExtras(result: TrainedLanguageModel, testGateHistograms: unknown, extra: Record<string, unknown>, final: Record<string, number>): void {
   const histograms = testGateHistograms ?? result.gateHistograms;
-  if (histograms) {
-    const saturation = gateSaturationSummary(histograms);
-    extra.gateSaturation = saturation.byGate;
-    extra.gateHistograms = histograms;
-    extra.gateHistogramSplit = testGateHistograms ? "test" : "valid";
-    if (testGateHistograms && result.gateHistograms) extra.validGateHistograms = result.gateHistograms;
-    Object.assign(final, saturation.finals);
-  }
-  if (spec.compression && corpus.test.length > 0) {
-    const checkpoint = selectedCheckpoint();
+  if (!histograms) return;
+  const saturation = gateSaturationSummary(histograms);
+  extra.gateSaturation = saturation.byGate;
+  extra.gateHistograms = histograms;
+  extra.gateHistogramSplit = testGateHistograms ? "test" : "valid";
+  if (testGateHistograms && result.gateHistograms) extra.validGateHistograms = result.gateHistograms;
+  Object.assign(final, saturation.finals);
+}
+
+/** Compression table and the spec's own evaluations, on the parameters `final` reports (selected.rnnlab). */
+async function trainedEvaluations(
+  spec: LanguageModelArmSpec,
+  config: LanguageModelTrainConfig,
+  corpus: LanguageModelCorpus,
+  checkpoints: CheckpointManager,
+  extra: Record<string, unknown>,
+  final: Record<string, number>,
+): Promise<void> {
+  const selectedCheckpoint = () => {
+    const checkpoint = selectedModelCheckpoints(checkpoints).load();
     if (!checkpoint) throw new Error(`${checkpoints.file}: no final checkpoint to read the trained parameters from`);
+    return checkpoint;
+  };
+  if (spec.compression && corpus.test.length > 0) {
     const table = languageModelCompressionTable({
       architecture: config,
-      checkpoint,
+      checkpoint: selectedCheckpoint(),
       tokens: corpus.test,
-      batchSize: testBatchSize, // the layout of testPerplexity, so "uncompressed" equals it
-      bptt: m.bptt,
+      batchSize: spec.model.testBatchSize ?? 1, // the layout of testPerplexity, so "uncompressed" equals it
+      bptt: spec.model.bptt,
       compression: spec.compression,
     });
     extra.compression = table;
@@ -325,39 +387,5 @@ export async function runLanguageModelArm(ctx: ArmContext<object>, spec: Languag
       if (name !== "uncompressed") final[`testPerplexity_${name}`] = value;
     }
   }
-  if (spec.evaluateTrained) {
-    const checkpoint = selectedCheckpoint();
-    if (!checkpoint) throw new Error(`${checkpoints.file}: no final checkpoint to read the trained parameters from`);
-    Object.assign(extra, await spec.evaluateTrained({ architecture: config, checkpoint, corpus }));
-  }
-  return { final, curves, extra, resumedFromStep: resumedFrom };
-}
-
-/**
- * Fractions of input/forget gate values below 0.1 or above 0.9 (G2-LSTM's bimodality measure),
- * per layer and gate, plus finals: `inputGateSaturated` / `forgetGateSaturated` for `mainLayer` (default: the
- * first layer recorded) and, for every layer, `inputGateBelow0.1_<layer>`, `inputGateAbove0.9_<layer>` (and
- * the forget gate's), so verdicts can read the shares per layer from the final metrics.
- */
-export function gateSaturationSummary(histograms: unknown, mainLayer?: string): { byGate: Record<string, unknown>; finals: Record<string, number> } {
-  const byGate: Record<string, unknown> = {};
-  const finals: Record<string, number> = {};
-  const layers = histograms as Record<string, Record<string, unknown>>;
-  const layerNames = Object.keys(layers ?? {});
-  const main = mainLayer && layerNames.includes(mainLayer) ? mainLayer : layerNames[0];
-  for (const layer of layerNames) {
-    for (const [gate, histogram] of Object.entries(layers[layer] ?? {})) {
-      const s = gateSaturationFromHistogram(histogram as never);
-      byGate[`${layer}.${gate}`] = s;
-      if (gate === "i" || gate === "f") {
-        const name = gate === "i" ? "input" : "forget";
-        finals[`${name}GateBelow${s.low}_${layer}`] = s.shareBelowLow;
-        finals[`${name}GateAbove${s.high}_${layer}`] = s.shareAboveHigh;
-      }
-      if (layer === main && (gate === "i" || gate === "f")) {
-        finals[`${gate === "i" ? "input" : "forget"}GateSaturated`] = s.shareSaturated;
-      }
-    }
-  }
-  return { byGate, finals };
+  if (spec.evaluateTrained) Object.assign(extra, await spec.evaluateTrained({ architecture: config, checkpoint: selectedCheckpoint(), corpus }));
 }

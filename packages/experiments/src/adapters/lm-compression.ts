@@ -16,12 +16,12 @@
 import { Rng, tf } from "@rnnlab/core";
 import { compressGateBlocks, type CompressionSpec } from "@rnnlab/metrics";
 import {
-  ARCHITECTURE_KEYS,
   batchifyTokens,
   deserializeTensor,
   evaluateLanguageModel,
   flattenParams,
   LanguageModel,
+  pickArchitecture,
   unflattenLike,
   type CheckpointData,
   type LanguageModelArchitecture,
@@ -48,14 +48,11 @@ export function languageModelFromCheckpoint(
   architectureConfig: LanguageModelArchitecture,
   checkpoint: CheckpointData,
 ): { model: LanguageModel; params: LanguageModelParams; dispose: () => void } {
-  const architecture = Object.fromEntries(
-    ARCHITECTURE_KEYS.filter((k) => k in architectureConfig && k !== "dropout").map((k) => [k, (architectureConfig as unknown as Record<string, unknown>)[k]]),
-  ) as unknown as LanguageModelArchitecture;
-  const model = new LanguageModel(architecture);
+  const model = new LanguageModel(pickArchitecture(architectureConfig, ["dropout"]));
   const template = model.init(new Rng(0));
   const flat: Record<string, tf.Tensor> = {};
   try {
-    for (const key of Object.keys(flattenParams(template as never))) {
+    for (const key of Object.keys(flattenParams(template))) {
       const stored = checkpoint.tensors[`param/${key}`];
       if (!stored) throw new Error(`the final checkpoint has no parameter "${key}"`);
       flat[key] = deserializeTensor(stored);
@@ -64,9 +61,9 @@ export function languageModelFromCheckpoint(
     tf.dispose(Object.values(flat));
     throw e;
   } finally {
-    tf.dispose(template as never);
+    tf.dispose(template);
   }
-  const params = unflattenLike(template as never, flat) as unknown as LanguageModelParams;
+  const params = unflattenLike(template, flat);
   return { model, params, dispose: () => tf.dispose(Object.values(flat)) };
 }
 
@@ -94,11 +91,11 @@ export function languageModelCompressionTable(args: {
         out[name] = languageModelPerplexity(model, params, args.tokens, args.batchSize, args.bptt);
         continue;
       }
-      const compressed = compressGateBlocks(params as never, spec);
+      const compressed = compressGateBlocks(params, spec);
       try {
-        out[name] = languageModelPerplexity(model, compressed.params as unknown as LanguageModelParams, args.tokens, args.batchSize, args.bptt);
+        out[name] = languageModelPerplexity(model, compressed.params, args.tokens, args.batchSize, args.bptt);
       } finally {
-        tf.dispose(compressed.params as never);
+        tf.dispose(compressed.params);
       }
     }
   } finally {

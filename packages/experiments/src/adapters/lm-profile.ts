@@ -12,7 +12,7 @@
  * arms, not absolute step times (those are `secondsPerStep`).
  */
 import { tf, Rng } from "@rnnlab/core";
-import { ARCHITECTURE_KEYS, LanguageModel, batchifyTokens, flattenParams, unflattenLike, windowTensors, type CheckpointData, type LanguageModelArchitecture, type LanguageModelParams, type LanguageModelTrainConfig } from "@rnnlab/train";
+import { LanguageModel, batchifyTokens, flattenParams, pickArchitecture, unflattenLike, windowTensors, type CheckpointData, type LanguageModelParams, type LanguageModelTrainConfig } from "@rnnlab/train";
 import { languageModelFromCheckpoint } from "./lm-compression";
 import { addKernelTimes, groupKernelTimes, topKernels, type KernelTime } from "./kernel-profile";
 
@@ -36,19 +36,16 @@ export async function profileLanguageModelSteps(
   options: { steps: number; seed: number },
 ): Promise<StepTimeBreakdown> {
   if (!(Number.isInteger(options.steps) && options.steps >= 1)) throw new Error(`profile steps=${options.steps} must be a positive integer`);
-  const architecture = Object.fromEntries(
-    ARCHITECTURE_KEYS.filter((k) => k in config).map((k) => [k, (config as unknown as Record<string, unknown>)[k]]),
-  ) as unknown as LanguageModelArchitecture;
-  const model = new LanguageModel(architecture); // with dropout, as trained
+  const model = new LanguageModel(pickArchitecture(config)); // with dropout, as trained
   const trained = languageModelFromCheckpoint(config, checkpoint);
   const stream = batchifyTokens(train, config.batchSize, "training tokens");
   const rng = new Rng(options.seed).fork("profile");
   // The parameters as a flat list for tf.valueAndGrads, and back to the model's tree (the checkpoint's own naming).
-  const named = flattenParams(trained.params as never);
+  const named = flattenParams(trained.params);
   const names = Object.keys(named);
   const flat = names.map((k) => named[k]);
   const rebuild = (ps: tf.Tensor[]): LanguageModelParams =>
-    unflattenLike(trained.params as never, Object.fromEntries(names.map((k, i) => [k, ps[i]]))) as unknown as LanguageModelParams;
+    unflattenLike(trained.params, Object.fromEntries(names.map((k, i) => [k, ps[i]])));
   const pass = (row: number) => {
     const w = windowTensors(stream, row, config.bptt);
     try {

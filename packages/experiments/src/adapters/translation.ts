@@ -276,13 +276,13 @@ export async function runTranslationArm(
         ...spec.compression.svdRanks.map((r): [string, "svd", number] => [`testBleuSvdRank${r}`, "svd", r]),
       ];
       for (const [name, method, parameter] of runs) {
-        const compressed = compressGateBlocks(result.params as never, { method, parameter, matrices });
+        const compressed = compressGateBlocks(result.params, { method, parameter, matrices });
         try {
-          const score = evaluateTranslationBleu(result.config, compressed.params as unknown as TranslationParams, testIds, detokenize, decode).bleu.score;
+          const score = evaluateTranslationBleu(result.config, compressed.params, testIds, detokenize, decode).bleu.score;
           compression[name] = score;
           final[name] = score;
         } finally {
-          tf.dispose(compressed.params as never);
+          tf.dispose(compressed.params);
         }
       }
     }

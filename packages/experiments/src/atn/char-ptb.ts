@@ -11,6 +11,7 @@
 import { runLanguageModelArm, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";
 import { smokeLanguageModel } from "../g2lstm/common";
 import { registerExperiment } from "../registry";
+import { atnCharPtbSchema } from "./schema";
 import type { NormalizationArm } from "./synthetic";
 
 type CharPtbArm = Pick<NormalizationArm, "normalization" | "window">;
@@ -57,6 +58,7 @@ registerExperiment<AtnCharPtbConfig>({
   title: "ATN on character-level PTB: LSTM vs LN-LSTM vs ATN-LSTM (bits per character)",
   claim: "ATN-LSTM reaches lower bits per character than LN-LSTM.",
   base: atnCharPtbBase,
+  schema: atnCharPtbSchema,
   presets: {
     smoke: { data: smokeLanguageModel.data, model: { ...smokeLanguageModel.model }, arms: { atn: { window: 3 } } },
     // DEVIATION (cpu): embedding = hidden 64 (paper 200), bptt 50 without random lengths (220), 60 steps of

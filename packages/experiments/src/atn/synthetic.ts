@@ -18,6 +18,7 @@
 import type { RecurrentCellConfig, SyntheticTask } from "@rnnlab/train";
 import { runSyntheticArm, type SyntheticTrainingSection } from "../adapters/synthetic";
 import { registerExperiment } from "../registry";
+import { atnSyntheticSchema } from "./schema";
 import type { ExperimentDefinition, PresetName } from "../types";
 import type { DeepPartial } from "../config";
 
@@ -104,6 +105,7 @@ function register(
     title,
     claim,
     base,
+    schema: atnSyntheticSchema,
     presets,
     defaultSeeds,
     arms: base.windows ? (c) => (c.windows ?? []).map((k) => `k${k}`) : undefined,

@@ -12,22 +12,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { Rng, tf, writeJsonAtomic, type RngState } from "@rnnlab/core";
 import { registerExperiment } from "../registry";
+import { tinySchema } from "./schema";
+import type { z } from "zod";
 import type { ArmContext, ArmOutcome, Curve, ExperimentDefinition } from "../types";
 
-export interface TinyConfig {
-  data: { inputSize: number; teacherHiddenSize: number; trainExamples: number; testExamples: number; noise: number };
-  model: { hiddenSize: number };
-  train: {
-    steps: number;
-    batchSize: number;
-    learningRate: number;
-    evalEvery: number;
-    checkpointEvery: number;
-    /** Sleep per step, only to make interruption testable and demos watchable; 0 otherwise. */
-    stepDelayMs: number;
-  };
-  arms: { sgd: { momentum: number }; momentum: { momentum: number } };
-}
+/** The config type is the schema's (./schema.ts). */
+export type TinyConfig = z.infer<typeof tinySchema>;
 
 export const tinyBase: TinyConfig = {
   data: { inputSize: 8, teacherHiddenSize: 8, trainExamples: 512, testExamples: 256, noise: 0.05 },
@@ -162,6 +152,7 @@ export const envTiny: ExperimentDefinition<TinyConfig> = registerExperiment<Tiny
   title: "Environment check: a tiny MLP regression (SGD vs momentum)",
   claim: "The selected backend trains a small model; momentum reaches a lower loss than plain SGD in the same number of steps.",
   base: tinyBase,
+  schema: tinySchema,
   presets: {
     smoke: { train: { steps: 40, evalEvery: 10, checkpointEvery: 10 } },
     cpu: {},

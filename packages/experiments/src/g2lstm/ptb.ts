@@ -20,6 +20,7 @@ import type { RecurrentCellConfig, ScheduleOptions } from "@rnnlab/train";
 import { runLanguageModelArm, type DropoutSection, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";
 import { languageModelFromCheckpoint, type LanguageModelCompressionSection } from "../adapters/lm-compression";
 import { registerExperiment } from "../registry";
+import { g2PtbSchema } from "./schema";
 import { g2GateConfig, smokeLanguageModel, type GateArm } from "./common";
 import { exampleSentences, languageModelGateMap } from "./gate-map";
 
@@ -81,6 +82,7 @@ registerExperiment<G2PtbConfig>({
   claim:
     "Gumbel-sigmoid training pushes input/forget gates to 0 or 1 (more saturated gates) at the same or slightly better perplexity.",
   base: g2PtbBase,
+  schema: g2PtbSchema,
   presets: {
     smoke: { ...smokeLanguageModel, compression: { roundSteps: [0.1], svdRankDivisors: [4, 8] }, gateMap: { sentences: 2, maxWords: 12 } },
     // Issue 20: a converged small-scale reproduction (the earlier 400-step, 128-unit pilot sat at a unigram

@@ -14,6 +14,7 @@
 import type { DropoutConfig } from "@rnnlab/cells";
 import { runTranslationArm, type CompressionSection, type EpochTrainingSection, type TranslationDataSection, type TranslationDecodingSection, type TranslationModelSection } from "../adapters/translation";
 import { registerExperiment } from "../registry";
+import { g2TranslationSchema } from "./schema";
 import { g2GateConfig, type GateArm } from "./common";
 import { translationGateMap } from "./gate-map";
 
@@ -66,6 +67,7 @@ registerExperiment<G2TranslationConfig>({
   title: "G2-LSTM in attentional NMT (De→En): BLEU, gate saturation and BLEU under gate compression",
   claim: "G2-LSTM matches or beats the baseline's BLEU and loses much less BLEU when the i/f gate weights are rounded or low-rank compressed.",
   base: g2TranslationBase,
+  schema: g2TranslationSchema,
   presets: {
     smoke: {
       data: { source: "generated", trainPairs: 120, validPairs: 10, testPairs: 10, maxVocabulary: 100 },

@@ -13,6 +13,7 @@ import { NCGRU_CANDIDATE_BIAS_INITS, NCGRU_CANDIDATE_FORMS, type NcGruCandidateB
 import { runLanguageModelArm, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";
 import { smokeLanguageModel } from "../g2lstm/common";
 import { registerExperiment } from "../registry";
+import { ncgruCharPtbSchema } from "./schema";
 import { trackOrthogonalityError, type CellArm } from "./synthetic";
 
 export interface NcGruCharPtbConfig {
@@ -63,6 +64,7 @@ registerExperiment<NcGruCharPtbConfig>({
   title: "NC-GRU vs GRU on character-level PTB (bits per character)",
   claim: "NC-GRU reaches lower bits per character than GRU (the authors' README: ≈1.385 BPC for NC-GRU).",
   base: ncgruCharPtbBase,
+  schema: ncgruCharPtbSchema,
   presets: {
     smoke: {
       data: smokeLanguageModel.data,

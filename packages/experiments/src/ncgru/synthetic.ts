@@ -21,6 +21,7 @@
 import type { RecurrentCellConfig, SyntheticTask } from "@rnnlab/train";
 import { runSyntheticArm, type SyntheticTrainingSection } from "../adapters/synthetic";
 import { registerExperiment } from "../registry";
+import { ncgruNeumannSchema, ncgruSyntheticSchema } from "./schema";
 import type { ArmContext, ArmOutcome, TrainerProgress } from "../types";
 import { armParameterCount } from "./parameters";
 
@@ -108,6 +109,7 @@ function register(id: string, kind: "denoise" | "parenthesis", title: string, cl
     title,
     claim,
     base,
+    schema: ncgruSyntheticSchema,
     presets: { smoke, cpu, paper: {} },
     defaultSeeds: { smoke: [0], cpu: [0, 1, 2], paper: [0, 1, 2] },
     data: { kind: "synthetic", task: kind },
@@ -268,6 +270,7 @@ registerExperiment<NcGruNeumannConfig>({
   title: "NC-GRU: orthogonality error over training per Neumann order (parenthesis task)",
   claim: "The truncated Neumann update keeps U_c nearly orthogonal between exact recomputes; the drift shrinks as the order grows.",
   base: ncgruNeumannBase,
+  schema: ncgruNeumannSchema,
   presets: {
     smoke: { ...smoke, arms: { order1: { hiddenSize: 8, negativeOnes: 3 }, order2: { hiddenSize: 8, negativeOnes: 3 }, order3: { hiddenSize: 8, negativeOnes: 3 } } },
     // DEVIATION (cpu preset): 3000 of the authors' 20k steps and 1 seed: the drift between recomputes (every 49 steps)

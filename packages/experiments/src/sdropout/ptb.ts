@@ -22,6 +22,7 @@ import type { ScheduleOptions } from "@rnnlab/train";
 import { runLanguageModelArm, type DropoutSection, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";
 import { smokeLanguageModel } from "../g2lstm/common";
 import { registerExperiment } from "../registry";
+import { sdPtbSchema, sdSweepSchema } from "./schema";
 import type { ArmContext } from "../types";
 import { profileLanguageModelSteps } from "../adapters/lm-profile";
 import { languageModelStepsPerEpoch, timeToTarget } from "./time-to-target";
@@ -202,6 +203,7 @@ registerExperiment<SdPtbConfig>({
   title: "Structured (batch-shared, per-step) vs per-element dropout, word-level PTB LSTM",
   claim: "Dropping the same units for the whole batch at each step trains faster (smaller GEMMs) at about the same perplexity.",
   base: sdPtbBase,
+  schema: sdPtbSchema,
   presets: {
     smoke,
     cpu: {
@@ -264,6 +266,7 @@ registerExperiment<SdSweepConfig>({
   title: "Structured vs per-element dropout over dropout rates p ∈ {0.3, 0.5, 0.65}, word-level PTB",
   claim: "The speedup of structured dropout grows with p (GEMM sizes scale with 1−p) while perplexity stays close to per-element dropout.",
   base: sdSweepBase,
+  schema: sdSweepSchema,
   presets: {
     smoke: { ...smoke, model: { ...smoke.model, maxStepsPerEpoch: 2 } },
     cpu: {

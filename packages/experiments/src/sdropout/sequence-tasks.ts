@@ -10,6 +10,7 @@ import type { DropoutConfig } from "@rnnlab/cells";
 import { runTaggerArm, type TaggerModelSection, type TaggingDataSection } from "../adapters/tagger";
 import { runTranslationArm, type EpochTrainingSection, type TranslationDataSection, type TranslationDecodingSection, type TranslationModelSection } from "../adapters/translation";
 import { registerExperiment } from "../registry";
+import { sdNerSchema, sdTranslationSchema } from "./schema";
 import type { DropoutArm } from "./ptb";
 
 type Arms = { elementwise: DropoutArm; structured: DropoutArm; none: DropoutArm };
@@ -57,6 +58,7 @@ registerExperiment<SdTranslationConfig>({
   title: "Structured vs per-element dropout in attentional NMT (De→En): BLEU and time per step",
   claim: "Structured dropout keeps BLEU while cutting the time per training step.",
   base: sdTranslationBase,
+  schema: sdTranslationSchema,
   presets: {
     smoke: {
       data: { source: "generated", trainPairs: 120, validPairs: 10, testPairs: 10, maxVocabulary: 100 },
@@ -108,6 +110,7 @@ registerExperiment<SdNerConfig>({
   title: "Structured vs per-element dropout in a BiLSTM NER tagger (CoNLL-2003): span F1 and time per step",
   claim: "Structured dropout keeps span F1 while cutting the time per training step.",
   base: sdNerBase,
+  schema: sdNerSchema,
   presets: {
     smoke: {
       data: { source: "generated", trainSentences: 100, validSentences: 20, testSentences: 20 },

@@ -16,6 +16,7 @@ import type { Curve } from "../types";
 import { runLanguageModelArm, type DropoutSection, type LanguageModelDataSection, type LanguageModelSection } from "../adapters/language-model";
 import { smokeLanguageModel } from "../g2lstm/common";
 import { registerExperiment } from "../registry";
+import { sgPtbSchema } from "./schema";
 
 export interface SgArm {
   /** "none" (plain truncated BPTT) | "synthetic" (DNI) | "alternating". */
@@ -134,6 +135,7 @@ registerExperiment<SgPtbConfig>({
   title: "Synthetic gradients (DNI) and alternating synthetic/real gradients with warm restarts, word-level PTB",
   claim: "With a short truncation T, DNI beats plain BPTT(T); alternating SG/real gradients at warm restarts is at least as good as DNI with restarts.",
   base: sgPtbBase,
+  schema: sgPtbSchema,
   presets: {
     smoke: {
       ...smokeLanguageModel,
