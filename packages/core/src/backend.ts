@@ -18,6 +18,8 @@
  *
  * Libraries never call this; they take `tf` from ./tf and run on whatever was selected.
  */
+import * as path from "node:path";
+import { repoRoot } from "./atomic";
 import { tf } from "./tf";
 import { installWasmKernelFixes } from "./wasm-kernels";
 import { type BlasInfo, type MatmulRequest, installBlasKernels, loadNativeBlas, parseBlasThreads, parseMatmulRequest } from "./blas-kernels";
@@ -61,8 +63,16 @@ export class BackendUnavailableError extends Error {
 let current: Promise<BackendChoice> | undefined;
 let currentRequest: BackendRequest | undefined;
 
+/** The first line of an error, with absolute paths into this checkout made relative (reasons end up in notebooks). */
 function firstLine(e: unknown): string {
-  return String(e instanceof Error ? e.message : e).split("\n")[0];
+  const line = String(e instanceof Error ? e.message : e).split("\n")[0];
+  let root: string;
+  try {
+    root = repoRoot() + path.sep;
+  } catch {
+    return line; // used outside the repository: nothing to shorten
+  }
+  return line.split(root).join("");
 }
 
 export function parseBackendRequest(value: string | undefined): BackendRequest {
